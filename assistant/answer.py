@@ -1,0 +1,100 @@
+"""The values the public API returns: an answer, its citations and its sources."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from index.records import Paper
+
+MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+
+
+@dataclass(frozen=True)
+class Source:
+    """A retrieved paper, ranked: the thing a citation points at."""
+
+    paper_id: str
+    title: str
+    score: float  # fused retrieval score; higher is better
+    abstract: str = ""
+    date: str | None = None
+    date_text: str | None = None
+    authors: int | None = None
+    organization: str | None = None
+    url: str | None = None
+    upvotes: int | None = None
+    similarity: float = 0.0  # best cosine similarity of a chunk of this paper to the question
+    keyword_score: float = 0.0  # BM25 score of the paper
+    coverage: float = 0.0  # idf-weighted share of the question's terms found in title and abstract
+
+    @classmethod
+    def from_paper(
+        cls, paper: Paper, score: float, similarity: float = 0.0, keyword_score: float = 0.0, coverage: float = 0.0
+    ) -> Source:
+        return cls(
+            paper_id=paper.paper_id,
+            title=paper.title,
+            score=score,
+            abstract=paper.abstract,
+            date=paper.date,
+            date_text=paper.date_text,
+            authors=paper.authors,
+            organization=paper.organization,
+            url=paper.url,
+            upvotes=paper.upvotes,
+            similarity=similarity,
+            keyword_score=keyword_score,
+            coverage=coverage,
+        )
+
+    def byline(self) -> str:
+        """'9 authors · Sep 17, 2024' or 'ByteDance Seed · Dec 23, 2025'."""
+        who = self.organization or (f"{self.authors} authors" if self.authors else None)
+        return " · ".join(x for x in (who, self.date_text) if x)
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One numbered citation in an answer's text, pointing at one source."""
+
+    number: int
+    paper_id: str
+    title: str
+    quotes: tuple[str, ...] = ()  # the abstract sentences that support the cited claims
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer: text with [n] markers, the citations they resolve to, and the ranked sources."""
+
+    question: str
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    sources: list[Source] = field(default_factory=list)
+    refused: bool = False
+    backend: str = "extractive"
+    confidence: float = 0.0
+
+    def citation(self, number: int) -> Citation | None:
+        """The citation with this number, if any."""
+        return next((c for c in self.citations if c.number == number), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of ``assistant ask --json``."""
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "refused": self.refused,
+            "backend": self.backend,
+            "confidence": round(self.confidence, 4),
+            "citations": [
+                {"number": c.number, "paper_id": c.paper_id, "title": c.title, "quotes": list(c.quotes)}
+                for c in self.citations
+            ],
+            "sources": [
+                {k: v for k, v in asdict(replace(s, score=round(s.score, 6))).items() if k != "abstract"}
+                for s in self.sources
+            ],
+        }

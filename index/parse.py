@@ -1,0 +1,272 @@
+"""Pure parsers: text in, papers and problems out. Reading files is the caller's job.
+
+Three layouts of Hugging Face Daily Papers page dumps are understood, plus JSON Lines and CSV:
+
+1. title and abstract as blank-line separated blocks;
+2. the same, each abstract followed by a metadata block (``• N authors`` or an organisation
+   line, then ``·``, then a date with or without year and an optional upvote count);
+3. a compact page with titles and abstracts on alternating lines, the first title glued to a
+   header word (``SubscribeTowards Understanding ...``).
+
+The page parser handles all three with one pass: drop the page chrome, pull out the metadata
+blocks, then read the remaining lines as title/abstract pairs.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from datetime import date as Date
+from typing import Any
+
+from index.records import ParseResult, Paper, Problem, paper_id_for
+
+PAGE_CHROME = {
+    "new",
+    "Get trending papers in your email inbox!",
+    "Get trending papers in your email inbox once a day!",
+    "Subscribe",
+    "Daily Papers",
+    "byAK and the research community",
+}
+GLUED_PREFIXES = ("Subscribe", "Daily Papers")
+MAX_TITLE_CHARS = 400
+MIN_ABSTRACT_CHARS = 40
+MAX_FIELD_CHARS = 100_000
+
+_MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
+_DATE = re.compile(
+    r"^(?P<mon>Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (?P<day>\d{1,2})"
+    r"(?:, (?P<year>\d{4}))?(?: (?P<up>\d+))?$"
+)
+_AUTHORS = re.compile(r"^•?\s*(\d+)\s+authors?$")
+_ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
+
+
+def parse_date(text: str) -> tuple[str | None, int | None]:
+    """Parse ``Oct 1, 2025 3`` into (ISO date or None when the year is unknown, upvotes)."""
+    m = _DATE.match(text.strip())
+    if not m:
+        return None, None
+    up = int(m["up"]) if m["up"] else None
+    if not m["year"]:
+        return None, up
+    try:
+        iso = Date(int(m["year"]), _MONTHS[m["mon"]], int(m["day"])).isoformat()
+    except ValueError:
+        return None, up
+    return iso, up
+
+
+def _strip_chrome(line: str) -> str:
+    """Remove page chrome; a header word glued to a title leaves the title."""
+    if line in PAGE_CHROME:
+        return ""
+    for prefix in GLUED_PREFIXES:
+        rest = line[len(prefix) :]
+        if line.startswith(prefix) and rest[:1].isupper():
+            return rest
+    return line
+
+
+def _content_lines(text: str) -> list[tuple[int, str]]:
+    """Non-empty lines with their 1-based numbers, page chrome removed."""
+    lines = []
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = _strip_chrome(raw.strip())
+        if line:
+            lines.append((number, line))
+    return lines
+
+
+def _metadata(owner: str, date_line: str) -> dict[str, Any]:
+    """Fields from a metadata block: its authors/organisation line and its date line."""
+    fields: dict[str, Any] = {}
+    authors = _AUTHORS.match(owner.lstrip("• ").strip()) or _AUTHORS.match(owner)
+    if authors:
+        fields["authors"] = int(authors.group(1))
+    else:
+        # "ByteDance-Seed ByteDance Seed": an org handle, then its display name
+        handle, _, name = owner.partition(" ")
+        fields["organization"] = name.strip() or handle
+    m = _DATE.match(date_line)
+    if m:
+        fields["date_text"] = date_line[: m.end("year") if m["year"] else m.end("day")]
+        fields["date"], fields["upvotes"] = parse_date(date_line)
+    return fields
+
+
+def _split_metadata(lines: list[tuple[int, str]]) -> tuple[list[tuple[int, str]], dict[int, dict]]:
+    """Separate text lines from metadata blocks; metadata is keyed by the index of the text
+    line it follows. Stand-alone date lines (the page's own date) are dropped."""
+    text: list[tuple[int, str]] = []
+    meta: dict[int, dict] = {}
+    i = 0
+    while i < len(lines):
+        number, line = lines[i]
+        nxt = lines[i + 1][1] if i + 1 < len(lines) else ""
+        if nxt == "·":
+            date_line = lines[i + 2][1] if i + 2 < len(lines) else ""
+            meta[len(text) - 1] = _metadata(line, date_line)
+            i += 3 if _DATE.match(date_line) else 2
+            continue
+        if line == "·" or _DATE.match(line) or _AUTHORS.match(line.lstrip("• ")):
+            i += 1
+            continue
+        text.append((number, line))
+        i += 1
+    return text, meta
+
+
+def _looks_like_title(line: str) -> bool:
+    return len(line) <= MAX_TITLE_CHARS
+
+
+def parse_page(text: str, source: str = "<page>") -> ParseResult:
+    """Parse a Daily Papers page dump (any of the three layouts) into paper entries."""
+    result = ParseResult()
+    lines, meta = _split_metadata(_content_lines(text))
+    i = 0
+    while i < len(lines):
+        number, title = lines[i]
+        if not _looks_like_title(title):
+            result.problems.append(Problem(source, number, "paragraph without a title, skipped"))
+            i += 1
+            continue
+        if i + 1 >= len(lines):
+            result.problems.append(Problem(source, number, f"title without an abstract: {title[:60]!r}"))
+            break
+        abstract = lines[i + 1][1]
+        if len(abstract) < MIN_ABSTRACT_CHARS:
+            result.problems.append(
+                Problem(source, number, f"abstract missing or too short under {title[:60]!r}")
+            )
+            i += 1
+            continue
+        fields = meta.get(i + 1, {})
+        result.papers.append(
+            Paper(paper_id_for(title), title, abstract, sources=(f"{source}:{number}",), **fields)
+        )
+        i += 2
+    return result
+
+
+def _count_authors(value: Any) -> int | None:
+    if isinstance(value, bool):
+        raise ValueError("authors must be a number or a list of names")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, list):
+        return len(value)
+    if isinstance(value, str) and value.strip():
+        text = value.strip()
+        if text.isdigit():
+            return int(text)
+        m = _AUTHORS.match(text)
+        return int(m.group(1)) if m else len([a for a in re.split(r",|;| and ", text) if a.strip()])
+    return None
+
+
+def _text_field(record: dict, name: str, required: bool) -> str | None:
+    value = record.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise ValueError(f"missing {name!r}")
+        return None
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        raise ValueError(f"{name!r} must be text, not {type(value).__name__}")
+    text = " ".join(str(value).split())
+    if len(text) > MAX_FIELD_CHARS:
+        raise ValueError(f"{name!r} is longer than {MAX_FIELD_CHARS:,} characters")
+    return text
+
+
+def record_to_paper(record: Any, source: str) -> Paper:
+    """Turn one JSON/CSV record into a Paper, or raise ValueError saying what is wrong."""
+    if not isinstance(record, dict):
+        raise ValueError(f"expected an object with 'title' and 'abstract', got {type(record).__name__}")
+    title = _text_field(record, "title", True) or ""
+    abstract = _text_field(record, "abstract", True) or ""
+    if len(title) > MAX_TITLE_CHARS:
+        raise ValueError(f"title longer than {MAX_TITLE_CHARS} characters")
+    date_text = _text_field(record, "date", False)
+    iso = None
+    if date_text:
+        m = _ISO.match(date_text)
+        iso = m.group(0) if m else parse_date(date_text)[0]
+    org = _text_field(record, "organization", False) or _text_field(record, "organisation", False)
+    upvotes = record.get("upvotes")
+    return Paper(
+        paper_id=_text_field(record, "id", False) or paper_id_for(title),
+        title=title,
+        abstract=abstract,
+        authors=_count_authors(record.get("authors")),
+        organization=org,
+        date_text=date_text,
+        date=iso,
+        upvotes=upvotes if isinstance(upvotes, int) and not isinstance(upvotes, bool) else None,
+        url=_text_field(record, "url", False),
+        sources=(source,),
+    )
+
+
+def parse_jsonl(text: str, source: str = "<jsonl>") -> ParseResult:
+    """Parse JSON Lines, one paper per line; a bad line is reported and skipped."""
+    result = ParseResult()
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            result.papers.append(record_to_paper(json.loads(line), f"{source}:{number}"))
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
+            result.problems.append(Problem(source, number, _reason(exc)))
+    return result
+
+
+def parse_csv(text: str, source: str = "<csv>") -> ParseResult:
+    """Parse CSV with a header row naming at least 'title' and 'abstract'."""
+    result = ParseResult()
+    csv.field_size_limit(MAX_FIELD_CHARS * 10)
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    except csv.Error as exc:
+        return ParseResult(problems=[Problem(source, 1, f"unreadable CSV header: {exc}")])
+    missing = {"title", "abstract"} - set(header)
+    if missing:
+        reason = f"CSV header lacks {', '.join(sorted(missing))} (found: {', '.join(header) or 'nothing'})"
+        return ParseResult(problems=[Problem(source, 1, reason)])
+    reader.fieldnames = header
+    while True:
+        line = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            result.problems.append(Problem(source, line, f"unreadable CSV row: {exc}"))
+            continue
+        try:
+            result.papers.append(record_to_paper(row, f"{source}:{line}"))
+        except ValueError as exc:
+            result.problems.append(Problem(source, line, _reason(exc)))
+    return result
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, json.JSONDecodeError):
+        return f"not valid JSON ({exc.msg})"
+    if isinstance(exc, RecursionError):
+        return "JSON nested too deeply"
+    return str(exc)
+
+
+PARSERS = {".jsonl": parse_jsonl, ".ndjson": parse_jsonl, ".csv": parse_csv}
+
+
+def parse_source(name: str, text: str) -> ParseResult:
+    """Parse one source by its file name: .jsonl/.ndjson, .csv, anything else as a page dump."""
+    suffix = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    return PARSERS.get(suffix, parse_page)(text, name)

@@ -1,0 +1,300 @@
+"""The one module that talks to Chroma: client, collections, writes, reads and queries.
+
+Two collections: ``<name>-chunks`` holds one embedding per abstract window and
+``<name>-papers`` one record per paper (the abstract, its metadata, the content hashes and
+a title embedding). A paper's record is written after its chunks, so it doubles as the
+commit marker: chunks without a matching paper record are orphans and are swept away.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import numpy as np
+
+from index.config import Config
+from index.records import Chunk, Paper
+
+WRITE_BATCH = 1000
+
+
+class StoreError(RuntimeError):
+    """The store is missing, unreachable or unreadable; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One nearest-neighbour result."""
+
+    paper_id: str
+    similarity: float  # cosine similarity, 1 is identical
+    start: int = 0
+    end: int = 0
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Metadata filters on papers. Dates are ISO strings; papers with no known year never
+    match a date filter. Organisation matching ignores case."""
+
+    date_from: str | None = None
+    date_to: str | None = None
+    organization: str | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.date_from or self.date_to or self.organization)
+
+    def where(self) -> dict[str, Any] | None:
+        """The Chroma ``where`` clause for these filters."""
+        clauses: list[dict[str, Any]] = []
+        if self.date_from:
+            clauses.append({"date_ord": {"$gte": _date_ord(self.date_from)}})
+        if self.date_to:
+            clauses.append({"date_ord": {"$lte": _date_ord(self.date_to)}})
+        if self.date_to and not self.date_from:  # unknown dates are stored as 0
+            clauses.append({"date_ord": {"$gt": 0}})
+        if self.organization:
+            clauses.append({"org_key": self.organization.strip().lower()})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    def accepts(self, paper: Paper) -> bool:
+        """The same predicate, evaluated in memory."""
+        if (self.date_from or self.date_to) and not paper.date:
+            return False
+        if self.date_from and paper.date and paper.date < self.date_from:
+            return False
+        if self.date_to and paper.date and paper.date > self.date_to:
+            return False
+        if self.organization:
+            return (paper.organization or "").lower() == self.organization.strip().lower()
+        return True
+
+
+def _date_ord(iso: str) -> int:
+    digits = iso.replace("-", "")[:8].ljust(8, "0")
+    return int(digits)
+
+
+def _paper_metadata(paper: Paper, meta_hash: str) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "title": paper.title,
+        "authors": paper.authors,
+        "organization": paper.organization,
+        "org_key": paper.organization.lower() if paper.organization else None,
+        "date_text": paper.date_text,
+        "date": paper.date,
+        "date_ord": _date_ord(paper.date) if paper.date else 0,
+        "upvotes": paper.upvotes,
+        "url": paper.url,
+        "sources": json.dumps(list(paper.sources)),
+        "text_hash": paper.text_hash,
+        "meta_hash": meta_hash,
+    }
+    return {k: v for k, v in meta.items() if v is not None}  # Chroma rejects None
+
+
+def _paper_from(paper_id: str, abstract: str, meta: dict[str, Any]) -> Paper:
+    return Paper(
+        paper_id=paper_id,
+        title=meta["title"],
+        abstract=abstract,
+        authors=meta.get("authors"),
+        organization=meta.get("organization"),
+        date_text=meta.get("date_text"),
+        date=meta.get("date"),
+        upvotes=meta.get("upvotes"),
+        url=meta.get("url"),
+        sources=tuple(json.loads(meta.get("sources", "[]"))),
+    )
+
+
+def meta_hash(paper: Paper) -> str:
+    """Hash of the metadata: a change here means rewriting the record, not re-embedding."""
+    fields = (paper.authors, paper.organization, paper.date_text, paper.date, paper.upvotes, paper.url, paper.sources)
+    return hashlib.sha1(repr(fields).encode()).hexdigest()[:16]
+
+
+class Store:
+    """Chroma, embedded on disk or behind a server, as the config says."""
+
+    def __init__(self, config: Config, create: bool = True):
+        self.config = config
+        self._client = _connect(config, create)
+        prefix = config.collection
+        try:
+            if create:
+                self.papers = self._collection(f"{prefix}-papers")
+                self.chunks = self._collection(f"{prefix}-chunks")
+            else:
+                self.papers = self._client.get_collection(f"{prefix}-papers", embedding_function=None)
+                self.chunks = self._client.get_collection(f"{prefix}-chunks", embedding_function=None)
+        except Exception as exc:
+            raise StoreError(
+                f"no paper index in {self.location}; build it with `assistant ingest`"
+            ) from exc
+
+    @property
+    def location(self) -> str:
+        c = self.config
+        return f"the Chroma server at {c.chroma_host}:{c.chroma_port}" if c.chroma_host else str(c.chroma_dir)
+
+    def _collection(self, name: str):
+        return self._client.get_or_create_collection(
+            name,
+            embedding_function=None,
+            configuration={"hnsw": {"space": "cosine", "ef_construction": 200, "ef_search": 256}},
+        )
+
+    # reads
+    def paper_hashes(self) -> dict[str, tuple[str, str]]:
+        """paper_id -> (text_hash, meta_hash) of every committed paper."""
+        got = self.papers.get(include=["metadatas"])
+        return {i: (m["text_hash"], m["meta_hash"]) for i, m in zip(got["ids"], got["metadatas"])}
+
+    def load_papers(self) -> list[Paper]:
+        """Every paper in the store, in id order."""
+        got = self.papers.get(include=["metadatas", "documents"])
+        rows = sorted(zip(got["ids"], got["documents"], got["metadatas"]))
+        return [_paper_from(i, d, m) for i, d, m in rows]
+
+    def counts(self) -> dict[str, int]:
+        return {"papers": self.papers.count(), "chunks": self.chunks.count()}
+
+    def fingerprint(self) -> str:
+        """Changes whenever the set of papers or their text changes."""
+        pairs = sorted((pid, th) for pid, (th, _) in self.paper_hashes().items())
+        return hashlib.sha1(repr(pairs).encode()).hexdigest()[:16]
+
+    def search_chunks(self, vector: np.ndarray, n: int, filters: Filters | None = None) -> list[Hit]:
+        """Nearest chunks to ``vector``, filtered by paper metadata."""
+        return self._search(self.chunks, vector, n, filters, chunk=True)
+
+    def search_titles(self, vector: np.ndarray, n: int, filters: Filters | None = None) -> list[Hit]:
+        """Nearest paper titles to ``vector``."""
+        return self._search(self.papers, vector, n, filters, chunk=False)
+
+    def _search(self, collection, vector: np.ndarray, n: int, filters: Filters | None, chunk: bool) -> list[Hit]:
+        total = collection.count()
+        if total == 0:
+            return []
+        where = filters.where() if filters else None
+        res = collection.query(
+            query_embeddings=[np.asarray(vector, dtype=np.float32)],
+            n_results=min(n, total),
+            where=where,
+            include=["metadatas", "distances"],
+        )
+        hits = []
+        for i, meta, dist in zip(res["ids"][0], res["metadatas"][0], res["distances"][0]):
+            pid = meta["paper_id"] if chunk else i
+            hits.append(Hit(pid, 1.0 - float(dist), meta.get("start", 0), meta.get("end", 0)))
+        return hits
+
+    # writes
+    def add_chunks(self, papers: dict[str, Paper], chunks: list[Chunk], vectors: np.ndarray) -> None:
+        """Write chunks; they count only once their paper record is committed."""
+        for s in range(0, len(chunks), WRITE_BATCH):
+            part = chunks[s : s + WRITE_BATCH]
+            self.chunks.upsert(
+                ids=[c.chunk_id for c in part],
+                embeddings=vectors[s : s + WRITE_BATCH],
+                documents=[c.text for c in part],
+                metadatas=[_chunk_metadata(c, papers[c.paper_id]) for c in part],
+            )
+
+    def commit_papers(self, papers: list[Paper], title_vectors: np.ndarray) -> None:
+        """Write paper records (the commit marker for their chunks)."""
+        for s in range(0, len(papers), WRITE_BATCH):
+            part = papers[s : s + WRITE_BATCH]
+            self.papers.upsert(
+                ids=[p.paper_id for p in part],
+                embeddings=title_vectors[s : s + WRITE_BATCH],
+                documents=[p.abstract for p in part],
+                metadatas=[_paper_metadata(p, meta_hash(p)) for p in part],
+            )
+
+    def update_metadata(self, papers: list[Paper]) -> None:
+        """Rewrite metadata only (no re-embedding), on the paper and its chunks."""
+        for p in papers:
+            self.papers.update(ids=[p.paper_id], metadatas=[_paper_metadata(p, meta_hash(p))])
+            got = self.chunks.get(where={"paper_id": p.paper_id}, include=["metadatas"])
+            metas = [{**m, **_filter_fields(p)} for m in got["metadatas"]]
+            if got["ids"]:
+                self.chunks.update(ids=got["ids"], metadatas=metas)
+
+    def delete_papers(self, paper_ids: Iterable[str]) -> None:
+        """Remove papers: their record first, then their chunks."""
+        ids = list(paper_ids)
+        for s in range(0, len(ids), WRITE_BATCH):
+            part = ids[s : s + WRITE_BATCH]
+            self.papers.delete(ids=part)
+            self.chunks.delete(where={"paper_id": {"$in": part}})
+
+    def sweep_orphans(self) -> int:
+        """Delete chunks whose paper record is missing or holds another text; return how many."""
+        committed = {pid: th for pid, (th, _) in self.paper_hashes().items()}
+        got = self.chunks.get(include=["metadatas"])
+        orphans = [
+            cid
+            for cid, m in zip(got["ids"], got["metadatas"])
+            if committed.get(m["paper_id"]) != m.get("text_hash")
+        ]
+        for s in range(0, len(orphans), WRITE_BATCH):
+            self.chunks.delete(ids=orphans[s : s + WRITE_BATCH])
+        return len(orphans)
+
+    def reset(self) -> None:
+        """Drop both collections (for ``ingest --rebuild``)."""
+        for col in (self.papers, self.chunks):
+            self._client.delete_collection(col.name)
+        self.papers = self._collection(f"{self.config.collection}-papers")
+        self.chunks = self._collection(f"{self.config.collection}-chunks")
+
+
+def _filter_fields(paper: Paper) -> dict[str, Any]:
+    """The paper metadata copied onto each chunk so Chroma can filter chunks."""
+    return {
+        "date_ord": _date_ord(paper.date) if paper.date else 0,
+        "org_key": paper.organization.lower() if paper.organization else "",
+    }
+
+
+def _chunk_metadata(chunk: Chunk, paper: Paper) -> dict[str, Any]:
+    return {
+        "paper_id": chunk.paper_id,
+        "index": chunk.index,
+        "start": chunk.start,
+        "end": chunk.end,
+        "text_hash": paper.text_hash,
+        **_filter_fields(paper),
+    }
+
+
+def _connect(config: Config, create: bool):
+    import chromadb
+    from chromadb.config import Settings
+
+    settings = Settings(anonymized_telemetry=False)
+    if config.chroma_host:
+        try:
+            return chromadb.HttpClient(host=config.chroma_host, port=config.chroma_port, settings=settings)
+        except Exception as exc:
+            raise StoreError(
+                f"cannot reach the Chroma server at {config.chroma_host}:{config.chroma_port} ({exc}); "
+                "start it with `chroma run` or unset chroma_host"
+            ) from None
+    if not create and not config.chroma_dir.exists():
+        raise StoreError(f"no paper index in {config.chroma_dir}; build it with `assistant ingest`")
+    config.chroma_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        return chromadb.PersistentClient(path=str(config.chroma_dir), settings=settings)
+    except Exception as exc:
+        raise StoreError(
+            f"the store in {config.chroma_dir} cannot be opened ({exc}); "
+            "rebuild it with `assistant ingest --rebuild`"
+        ) from None

@@ -1,0 +1,58 @@
+"""Text helpers shared by ingestion and answering: sentence spans and stemmed terms."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+# A sentence ends at . ! or ? followed by space and a capital, digit or opening bracket,
+# unless the word before the stop is a known abbreviation ("e.g.", "et al.", "Fig.").
+_BOUNDARY = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[A-Z0-9(\[\"'])")
+_ABBREVIATIONS = {"e.g", "i.e", "al", "etc", "fig", "vs", "eq", "cf", "resp", "approx", "no", "sec", "dr", "mr", "ms"}
+_WORD = re.compile(r"[a-z0-9]+(?:\.[0-9]+)*")  # decimals like 61.68 stay whole
+
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before being
+    below between both but by can could did do does doing down during each few for from further had
+    has have having he her here hers him his how i if in into is it its itself just me more most my
+    no nor not of off on once only or other our ours out over own same she should so some such than
+    that the their them then there these they this those through to too under until up very was we
+    were what when where which while who whom why will with would you your yours paper papers work
+    works study studies there any anything show shows shown""".split()
+)
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of the sentences in ``text``; together they cover all of it."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for m in _BOUNDARY.finditer(text):
+        before = text[start : m.start()].rstrip("\"')]")
+        last_word = before.rsplit(None, 1)[-1].lower().rstrip(".") if before.split() else ""
+        if last_word in _ABBREVIATIONS or (len(last_word) == 1 and last_word.isalpha()):
+            continue
+        spans.append((start, m.start()))
+        start = m.end()
+    if start < len(text) or not spans:
+        spans.append((start, len(text)))
+    return [(s, e) for s, e in spans if text[s:e].strip()]
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of ``text``."""
+    return [text[s:e] for s, e in sentence_spans(text)]
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer  # PyStemmer, also used by bm25s
+
+    return Stemmer.Stemmer("english")
+
+
+def terms(text: str, keep_stopwords: bool = False) -> list[str]:
+    """Lower-cased, stemmed word terms; hyphenated words count as their parts."""
+    words = _WORD.findall(text.lower())
+    if not keep_stopwords:
+        words = [w for w in words if w and w not in STOPWORDS]
+    return _stemmer().stemWords(words)

@@ -1,0 +1,81 @@
+"""Shared fixtures: real model, real Chroma, each test's data kept under pytest's tmp dirs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from assistant import Assistant, Config  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_data_dir(tmp_path, monkeypatch):
+    """Nothing a test does touches the project's own .store."""
+    for name in list(os.environ):
+        if name.startswith("ASSISTANT_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("ASSISTANT_DATA_DIR", str(tmp_path / "store"))
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The real MiniLM embedder, loaded once."""
+    from index.embed import make_embedder
+
+    return make_embedder(Config())
+
+
+@pytest.fixture(scope="session")
+def bundled(tmp_path_factory) -> Assistant:
+    """An Assistant over the bundled corpus, built on first use as a new user's would be."""
+    assistant = Assistant(Config(data_dir=tmp_path_factory.mktemp("bundled")))
+    assistant.retrieve("warm up")  # first use builds the index of the bundled corpus
+    return assistant
+
+
+@pytest.fixture
+def small_corpus(tmp_path) -> Path:
+    """A folder with three papers as JSON Lines."""
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    write_jsonl(folder / "papers.jsonl", SMALL)
+    return folder
+
+
+def write_jsonl(path: Path, records: list[dict]) -> None:
+    import json
+
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+
+
+SMALL = [
+    {
+        "title": "Graph Neural Networks for Molecule Property Prediction",
+        "abstract": "We study message passing networks on molecular graphs. Our model predicts solubility "
+        "and toxicity from atom and bond features. It improves mean absolute error by 12% over fingerprints.",
+        "authors": ["A. One", "B. Two"],
+        "date": "2023-05-02",
+    },
+    {
+        "title": "Curriculum Learning for Robot Grasping",
+        "abstract": "Robots learn to grasp unseen objects faster when tasks are ordered from easy to hard. "
+        "We train a policy in simulation with an automatic curriculum and transfer it to a real arm.",
+        "organization": "Robotics Lab",
+        "date": "2024-11-20",
+    },
+    {
+        "title": "Sparse Attention for Long Documents",
+        "abstract": "Transformers scale quadratically with sequence length. We propose a sparse attention "
+        "pattern that reads documents of 64k tokens on one GPU while matching dense attention quality.",
+        "authors": 4,
+        "date": "Mar 3",
+    },
+]
