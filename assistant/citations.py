@@ -27,7 +27,8 @@ def finalize(draft: Draft, sources: list[Source]) -> tuple[str, list[Citation]]:
         return "".join(f"[{k}]" for k in kept)
 
     text = MARKER.sub(renumber, draft.text)
-    text = re.sub(r"[ \t]{2,}", " ", text).strip()  # removed markers may leave double spaces
+    # removed markers may leave double spaces or a space before punctuation
+    text = re.sub(r"[ \t]+([.,;:!?])", r"\1", re.sub(r"[ \t]{2,}", " ", text)).strip()
     citations = [
         Citation(
             number=number,

@@ -28,7 +28,7 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     start = 0
     for m in _BOUNDARY.finditer(text):
         before = text[start : m.start()].rstrip("\"')]")
-        last_word = before.rsplit(None, 1)[-1].lower().rstrip(".") if before.split() else ""
+        last_word = before.rsplit(None, 1)[-1].lower().strip("([\"'").rstrip(".") if before.split() else ""
         if last_word in _ABBREVIATIONS or (len(last_word) == 1 and last_word.isalpha()):
             continue
         spans.append((start, m.start()))

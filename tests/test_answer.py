@@ -1,0 +1,116 @@
+"""Answers over the bundled corpus through the public API: citations, refusals, retrieval."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from assistant import Answer, Assistant, Filters, QuestionError
+from tests.conftest import SHARED
+
+pytestmark = pytest.mark.slow
+
+DEV = SHARED / "eval" / "dev_questions.jsonl"
+
+
+def dev_questions() -> list[dict]:
+    return [json.loads(line) for line in DEV.read_text().splitlines() if line.strip()]
+
+
+def assert_citation_invariants(answer: Answer) -> None:
+    markers = {int(n) for n in re.findall(r"\[(\d+)\]", answer.text)}
+    numbers = [c.number for c in answer.citations]
+    assert markers == set(numbers), "every [n] has its citation and every citation is used"
+    assert numbers == list(range(1, len(numbers) + 1))
+    source_ids = {s.paper_id for s in answer.sources}
+    assert all(c.paper_id in source_ids for c in answer.citations), "every citation is a source"
+    for c in answer.citations:
+        abstract = next(s.abstract for s in answer.sources if s.paper_id == c.paper_id)
+        assert all(q in abstract for q in c.quotes), "quotes come from the cited abstract"
+
+
+def test_bundled_index_holds_426_papers(bundled: Assistant):
+    stats = bundled.stats()
+    assert stats["papers"] == 426
+    assert stats["chunks"] > 426  # long abstracts are split, not truncated
+    assert stats["backend"] == "extractive"
+
+
+@pytest.mark.parametrize("q", dev_questions(), ids=lambda q: q["id"])
+def test_dev_question_answers_keep_citation_invariants(bundled: Assistant, q: dict):
+    answer = bundled.ask(q["question"])
+    assert_citation_invariants(answer)
+    assert len(answer.sources) == 5
+    if answer.refused:
+        assert answer.citations == []
+        assert answer.text.startswith("The indexed abstracts do not answer this question.")
+        assert answer.sources[0].title in answer.text  # the closest papers are named
+
+
+def test_fact_answer_cites_the_right_paper_with_the_number(bundled: Assistant):
+    answer = bundled.ask("How many participants took part in the struggle-determination video dataset?")
+    assert not answer.refused
+    assert answer.citations[0].title.startswith("EvoStruggle")
+    assert "76 participants" in answer.text
+
+
+def test_metadata_question_answered_from_the_listing(bundled: Assistant):
+    answer = bundled.ask("How many authors are on the OmniGen unified image generation paper?")
+    assert answer.citations[0].title == "OmniGen: Unified Image Generation"
+    assert "9 authors" in answer.text
+
+
+def test_comparison_cites_both_papers(bundled: Assistant):
+    answer = bundled.ask(
+        "How do the basketball skill imitation work and the struggle-determination dataset differ "
+        "in what they learn from human demonstrations?"
+    )
+    titles = {c.title.split(":")[0] for c in answer.citations}
+    assert {"SkillMimic", "EvoStruggle"} <= titles
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Are there any papers on Kolmogorov-Arnold networks as a replacement for MLPs?",
+        "Is there a paper on quantum reinforcement learning for chip placement?",
+        "What is the best recipe for sourdough bread?",
+    ],
+)
+def test_off_corpus_questions_are_refused(bundled: Assistant, question: str):
+    answer = bundled.ask(question)
+    assert answer.refused
+    assert answer.citations == []
+    assert "do not answer" in answer.text
+
+
+def test_retrieve_ranks_the_paraphrased_paper_first(bundled: Assistant):
+    sources = bundled.retrieve(
+        "Which paper trains a humanoid to dribble and do layups by imitating recorded human and ball motion?", k=3
+    )
+    assert sources[0].title.startswith("SkillMimic")
+    assert [s.score for s in sources] == sorted((s.score for s in sources), reverse=True)
+
+
+def test_filters_restrict_sources(bundled: Assistant):
+    question = "skill transfer in large language models"
+    dated = bundled.retrieve(question, k=10, filters=Filters(date_from="2025-01-01"))
+    assert dated and all(s.date and s.date >= "2025-01-01" for s in dated)
+    old = bundled.retrieve(question, k=10, filters=Filters(date_to="2019-12-31"))
+    assert old and all(s.date and s.date <= "2019-12-31" for s in old)
+    org = bundled.retrieve(question, filters=Filters(organization="ByteDance Seed"))
+    assert [s.organization for s in org] == ["ByteDance Seed"]
+
+
+def test_k_controls_the_number_of_sources(bundled: Assistant):
+    assert len(bundled.ask("continual learning", k=8).sources) == 8
+    assert len(bundled.retrieve("continual learning", k=2)) == 2
+
+
+def test_bad_questions_raise_clear_errors(bundled: Assistant):
+    with pytest.raises(QuestionError, match="empty"):
+        bundled.ask("   ")
+    with pytest.raises(QuestionError, match="characters long"):
+        bundled.ask("x" * 100_000)

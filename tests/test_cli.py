@@ -1,0 +1,119 @@
+"""The `assistant` console script, run as a user runs it: a real process, real output."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from assistant import Assistant
+
+pytestmark = pytest.mark.slow
+
+SCRIPT = Path(sys.executable).with_name("assistant")
+
+
+def run(*args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [str(SCRIPT), *args], capture_output=True, text=True, timeout=timeout, env=full_env, stdin=subprocess.DEVNULL
+    )
+
+
+@pytest.fixture(scope="module")
+def data_dir(bundled: Assistant) -> str:
+    return str(bundled.config.data_dir)
+
+
+def test_ask_json_shape(data_dir):
+    out = run("--data-dir", data_dir, "ask", "What credit assignment strategy does the AVATAR agent introduce?", "--json")
+    assert out.returncode == 0, out.stderr
+    answer = json.loads(out.stdout)
+    assert {"answer", "refused", "citations", "sources"} <= set(answer)
+    assert answer["refused"] is False
+    assert "Temporal Advantage Shaping" in answer["answer"]
+    assert {"number", "paper_id", "title"} <= set(answer["citations"][0])
+    assert {"paper_id", "title", "score"} <= set(answer["sources"][0])
+    assert answer["citations"][0]["paper_id"] in {s["paper_id"] for s in answer["sources"]}
+
+
+def test_ask_text_lists_citations_and_backend(data_dir):
+    out = run("--data-dir", data_dir, "ask", "Which paper is about a service learning database course?", "-k", "3")
+    assert out.returncode == 0, out.stderr
+    assert "[1]" in out.stdout and "Citations:" in out.stdout
+    assert "Database Systems Course: Service Learning Project" in out.stdout
+    assert "[backend: extractive]" in out.stdout
+
+
+def test_stats_json_reports_426_papers(data_dir):
+    out = run("--data-dir", data_dir, "stats", "--json")
+    assert out.returncode == 0, out.stderr
+    stats = json.loads(out.stdout)
+    assert stats["papers"] == 426 and stats["chunks"] > 426
+
+
+def test_reingest_adds_nothing(data_dir):
+    out = run("--data-dir", data_dir, "ingest", "--json")
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert (report["entries"], report["papers"], report["added"], report["unchanged"], report["embedded"]) == (
+        525, 426, 0, 426, 0
+    )
+
+
+def test_eval_prints_metrics(data_dir, tmp_path):
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(
+        json.dumps({"id": "a", "type": "fact", "question": "How many participants took part in the "
+                    "struggle-determination video dataset?", "gold_titles": [
+                        "EvoStruggle: A Dataset Capturing the Evolution of Struggle across Activities and Skill Levels"],
+                    "answer_keywords": ["76"]}) + "\n"
+        + json.dumps({"id": "b", "type": "unanswerable", "question": "Any papers on Kolmogorov-Arnold networks?",
+                      "gold_titles": [], "answer_keywords": []}) + "\n"
+    )
+    out = run("--data-dir", data_dir, "eval", str(questions), "--json")
+    assert out.returncode == 0, out.stderr
+    metrics = json.loads(out.stdout)["metrics"]
+    assert metrics["hit@1"] == 1.0 and metrics["fact_keywords"] == 1.0
+    assert metrics["refusal_rate_unanswerable"] == 1.0 and metrics["false_refusal_rate"] == 0.0
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["ask", "   "], "error: the question is empty"),
+        (["ask", "why " * 1000], "characters long"),
+        (["eval", "/nonexistent/q.jsonl"], "does not exist"),
+    ],
+)
+def test_errors_are_one_line_without_traceback(data_dir, args, message):
+    out = run("--data-dir", data_dir, *args)
+    assert out.returncode == 1
+    assert message in out.stderr
+    assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_missing_index_says_how_to_build_it(tmp_path):
+    env = {"ASSISTANT_SOURCES": str(tmp_path / "mine.jsonl")}
+    out = run("--data-dir", str(tmp_path / "empty"), "ask", "anything?", env=env)
+    assert out.returncode == 1
+    assert "no paper index" in out.stderr and "assistant ingest" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_ingest_of_nothing_usable_fails_and_keeps_the_store(data_dir, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name,text\nx,y\n")
+    out = run("--data-dir", data_dir, "ingest", str(bad))
+    assert out.returncode == 1
+    assert "left unchanged" in out.stderr and "lacks abstract, title" in out.stderr
+    assert json.loads(run("--data-dir", data_dir, "stats", "--json").stdout)["papers"] == 426
+
+
+def test_debug_shows_the_traceback(data_dir):
+    out = run("--data-dir", data_dir, "--debug", "ask", "  ")
+    assert out.returncode == 1 and "Traceback" in out.stderr

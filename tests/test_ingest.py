@@ -1,0 +1,114 @@
+"""Incremental, idempotent ingest into a real Chroma store with the real embedding model."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from assistant import Assistant, Config
+from index.ingest import IngestError, ingest
+from index.keyword import KeywordIndex
+from index.store import Store
+from tests.conftest import SMALL, write_jsonl
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def config(tmp_path) -> Config:
+    return Config(data_dir=tmp_path / "store")
+
+
+def test_second_ingest_embeds_nothing(config, small_corpus, embedder):
+    first = ingest(config, [small_corpus], embedder=embedder)
+    assert (first.entries, first.papers, first.added) == (3, 3, 3)
+    assert first.embedded >= 6  # a chunk and a title per paper
+    second = ingest(config, [small_corpus], embedder=embedder)
+    assert (second.added, second.updated, second.unchanged, second.removed, second.embedded) == (0, 0, 3, 0, 0)
+    assert Store(config).counts() == {"papers": 3, "chunks": Store(config).counts()["chunks"]}
+
+
+def test_changed_paper_is_replaced_and_gone_paper_removed(config, small_corpus, embedder):
+    ingest(config, [small_corpus], embedder=embedder)
+    changed = [dict(SMALL[0], abstract=SMALL[0]["abstract"] + " We also release the code."), SMALL[1]]
+    write_jsonl(small_corpus / "papers.jsonl", changed)
+    report = ingest(config, [small_corpus], embedder=embedder)
+    assert (report.added, report.updated, report.unchanged, report.removed) == (0, 1, 1, 1)
+    assert report.embedded == 2  # one chunk and one title, only for the changed paper
+    store = Store(config)
+    papers = {p.title: p for p in store.load_papers()}
+    assert set(papers) == {SMALL[0]["title"], SMALL[1]["title"]}
+    assert papers[SMALL[0]["title"]].abstract.endswith("release the code.")
+    chunks = store.chunks.get(include=["metadatas"])
+    assert {m["paper_id"] for m in chunks["metadatas"]} == {p.paper_id for p in papers.values()}
+    assert store.sweep_orphans() == 0  # the old version's chunks are gone
+
+
+def test_metadata_change_rewrites_without_embedding(config, small_corpus, embedder):
+    ingest(config, [small_corpus], embedder=embedder)
+    write_jsonl(small_corpus / "papers.jsonl", [dict(SMALL[0], date="2022-01-01"), *SMALL[1:]])
+    report = ingest(config, [small_corpus], embedder=embedder)
+    assert (report.updated, report.embedded) == (1, 0)
+    (paper,) = [p for p in Store(config).load_papers() if p.title == SMALL[0]["title"]]
+    assert paper.date == "2022-01-01"
+
+
+def test_bad_records_are_reported_and_the_rest_ingested(config, small_corpus, embedder):
+    (small_corpus / "broken.jsonl").write_text('{"title": "x"}\nnot json\n')
+    report = ingest(config, [small_corpus], embedder=embedder)
+    assert report.papers == 3
+    assert [str(p).split("/")[-1] for p in report.skipped] == [
+        "broken.jsonl:1: missing 'abstract'",
+        "broken.jsonl:2: not valid JSON (Expecting value)",
+    ]
+    assert "skipped 2:" in report.summary()
+
+
+def test_no_papers_leaves_the_store_unchanged(config, small_corpus, tmp_path, embedder):
+    ingest(config, [small_corpus], embedder=embedder)
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("garbage\n")
+    with pytest.raises(IngestError, match="left unchanged"):
+        ingest(config, [empty], embedder=embedder)
+    assert Store(config).counts()["papers"] == 3
+
+
+def test_interrupted_ingest_leaves_no_orphans(config, small_corpus, embedder):
+    """Chunks written without their paper record (a crash between the two) are swept next time."""
+    ingest(config, [small_corpus], embedder=embedder)
+    store = Store(config)
+    victim = store.load_papers()[0]
+    store.papers.delete(ids=[victim.paper_id])  # as if the commit never happened
+    report = ingest(config, [small_corpus], embedder=embedder)
+    assert report.added == 1
+    chunks = store.chunks.get(include=["metadatas"])
+    assert len(chunks["ids"]) == len(set(chunks["ids"]))
+    assert store.sweep_orphans() == 0
+
+
+def test_keyword_index_is_persisted_and_matches_store(config, small_corpus, embedder):
+    ingest(config, [small_corpus], embedder=embedder)
+    store = Store(config)
+    keyword = KeywordIndex.load(config.keyword_dir, store.fingerprint())
+    assert keyword is not None and sorted(keyword.ids) == sorted(p.paper_id for p in store.load_papers())
+    assert keyword.search("sparse attention long documents", 1)[0][0] == keyword.ids[2]
+    manifest = json.loads((config.keyword_dir / "manifest.json").read_text())
+    assert manifest["fingerprint"] == store.fingerprint()
+
+
+def test_assistant_over_a_custom_corpus_with_filters(tmp_path, small_corpus, embedder):
+    from assistant import Filters
+
+    assistant = Assistant(Config(data_dir=tmp_path / "s2", sources=[small_corpus]))
+    report = assistant.ingest()
+    assert report.added == 3
+    answer = assistant.ask("How much does the molecular graph model improve mean absolute error?")
+    assert not answer.refused
+    assert answer.citations[0].title == SMALL[0]["title"]
+    assert "12%" in answer.text
+    recent = assistant.retrieve("learning", filters=Filters(date_from="2024-01-01"))
+    assert [s.title for s in recent] == [SMALL[1]["title"]]
+    lab = assistant.retrieve("learning", filters=Filters(organization="robotics lab"))
+    assert [s.title for s in lab] == [SMALL[1]["title"]]
+    assert assistant.retrieve("learning", filters=Filters(organization="Nobody")) == []
