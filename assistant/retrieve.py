@@ -36,6 +36,7 @@ class HybridSearch:
     def open(cls, config: Config, embedder: Embedder | None = None) -> HybridSearch:
         """Open an existing index; raises StoreError when there is none."""
         store = Store(config, create=False)
+        store.check_signature()
         papers = store.load_papers()
         fingerprint = store.fingerprint()
         keyword = KeywordIndex.load(config.keyword_dir, fingerprint)

@@ -30,15 +30,18 @@ class Config(BaseModel):
 
     # where things live
     data_dir: Path = Field(PROJECT_ROOT / ".store", description="Folder for the Chroma store and keyword index.")
+    cache_dir: Path = Field(
+        Path("~/.cache/paper-assistant"), description="Folder for derived models (the ONNX export), shared by indexes."
+    )
     sources: list[Path] = Field([BUNDLED_CORPUS], description="Files or folders ingested by default.")
     chroma_host: str | None = Field(None, description="Use a Chroma server at this host instead of the embedded store.")
     chroma_port: int = Field(8000, description="Port of the Chroma server, when chroma_host is set.")
     collection: str = Field("papers", description="Name prefix of the Chroma collections.")
 
     # ingestion
-    embed_backend: str = Field("sentence-transformers", description="Embedding backend name.")
+    embed_backend: str = Field("onnx", description="Embedding backend: onnx (exported locally) or sentence-transformers.")
     embed_model: str = Field("all-MiniLM-L6-v2", description="Embedding model: a bundled name or a local folder.")
-    embed_batch_size: int = Field(16, ge=1, description="Texts per embedding batch.")
+    embed_batch_size: int = Field(8, ge=1, description="Texts per embedding batch.")
     chunk_tokens: int = Field(256, ge=32, description="Most word pieces per chunk, title included (capped by the model).")
 
     # retrieval
@@ -53,7 +56,7 @@ class Config(BaseModel):
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
     prompts_dir: Path | None = Field(None, description="Folder overriding the bundled prompt templates.")
 
-    @field_validator("data_dir", "prompts_dir")
+    @field_validator("data_dir", "cache_dir", "prompts_dir")
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:
         return value.expanduser() if value is not None else None

@@ -6,6 +6,7 @@ Heavy libraries are imported inside the backend, when it is built, never at impo
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from abc import ABC, abstractmethod
@@ -119,8 +120,98 @@ class SentenceTransformerEmbedder(Embedder):
         return self.model.encode(texts, batch_size=len(texts), convert_to_numpy=True, show_progress_bar=False)
 
 
-EMBEDDERS: dict[str, Callable[[Path, int], Embedder]] = {
-    "sentence-transformers": SentenceTransformerEmbedder,
+class OnnxEmbedder(Embedder):
+    """The same model run by ONNX Runtime: identical vectors, no torch at query time.
+
+    The ONNX graph (encoder, mean pooling and normalisation) is exported once from the local
+    model folder with torch, then cached under ``<cache_dir>/models``.
+    """
+
+    def __init__(self, model_path: Path, batch_size: int, cache_dir: Path):
+        super().__init__(model_path, batch_size)
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        graph = _exported_graph(model_path, cache_dir)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = min(4, os.cpu_count() or 1)
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+        self.tokenizer = Tokenizer.from_file(str(model_path / "tokenizer.json"))
+        self.tokenizer.enable_truncation(self.max_tokens)
+        self.tokenizer.enable_padding()
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        encodings = self.tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        return self.session.run(None, feeds)[0]
+
+
+def _exported_graph(model_path: Path, cache_dir: Path) -> Path:
+    """The cached ONNX export of ``model_path``, exporting it first if needed."""
+    weights = sorted(model_path.glob("*.safetensors")) or sorted(model_path.glob("*.bin"))
+    stamp = hashlib.sha1(
+        "|".join(f"{w.name}:{w.stat().st_size}" for w in weights).encode() + (model_path / "config.json").read_bytes()
+    ).hexdigest()[:12]
+    target = cache_dir / f"{model_path.parent.name if model_path.name == 'model' else model_path.name}-{stamp}.onnx"
+    if target.exists():
+        return target
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(f".{os.getpid()}.tmp")
+    try:
+        _export(model_path, tmp)
+        os.replace(tmp, target)  # atomic: a concurrent reader sees the whole file or none
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def _export(model_path: Path, out: Path) -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    import warnings
+
+    import torch
+    from transformers import AutoModel
+
+    class Pooled(torch.nn.Module):
+        def __init__(self, encoder):
+            super().__init__()
+            self.encoder = encoder
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            hidden = self.encoder(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+            weights = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, dim=-1)
+
+    try:
+        model = Pooled(AutoModel.from_pretrained(str(model_path)).eval())
+    except Exception as exc:
+        raise EmbeddingError(f"could not load embedding model from {model_path}: {exc}") from exc
+    dummy = torch.ones(2, 8, dtype=torch.long)
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model,
+            (dummy, dummy, torch.zeros_like(dummy)),
+            str(out),
+            input_names=names,
+            output_names=["embedding"],
+            dynamic_axes={**{n: {0: "batch", 1: "tokens"} for n in names}, "embedding": {0: "batch"}},
+            opset_version=17,
+            dynamo=False,
+        )
+
+
+EMBEDDERS: dict[str, Callable[[Config, Path], Embedder]] = {
+    "onnx": lambda config, path: OnnxEmbedder(path, config.embed_batch_size, config.cache_dir / "models"),
+    "sentence-transformers": lambda config, path: SentenceTransformerEmbedder(path, config.embed_batch_size),
 }
 
 
@@ -131,4 +222,4 @@ def make_embedder(config: Config) -> Embedder:
         raise EmbeddingError(
             f"unknown embedding backend {config.embed_backend!r}; choose one of: {', '.join(EMBEDDERS)}"
         )
-    return factory(resolve_model_path(config.embed_model), config.embed_batch_size)
+    return factory(config, resolve_model_path(config.embed_model))

@@ -121,6 +121,7 @@ def ingest(
     store = Store(config)
     if rebuild:
         store.reset()
+    store.check_signature()
     store.sweep_orphans()  # chunks left by an interrupted ingest
     existing = store.paper_hashes()
     to_embed = [p for p in papers if existing.get(p.paper_id, ("",))[0] != p.text_hash]

@@ -143,9 +143,24 @@ class Store:
         c = self.config
         return f"the Chroma server at {c.chroma_host}:{c.chroma_port}" if c.chroma_host else str(c.chroma_dir)
 
+    @property
+    def signature(self) -> str:
+        """What the stored vectors depend on besides the text: model and chunk size."""
+        return f"{self.config.embed_model}|{self.config.chunk_tokens}"
+
+    def check_signature(self) -> None:
+        """Refuse to mix vectors of another model or chunking into this index."""
+        built = (self.papers.metadata or {}).get("signature")
+        if built and built != self.signature and self.papers.count():
+            raise StoreError(
+                f"the index in {self.location} was built with {built!r} (model|chunk tokens) but the config "
+                f"says {self.signature!r}; rebuild it with `assistant ingest --rebuild`"
+            )
+
     def _collection(self, name: str):
         return self._client.get_or_create_collection(
             name,
+            metadata={"signature": self.signature},
             embedding_function=None,
             configuration={"hnsw": {"space": "cosine", "ef_construction": 200, "ef_search": 256}},
         )

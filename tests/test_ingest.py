@@ -112,3 +112,72 @@ def test_assistant_over_a_custom_corpus_with_filters(tmp_path, small_corpus, emb
     lab = assistant.retrieve("learning", filters=Filters(organization="robotics lab"))
     assert [s.title for s in lab] == [SMALL[1]["title"]]
     assert assistant.retrieve("learning", filters=Filters(organization="Nobody")) == []
+
+
+def test_changing_the_model_or_chunking_asks_for_a_rebuild(config, small_corpus, embedder):
+    from index.store import StoreError
+
+    ingest(config, [small_corpus], embedder=embedder)
+    other = config.model_copy(update={"chunk_tokens": 128})
+    with pytest.raises(StoreError, match="--rebuild"):
+        ingest(other, [small_corpus], embedder=embedder)
+    report = ingest(other, [small_corpus], rebuild=True, embedder=embedder)
+    assert report.added == 3
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def chroma_server(tmp_path):
+    """A real Chroma server on 127.0.0.1, stopped by its PID."""
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    port = _free_port()
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).with_name("chroma")), "run", "--path", str(tmp_path / "server"),
+         "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1)
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("the Chroma server did not start") from None
+                time.sleep(0.2)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_ingest_and_ask_against_a_chroma_server(tmp_path, small_corpus, chroma_server, embedder):
+    config = Config(data_dir=tmp_path / "local", chroma_host="127.0.0.1", chroma_port=chroma_server)
+    assert ingest(config, [small_corpus], embedder=embedder).added == 3
+    assert ingest(config, [small_corpus], embedder=embedder).embedded == 0
+    assert not config.chroma_dir.exists()  # vectors live on the server
+    assistant = Assistant(config.model_copy(update={"sources": [small_corpus]}))
+    answer = assistant.ask("Which paper proposes sparse attention for documents of 64k tokens?")
+    assert answer.citations[0].title == SMALL[2]["title"]
+    assert assistant.stats()["store"] == f"the Chroma server at 127.0.0.1:{chroma_server}"
+
+
+def test_unreachable_chroma_server_is_one_clear_error(tmp_path):
+    from index.store import StoreError
+
+    config = Config(data_dir=tmp_path, chroma_host="127.0.0.1", chroma_port=_free_port())
+    with pytest.raises(StoreError, match="cannot reach the Chroma server at 127.0.0.1"):
+        Store(config)
