@@ -7,7 +7,7 @@ QUESTION ?= Which papers study continual learning without forgetting, and what d
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup run test bench clean
+.PHONY: setup run test lint bench clean
 
 setup: $(VENV)/.installed
 
@@ -21,8 +21,13 @@ run: setup
 	$(BIN)/assistant ingest
 	$(BIN)/assistant ask "$(QUESTION)"
 
-test: setup
+test: setup lint
 	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy assistant index prompts --ignore-missing-imports
 
 bench: setup
 	$(BIN)/python bench/spine.py

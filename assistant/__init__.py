@@ -5,4 +5,14 @@ from assistant.api import Assistant, QuestionError
 from index.config import Config, ConfigError
 from index.store import Filters, StoreError
 
-__all__ = ["Answer", "Assistant", "Citation", "Config", "ConfigError", "Filters", "QuestionError", "Source", "StoreError"]
+__all__ = [
+    "Answer",
+    "Assistant",
+    "Citation",
+    "Config",
+    "ConfigError",
+    "Filters",
+    "QuestionError",
+    "Source",
+    "StoreError",
+]

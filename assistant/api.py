@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import threading
 import unicodedata
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from assistant.answer import Answer, Source
 from index.config import Config
@@ -43,7 +44,9 @@ class Assistant:
         self._backend = None
 
     # the index
-    def ingest(self, paths: Iterable[str | Path] | None = None, rebuild: bool = False, progress: bool = False) -> IngestReport:
+    def ingest(
+        self, paths: Iterable[str | Path] | None = None, rebuild: bool = False, progress: bool = False
+    ) -> IngestReport:
         """Bring the index in line with ``paths`` (default: the configured sources)."""
         embedder = self._search.embedder if self._search else None
         report = ingest(self.config, [Path(p) for p in paths] if paths else None, rebuild, progress, embedder)

@@ -8,8 +8,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 DEFAULT_EVAL = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "dev_questions.jsonl"
 
@@ -111,7 +112,16 @@ def _message(exc: Exception) -> str:
     from index.ingest import IngestError
     from index.store import StoreError
 
-    known = (QuestionError, ConfigError, EmbeddingError, IngestError, StoreError, BackendError, FileNotFoundError, ValueError)
+    known = (
+        QuestionError,
+        ConfigError,
+        EmbeddingError,
+        IngestError,
+        StoreError,
+        BackendError,
+        FileNotFoundError,
+        ValueError,
+    )
     if isinstance(exc, known):
         return str(exc)
     return f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)"

@@ -50,8 +50,10 @@ class CitedQueryEngine(CustomQueryEngine):
         return f"{self.refusal} {self.closest.format(titles=titles)}"
 
 
-def response_to_answer(question: str, response: Response) -> Answer:
+def response_to_answer(question: str, response: Any) -> Answer:
     """The public Answer value from the engine's Response."""
+    if not isinstance(response, Response):
+        raise TypeError(f"expected a Response from the query engine, got {type(response).__name__}")
     meta = response.metadata or {}
     return Answer(
         question=question,

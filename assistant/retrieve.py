@@ -71,7 +71,10 @@ class HybridSearch:
         weights = self.term_weights(question)
         return [
             Source.from_paper(
-                self.papers[pid], fused[pid], similarity.get(pid, 0.0), keyword.get(pid, 0.0),
+                self.papers[pid],
+                fused[pid],
+                similarity.get(pid, 0.0),
+                keyword.get(pid, 0.0),
                 coverage(weights, self.papers[pid].title + "\n" + self.papers[pid].abstract),
             )
             for pid in best

@@ -8,7 +8,7 @@ silently truncated, and they are balanced in length, which keeps attention cost 
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 from index.records import Chunk, Paper
 from index.text import sentence_spans

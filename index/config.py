@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -39,10 +40,14 @@ class Config(BaseModel):
     collection: str = Field("papers", description="Name prefix of the Chroma collections.")
 
     # ingestion
-    embed_backend: str = Field("onnx", description="Embedding backend: onnx (exported locally) or sentence-transformers.")
+    embed_backend: str = Field(
+        "onnx", description="Embedding backend: onnx (exported locally) or sentence-transformers."
+    )
     embed_model: str = Field("all-MiniLM-L6-v2", description="Embedding model: a bundled name or a local folder.")
     embed_batch_size: int = Field(8, ge=1, description="Texts per embedding batch.")
-    chunk_tokens: int = Field(256, ge=32, description="Most word pieces per chunk, title included (capped by the model).")
+    chunk_tokens: int = Field(
+        256, ge=32, description="Most word pieces per chunk, title included (capped by the model)."
+    )
 
     # retrieval
     top_k: int = Field(5, ge=1, le=100, description="Papers returned by retrieval and shown as sources.")
@@ -51,8 +56,12 @@ class Config(BaseModel):
 
     # answering
     llm: str = Field("extractive", description="Answering backend name.")
-    min_similarity: float = Field(0.43, description="Refuse when the top paper's cosine similarity is below this and...")
-    min_coverage: float = Field(0.45, description="...its title and abstract hold less than this idf-weighted share of the question's terms.")
+    min_similarity: float = Field(
+        0.43, description="Refuse when the top paper's cosine similarity is below this and..."
+    )
+    min_coverage: float = Field(
+        0.45, description="...its title and abstract hold less than this idf-weighted share of the question's terms."
+    )
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
     prompts_dir: Path | None = Field(None, description="Folder overriding the bundled prompt templates.")
 

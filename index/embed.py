@@ -10,8 +10,9 @@ import hashlib
 import json
 import os
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -50,7 +51,7 @@ class Embedder(ABC):
         self.model_path = model_path
         self.batch_size = batch_size
         self.max_tokens = _max_seq_length(model_path)
-        self._tokenizer = None
+        self._tokenizer: Any = None  # tokenizers.Tokenizer, loaded on first count
 
     @property
     def name(self) -> str:

@@ -8,16 +8,16 @@ without embedding, and one gone from the sources is removed.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 from index.chunk import chunk_paper
 from index.config import Config
 from index.embed import Embedder, make_embedder
 from index.keyword import KeywordIndex
 from index.parse import parse_source
-from index.records import ParseResult, Paper, Problem, merge
+from index.records import Paper, ParseResult, Problem, merge
 from index.store import Store, meta_hash
 
 TEXT_SUFFIXES = {".txt", ".md", ".jsonl", ".ndjson", ".csv"}
@@ -115,8 +115,7 @@ def ingest(
     if not papers:
         raise IngestError(
             f"no papers found in the {n_files} source files ({len(parsed.problems)} problems); "
-            "the store was left unchanged"
-            + (f"; first problem: {parsed.problems[0]}" if parsed.problems else "")
+            "the store was left unchanged" + (f"; first problem: {parsed.problems[0]}" if parsed.problems else "")
         )
     store = Store(config)
     if rebuild:
@@ -126,8 +125,9 @@ def ingest(
     existing = store.paper_hashes()
     to_embed = [p for p in papers if existing.get(p.paper_id, ("",))[0] != p.text_hash]
     meta_only = [
-        p for p in papers if p.paper_id in existing and existing[p.paper_id][0] == p.text_hash
-        and existing[p.paper_id][1] != meta_hash(p)
+        p
+        for p in papers
+        if p.paper_id in existing and existing[p.paper_id][0] == p.text_hash and existing[p.paper_id][1] != meta_hash(p)
     ]
     wanted = {p.paper_id for p in papers}
     removed = [pid for pid in existing if pid not in wanted]

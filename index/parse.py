@@ -21,7 +21,7 @@ import re
 from datetime import date as Date
 from typing import Any
 
-from index.records import ParseResult, Paper, Problem, paper_id_for
+from index.records import Paper, ParseResult, Problem, paper_id_for
 
 PAGE_CHROME = {
     "new",
@@ -140,15 +140,11 @@ def parse_page(text: str, source: str = "<page>") -> ParseResult:
             break
         abstract = lines[i + 1][1]
         if len(abstract) < MIN_ABSTRACT_CHARS:
-            result.problems.append(
-                Problem(source, number, f"abstract missing or too short under {title[:60]!r}")
-            )
+            result.problems.append(Problem(source, number, f"abstract missing or too short under {title[:60]!r}"))
             i += 1
             continue
         fields = meta.get(i + 1, {})
-        result.papers.append(
-            Paper(paper_id_for(title), title, abstract, sources=(f"{source}:{number}",), **fields)
-        )
+        result.papers.append(Paper(paper_id_for(title), title, abstract, sources=(f"{source}:{number}",), **fields))
         i += 2
     return result
 

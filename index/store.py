@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -134,9 +135,7 @@ class Store:
                 self.papers = self._client.get_collection(f"{prefix}-papers", embedding_function=None)
                 self.chunks = self._client.get_collection(f"{prefix}-chunks", embedding_function=None)
         except Exception as exc:
-            raise StoreError(
-                f"no paper index in {self.location}; build it with `assistant ingest`"
-            ) from exc
+            raise StoreError(f"no paper index in {self.location}; build it with `assistant ingest`") from exc
 
     @property
     def location(self) -> str:
@@ -255,9 +254,7 @@ class Store:
         committed = {pid: th for pid, (th, _) in self.paper_hashes().items()}
         got = self.chunks.get(include=["metadatas"])
         orphans = [
-            cid
-            for cid, m in zip(got["ids"], got["metadatas"])
-            if committed.get(m["paper_id"]) != m.get("text_hash")
+            cid for cid, m in zip(got["ids"], got["metadatas"]) if committed.get(m["paper_id"]) != m.get("text_hash")
         ]
         for s in range(0, len(orphans), WRITE_BATCH):
             self.chunks.delete(ids=orphans[s : s + WRITE_BATCH])
@@ -310,6 +307,5 @@ def _connect(config: Config, create: bool):
         return chromadb.PersistentClient(path=str(config.chroma_dir), settings=settings)
     except Exception as exc:
         raise StoreError(
-            f"the store in {config.chroma_dir} cannot be opened ({exc}); "
-            "rebuild it with `assistant ingest --rebuild`"
+            f"the store in {config.chroma_dir} cannot be opened ({exc}); rebuild it with `assistant ingest --rebuild`"
         ) from None

@@ -30,7 +30,9 @@ def data_dir(bundled: Assistant) -> str:
 
 
 def test_ask_json_shape(data_dir):
-    out = run("--data-dir", data_dir, "ask", "What credit assignment strategy does the AVATAR agent introduce?", "--json")
+    out = run(
+        "--data-dir", data_dir, "ask", "What credit assignment strategy does the AVATAR agent introduce?", "--json"
+    )
     assert out.returncode == 0, out.stderr
     answer = json.loads(out.stdout)
     assert {"answer", "refused", "citations", "sources"} <= set(answer)
@@ -61,19 +63,39 @@ def test_reingest_adds_nothing(data_dir):
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert (report["entries"], report["papers"], report["added"], report["unchanged"], report["embedded"]) == (
-        525, 426, 0, 426, 0
+        525,
+        426,
+        0,
+        426,
+        0,
     )
 
 
 def test_eval_prints_metrics(data_dir, tmp_path):
     questions = tmp_path / "q.jsonl"
     questions.write_text(
-        json.dumps({"id": "a", "type": "fact", "question": "How many participants took part in the "
-                    "struggle-determination video dataset?", "gold_titles": [
-                        "EvoStruggle: A Dataset Capturing the Evolution of Struggle across Activities and Skill Levels"],
-                    "answer_keywords": ["76"]}) + "\n"
-        + json.dumps({"id": "b", "type": "unanswerable", "question": "Any papers on Kolmogorov-Arnold networks?",
-                      "gold_titles": [], "answer_keywords": []}) + "\n"
+        json.dumps(
+            {
+                "id": "a",
+                "type": "fact",
+                "question": "How many participants took part in the struggle-determination video dataset?",
+                "gold_titles": [
+                    "EvoStruggle: A Dataset Capturing the Evolution of Struggle across Activities and Skill Levels"
+                ],
+                "answer_keywords": ["76"],
+            }
+        )
+        + "\n"
+        + json.dumps(
+            {
+                "id": "b",
+                "type": "unanswerable",
+                "question": "Any papers on Kolmogorov-Arnold networks?",
+                "gold_titles": [],
+                "answer_keywords": [],
+            }
+        )
+        + "\n"
     )
     out = run("--data-dir", data_dir, "eval", str(questions), "--json")
     assert out.returncode == 0, out.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from index.ingest import read_sources
@@ -129,12 +130,14 @@ def test_short_abstract_is_skipped_and_parsing_resyncs():
 def test_jsonl_good_and_bad_lines():
     text = "\n".join(
         [
-            '{"title": "A", "abstract": "%s", "authors": ["x", "y"], "date": "2024-02-03", "url": "http://a"}' % ABSTRACT,
+            json.dumps(
+                {"title": "A", "abstract": ABSTRACT, "authors": ["x", "y"], "date": "2024-02-03", "url": "http://a"}
+            ),
             "{not json",
             '{"title": "B"}',
             '["a list"]',
             '{"title": "C", "abstract": {"nested": 1}}',
-            '{"title": "D", "abstract": "%s", "id": "paper-d", "authors": 5}' % ABSTRACT,
+            json.dumps({"title": "D", "abstract": ABSTRACT, "id": "paper-d", "authors": 5}),
         ]
     )
     result = parse_jsonl(text, "f.jsonl")
@@ -156,7 +159,7 @@ def test_csv_rows_and_missing_columns():
 
 
 def test_parse_source_dispatches_by_suffix():
-    assert parse_source("a.JSONL", '{"title": "T", "abstract": "%s"}' % ABSTRACT).papers[0].title == "T"
+    assert parse_source("a.JSONL", json.dumps({"title": "T", "abstract": ABSTRACT})).papers[0].title == "T"
     assert parse_source("a.csv", f'title,abstract\nT,"{ABSTRACT}"\n').papers[0].title == "T"
     assert parse_source("a.txt", f"T\n\n{ABSTRACT}\n").papers[0].title == "T"
 

@@ -61,7 +61,13 @@ def test_sentence_spans_keep_abbreviations_together():
 
 
 def test_terms_stem_and_split_hyphens():
-    assert terms("The struggle-determination dataset: 61.68 hours") == ["struggl", "determin", "dataset", "61.68", "hour"]
+    assert terms("The struggle-determination dataset: 61.68 hours") == [
+        "struggl",
+        "determin",
+        "dataset",
+        "61.68",
+        "hour",
+    ]
 
 
 def _sources(n: int) -> list[Source]:
@@ -118,5 +124,7 @@ def test_filters_where_clause_and_predicate():
     assert Filters(date_from="2025-01-01", organization="bytedance seed").accepts(paper)
     assert not Filters(date_to="2024-12-31").accepts(paper)
     assert not Filters(date_from="2020-01-01").accepts(undated)
-    assert Filters(date_to="2024-01-01").where() == {"$and": [{"date_ord": {"$lte": 20240101}}, {"date_ord": {"$gt": 0}}]}
+    assert Filters(date_to="2024-01-01").where() == {
+        "$and": [{"date_ord": {"$lte": 20240101}}, {"date_ord": {"$gt": 0}}]
+    }
     assert not Filters()

@@ -5,8 +5,8 @@ sentence covers what the question asks."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from assistant.answer import Source
 from assistant.backends.base import AnswerBackend, Draft
@@ -23,7 +23,9 @@ _AUTHORS_Q = re.compile(r"\bhow many (?:authors|people|researchers|co-?authors)\
 _DATE_Q = re.compile(r"\b(?:when (?:was|were|did|is)|what (?:year|date)|which year|published when)\b", re.I)
 _LIST_Q = re.compile(r"\b(?:which|what|any|list|find)\b.*\b(?:papers|works|studies|approaches|methods)\b", re.I)
 _COMPARE_Q = re.compile(r"\b(?:compare|comparison|differ|difference|versus|vs\.?|both)\b", re.I)
-_NUMERIC_Q = re.compile(r"\b(?:how (?:many|much|large|long|big|fast)|what (?:improvement|percentage|share|number))\b", re.I)
+_NUMERIC_Q = re.compile(
+    r"\b(?:how (?:many|much|large|long|big|fast)|what (?:improvement|percentage|share|number))\b", re.I
+)
 _DIGIT = re.compile(r"\d")
 QUESTION_WORDS = {"mani", "much", "took", "take", "part", "get"}
 
@@ -105,7 +107,9 @@ def _metadata_answer(question: str, top: Source) -> Draft | None:
         if top.authors:
             return Draft(f"{top.title} lists {top.authors} authors [1].")
         if top.organization:
-            return Draft(f"The listing for {top.title} gives its organisation, {top.organization}, not an author count [1].")
+            return Draft(
+                f"The listing for {top.title} gives its organisation, {top.organization}, not an author count [1]."
+            )
     elif _DATE_Q.search(question) and top.date_text:
         return Draft(f"{top.title} is listed with the date {top.date_text} [1].")
     return None
