@@ -66,6 +66,21 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class Turn:
+    """One earlier exchange of a conversation, as much as a follow-up needs of it."""
+
+    question: str
+    answer: str
+    cited_titles: tuple[str, ...] = ()  # in citation-number order; the sources' when none were cited
+
+    @classmethod
+    def from_answer(cls, answer: Answer) -> Turn:
+        cited = [c.title for c in sorted(answer.citations, key=lambda c: c.number)]
+        titles = cited or [s.title for s in answer.sources]
+        return cls(answer.standalone_question or answer.question, answer.text, tuple(titles))
+
+
+@dataclass(frozen=True)
 class Answer:
     """An answer: text with [n] markers, the citations they resolve to, and the ranked sources."""
 
@@ -76,6 +91,9 @@ class Answer:
     refused: bool = False
     backend: str = "extractive"
     confidence: float = 0.0
+    unsupported: int = 0  # sentences of the text that carry no supported citation
+    standalone_question: str | None = None  # a follow-up, rewritten for retrieval
+    notice: str | None = None  # e.g. that the LLM failed and the extractive backend answered
 
     def citation(self, number: int) -> Citation | None:
         """The citation with this number, if any."""
@@ -89,6 +107,9 @@ class Answer:
             "refused": self.refused,
             "backend": self.backend,
             "confidence": round(self.confidence, 4),
+            "unsupported_sentences": self.unsupported,
+            "standalone_question": self.standalone_question,
+            "notice": self.notice,
             "citations": [
                 {"number": c.number, "paper_id": c.paper_id, "title": c.title, "quotes": list(c.quotes)}
                 for c in self.citations

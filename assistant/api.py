@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import threading
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from assistant.answer import Answer, Source
+from assistant.answer import Answer, Source, Turn
 from index.config import Config
 from index.ingest import IngestReport, ingest
 from index.store import Filters, StoreError
@@ -40,8 +41,9 @@ class Assistant:
     def __init__(self, config: Config | None = None, **overrides: Any):
         self.config = config if config is not None else Config.load(**overrides)
         self._lock = threading.Lock()
-        self._search = None
-        self._backend = None
+        self._search: Any = None
+        self._backend: Any = None
+        self._fallback: Any = None
 
     # the index
     def ingest(
@@ -67,9 +69,29 @@ class Assistant:
                         raise
                     ingest(self.config)  # first use: build the bundled corpus
                     search = HybridSearch.open(self.config)
-                self._backend = make_backend(self.config, search)
+                self._backend = make_backend(self.config.llm, self.config, search)
+                use_fallback = self.config.llm_fallback and self.config.llm != "extractive"
+                self._fallback = make_backend("extractive", self.config, search) if use_fallback else None
                 self._search = search
             return self._search, self._backend
+
+    def _engine(self, k: int | None, filters: Filters | None):
+        from assistant.engine import CitedQueryEngine
+        from assistant.retrieve import PaperRetriever
+        from prompts import load
+
+        search, backend = self._ready()
+        return CitedQueryEngine(
+            retriever=PaperRetriever(search, k, filters),
+            backend=backend,
+            fallback=self._fallback,
+            support=search.support,
+            refusal=load("refusal", self.config.prompts_dir),
+            closest=load("closest", self.config.prompts_dir),
+            min_similarity=self.config.min_similarity,
+            min_coverage=self.config.min_coverage,
+            min_support=self.config.min_support,
+        )
 
     # answering
     def retrieve(self, question: str, k: int | None = None, filters: Filters | None = None) -> list[Source]:
@@ -77,23 +99,55 @@ class Assistant:
         search, _ = self._ready()
         return search.search(clean_question(question, self.config.max_question_chars), k, filters)
 
-    def ask(self, question: str, k: int | None = None, filters: Filters | None = None) -> Answer:
-        """Answer ``question`` from the abstracts, citing papers as [n]; refuse when they don't say."""
-        from assistant.engine import CitedQueryEngine, response_to_answer
-        from assistant.retrieve import PaperRetriever
-        from prompts import load
+    def ask(
+        self,
+        question: str,
+        k: int | None = None,
+        filters: Filters | None = None,
+        history: list[Turn] | None = None,
+    ) -> Answer:
+        """Answer ``question`` from the abstracts, citing papers as [n]; refuse when they don't say.
 
+        With ``history`` (earlier turns, oldest first) a follow-up is first rewritten into a
+        standalone question.
+        """
+        *_, answer = self.stream(question, k, filters, history)
+        assert isinstance(answer, Answer)
+        return answer
+
+    def stream(
+        self,
+        question: str,
+        k: int | None = None,
+        filters: Filters | None = None,
+        history: list[Turn] | None = None,
+    ) -> Iterator[str | Answer]:
+        """Yield the answer text as it is written, then the checked ``Answer``."""
         question = clean_question(question, self.config.max_question_chars)
-        search, backend = self._ready()
-        engine = CitedQueryEngine(
-            retriever=PaperRetriever(search, k, filters),
-            backend=backend,
-            min_similarity=self.config.min_similarity,
-            min_coverage=self.config.min_coverage,
-            refusal=load("refusal", self.config.prompts_dir),
-            closest=load("closest", self.config.prompts_dir),
-        )
-        return response_to_answer(question, engine.query(question))
+        engine = self._engine(k, filters)
+        standalone = self._standalone(question, history or [])
+        for item in engine.stream(standalone):
+            if isinstance(item, Answer) and standalone != question:
+                item = replace(item, question=question, standalone_question=standalone)
+            yield item
+
+    def _standalone(self, question: str, history: list[Turn]) -> str:
+        if not history:
+            return question
+        from assistant.backends import BackendError
+        from assistant.followup import resolve_references
+
+        _, backend = self._ready()
+        try:
+            return clean_question(backend.condense(question, history), self.config.max_question_chars)
+        except (BackendError, QuestionError):
+            if self._fallback is None:
+                raise
+            return resolve_references(question, history)
+
+    def conversation(self) -> Conversation:
+        """A chat session: each question can refer to the answers before it."""
+        return Conversation(self)
 
     def stats(self) -> dict[str, Any]:
         """Counts and settings: papers, chunks, backend, embedding model, store location."""
@@ -101,6 +155,27 @@ class Assistant:
         return {
             **search.store.counts(),
             "backend": backend.name,
+            "llm_model": getattr(backend, "where", None),
+            "fallback": self._fallback.name if self._fallback else None,
             "embed_model": self.config.embed_model,
             "store": search.store.location,
         }
+
+
+class Conversation:
+    """Questions that build on each other; the turns so far are kept here."""
+
+    def __init__(self, assistant: Assistant):
+        self.assistant = assistant
+        self.turns: list[Turn] = []
+
+    def ask(self, question: str, k: int | None = None, filters: Filters | None = None) -> Answer:
+        *_, answer = self.stream(question, k, filters)
+        assert isinstance(answer, Answer)
+        return answer
+
+    def stream(self, question: str, k: int | None = None, filters: Filters | None = None) -> Iterator[str | Answer]:
+        for item in self.assistant.stream(question, k, filters, self.turns):
+            if isinstance(item, Answer):
+                self.turns.append(Turn.from_answer(item))
+            yield item

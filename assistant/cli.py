@@ -20,6 +20,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--config", type=Path, help="TOML config file (default: $ASSISTANT_CONFIG)")
     p.add_argument("--data-dir", type=Path, help="where the index lives (default: .store in the project)")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
+    p.add_argument("--llm", help="answering backend: extractive (default), openai, llama-cpp")
+    p.add_argument("--model", help="LLM model name (openai) or GGUF file (llama-cpp)")
+    p.add_argument("--base-url", help="base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1")
     sub = p.add_subparsers(dest="command", required=True)
 
     ingest = sub.add_parser("ingest", help="index paper sources (default: the bundled corpus)")
@@ -34,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--until", help="only papers dated on or before this ISO date")
     ask.add_argument("--org", help="only papers from this organisation")
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
+    ask.add_argument("--stream", action="store_true", help="print the answer as it is written")
 
     stats = sub.add_parser("stats", help="what the index holds")
     stats.add_argument("--json", action="store_true")
@@ -44,8 +48,17 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _print_answer(answer: Any) -> None:
-    print(answer.text)
+def _print_answer(answer: Any, streamed: str | None = None) -> None:
+    if streamed is None:
+        print(answer.text)
+    elif streamed.strip() != answer.text:
+        print(f"\n\nChecked answer:\n{answer.text}")
+    else:
+        print()
+    if answer.notice:
+        print(f"\nNote: {answer.notice}")
+    if answer.unsupported:
+        print(f"\n({answer.unsupported} sentence(s) carry no supported citation)")
     if answer.citations:
         print("\nCitations:")
         for c in answer.citations:
@@ -62,7 +75,9 @@ def _run(args: argparse.Namespace) -> int:
     from assistant.api import Assistant
     from index.config import Config
 
-    config = Config.load(args.config, data_dir=args.data_dir)
+    config = Config.load(
+        args.config, data_dir=args.data_dir, llm=args.llm, llm_model=args.model, llm_base_url=args.base_url
+    )
     assistant = Assistant(config)
     if args.command == "ingest":
         report = assistant.ingest(args.paths or None, rebuild=args.rebuild, progress=sys.stderr.isatty())
@@ -71,6 +86,15 @@ def _run(args: argparse.Namespace) -> int:
         from index.store import Filters
 
         filters = Filters(date_from=args.since, date_to=args.until, organization=args.org)
+        if args.stream and not args.json:
+            streamed = []
+            for item in assistant.stream(args.question, k=args.k, filters=filters or None):
+                if isinstance(item, str):
+                    streamed.append(item)
+                    print(item, end="", flush=True)
+                else:
+                    _print_answer(item, "".join(streamed))
+            return 0
         answer = assistant.ask(args.question, k=args.k, filters=filters or None)
         if args.json:
             print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))

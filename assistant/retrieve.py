@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+import numpy as np
 from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
@@ -14,7 +15,7 @@ from index.embed import Embedder, make_embedder
 from index.keyword import KeywordIndex
 from index.records import Paper
 from index.store import Filters, Store
-from index.text import terms
+from index.text import sentences, terms
 
 # Weights of the ranked lists in the fusion.
 DENSE_WEIGHT = 1.0
@@ -79,6 +80,22 @@ class HybridSearch:
             )
             for pid in best
         ]
+
+    def support(self, claim: str, source: Source) -> tuple[float, str]:
+        """How well ``source`` supports ``claim`` (0..1), and its abstract sentence closest to it.
+
+        Lexical first: the idf-weighted share of the claim's terms found in the paper's title,
+        listing line and abstract. When that is short of ``min_support`` (a paraphrase), the
+        cosine between the claim and the paper's closest stored vector decides.
+        """
+        weights = self.term_weights(claim)
+        lexical = coverage(weights, f"{source.title}\n{source.byline()}\n{source.abstract}")
+        quote = max(sentences(source.abstract), key=lambda s: coverage(weights, s), default="")
+        if lexical >= self.config.min_support:
+            return lexical, quote
+        vectors = self.store.paper_vectors(source.paper_id)
+        cosine = float(np.max(vectors @ self.embedder.embed_query(claim))) if len(vectors) else 0.0
+        return max(lexical, cosine), quote
 
     def term_weights(self, question: str) -> dict[str, float]:
         """The question's content terms, weighted by how rare they are in the corpus."""

@@ -55,7 +55,23 @@ class Config(BaseModel):
     rrf_k: int = Field(10, ge=1, description="Reciprocal rank fusion constant.")
 
     # answering
-    llm: str = Field("extractive", description="Answering backend name.")
+    llm: str = Field("extractive", description="Answering backend: extractive, openai or llama-cpp.")
+    llm_model: str | None = Field(
+        None, description="Model name (openai: default gpt-4o-mini) or GGUF file path (llama-cpp)."
+    )
+    llm_base_url: str | None = Field(None, description="Base URL of an OpenAI-compatible server, e.g. .../v1.")
+    llm_api_key_env: str = Field("OPENAI_API_KEY", description="Environment variable that holds the API key.")
+    llm_timeout: float = Field(60.0, gt=0, description="Seconds to wait for the LLM before giving up.")
+    llm_retries: int = Field(1, ge=0, le=10, description="Retries after a failed LLM call (connection, 429, 5xx).")
+    llm_max_tokens: int = Field(512, ge=16, description="Most tokens the LLM may write per answer.")
+    llm_temperature: float = Field(0.1, ge=0, le=2, description="Sampling temperature of the LLM.")
+    llm_context_window: int = Field(4096, ge=512, description="Context window for in-process llama.cpp models.")
+    llm_fallback: bool = Field(
+        False, description="When the LLM fails, answer with the extractive backend instead (the answer says so)."
+    )
+    min_support: float = Field(
+        0.5, description="A cited sentence must share this much with the cited abstract (lexical or cosine)."
+    )
     min_similarity: float = Field(
         0.43, description="Refuse when the top paper's cosine similarity is below this and..."
     )

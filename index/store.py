@@ -209,6 +209,13 @@ class Store:
             hits.append(Hit(pid, 1.0 - float(dist), meta.get("start", 0), meta.get("end", 0)))
         return hits
 
+    def paper_vectors(self, paper_id: str) -> np.ndarray:
+        """The stored vectors of one paper: its chunks and its title."""
+        chunks = self.chunks.get(where={"paper_id": paper_id}, include=["embeddings"])["embeddings"]
+        title = self.papers.get(ids=[paper_id], include=["embeddings"])["embeddings"]
+        rows = [*(chunks if chunks is not None else []), *(title if title is not None else [])]
+        return np.asarray(rows, dtype=np.float32).reshape(len(rows), -1)
+
     # writes
     def add_chunks(self, papers: dict[str, Paper], chunks: list[Chunk], vectors: np.ndarray) -> None:
         """Write chunks; they count only once their paper record is committed."""

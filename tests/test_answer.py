@@ -23,9 +23,9 @@ def assert_citation_invariants(answer: Answer) -> None:
     markers = {int(n) for n in re.findall(r"\[(\d+)\]", answer.text)}
     numbers = [c.number for c in answer.citations]
     assert markers == set(numbers), "every [n] has its citation and every citation is used"
-    assert numbers == list(range(1, len(numbers) + 1))
-    source_ids = {s.paper_id for s in answer.sources}
-    assert all(c.paper_id in source_ids for c in answer.citations), "every citation is a source"
+    assert numbers == sorted(set(numbers)) and all(1 <= n <= len(answer.sources) for n in numbers)
+    for c in answer.citations:
+        assert answer.sources[c.number - 1].paper_id == c.paper_id, "[n] is the n-th source"
     for c in answer.citations:
         abstract = next(s.abstract for s in answer.sources if s.paper_id == c.paper_id)
         assert all(q in abstract for q in c.quotes), "quotes come from the cited abstract"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.answer import Source
+from assistant.answer import Source, Turn
 from assistant.api import QuestionError, clean_question
-from assistant.backends.base import Draft
-from assistant.citations import finalize
+from assistant.citations import check_citations
+from assistant.followup import resolve_references
 from index.chunk import _windows, chunk_paper
 from index.config import Config, ConfigError
 from index.embed import SentenceTransformerEmbedder, resolve_model_path
@@ -71,24 +71,58 @@ def test_terms_stem_and_split_hyphens():
 
 
 def _sources(n: int) -> list[Source]:
-    return [Source(paper_id=f"p{i}", title=f"Paper {i}", score=1.0 / i) for i in range(1, n + 1)]
+    return [Source(paper_id=f"p{i}", title=f"Paper {i}", score=1.0 / i, abstract=f"Fact {i}.") for i in range(1, n + 1)]
 
 
-def test_finalize_drops_unknown_markers_and_renumbers():
-    draft = Draft("Claim A [3]. Claim B [7]. Claim C [1, 3]. Claim D [0].", quotes={3: ["quote"]})
-    text, citations = finalize(draft, _sources(3))
-    assert text == "Claim A [1]. Claim B. Claim C [2][1]. Claim D."
-    assert [(c.number, c.paper_id, c.quotes) for c in citations] == [(1, "p3", ("quote",)), (2, "p1", ())]
+def _support_if_mentions(claim: str, source: Source) -> tuple[float, str]:
+    """Scripted support: a claim is supported by paper i when it mentions 'fact i'."""
+    number = source.paper_id[1:]
+    return (1.0, source.abstract) if f"fact {number}" in claim.lower() else (0.0, "")
 
 
-def test_finalize_invariants_hold_for_noise():
+def test_invented_markers_are_removed_and_numbers_kept():
+    text = "Fact 3 holds [3]. Fact 1 too [7]. Fact 1 and fact 3 [1, 3]. Fact 2 [0]."
+    checked = check_citations(text, _sources(3), _support_if_mentions, 0.5)
+    assert checked.text == "Fact 3 holds [3]. Fact 1 too. Fact 1 and fact 3 [1][3]. Fact 2."
+    assert [(c.number, c.paper_id, c.quotes) for c in checked.citations] == [
+        (1, "p1", ("Fact 1.",)),
+        (3, "p3", ("Fact 3.",)),
+    ]
+
+
+def test_unsupported_citations_are_dropped_and_counted():
+    text = "Fact 1 is shown here [1]. The moon is made of cheese [2]. Another claim with no marker at all."
+    checked = check_citations(text, _sources(2), _support_if_mentions, 0.5)
+    assert checked.text == "Fact 1 is shown here [1]. The moon is made of cheese. Another claim with no marker at all."
+    assert [c.number for c in checked.citations] == [1]
+    assert checked.unsupported == 2
+
+
+def test_markers_after_the_full_stop_stay_with_their_sentence():
+    checked = check_citations("Fact 1 is true. [1] Fact 2 as well. [2]", _sources(2), _support_if_mentions, 0.5)
+    assert checked.text == "Fact 1 is true [1]. Fact 2 as well [2]."
+    assert checked.unsupported == 0
+
+
+def test_citation_invariants_hold_for_noise():
     import re
 
-    noisy = "x [12] y [2] [2] z [1,5,2] w [] [a] [99999999999]"
-    text, citations = finalize(Draft(noisy), _sources(2))
-    numbers = {int(n) for n in re.findall(r"\[(\d+)\]", text)}
-    assert numbers == {c.number for c in citations} == {1, 2}
-    assert {c.paper_id for c in citations} <= {"p1", "p2"}
+    noisy = "x fact 1 [12] y fact 2 [2] [2] z [1,5,2] w [] [a] [99999999999] fact 1 [1]"
+    checked = check_citations(noisy, _sources(2), _support_if_mentions, 0.5)
+    numbers = {int(n) for n in re.findall(r"\[(\d+)\]", checked.text)}
+    assert numbers == {c.number for c in checked.citations}
+    assert {c.paper_id for c in checked.citations} <= {"p1", "p2"}
+
+
+def test_follow_up_references_resolve_to_cited_papers():
+    history = [Turn("Which papers do X?", "A does X [1]. B does X [2].", ("Paper A", "Paper B"))]
+    assert resolve_references("and what did the second one find?", history) == (
+        "and what did the second one find? (Paper B)"
+    )
+    assert resolve_references("What dataset does it use?", history) == "What dataset does it use? (Paper A)"
+    assert resolve_references("why?", history) == "Which papers do X? why?"
+    assert resolve_references("Which papers study robot grasping?", history) == "Which papers study robot grasping?"
+    assert resolve_references("anything?", []) == "anything?"
 
 
 def test_config_layers_and_unknown_keys(tmp_path):

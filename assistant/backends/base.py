@@ -3,33 +3,35 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 
-from assistant.answer import Source
+from assistant.answer import Source, Turn
 
 
 class BackendError(RuntimeError):
     """The backend cannot answer right now; the message says what happened and what to do."""
 
 
-@dataclass
-class Draft:
-    """A backend's answer before citation checking.
-
-    ``[n]`` in ``text`` refers to the n-th source as given to the backend (1-based).
-    ``quotes`` maps a source number to the abstract sentences that support what cites it.
-    """
-
-    text: str
-    quotes: dict[int, list[str]] = field(default_factory=dict)
-    refused: bool = False
-
-
 class AnswerBackend(ABC):
-    """Writes an answer to a question from ranked sources."""
+    """Writes an answer to a question from ranked sources.
+
+    ``[n]`` in the text cites the n-th source as given (1-based). A backend that finds no answer
+    in the sources writes the refusal wording it was given; the engine turns that into a refusal.
+    """
 
     name: str = "backend"
 
     @abstractmethod
-    def write(self, question: str, sources: list[Source]) -> Draft:
-        """Answer ``question`` from ``sources`` only, citing them as [n]."""
+    def stream(self, question: str, sources: list[Source]) -> Iterator[str]:
+        """Yield the answer text as it is written."""
+
+    def write(self, question: str, sources: list[Source]) -> str:
+        """The whole answer text at once."""
+        return "".join(self.stream(question, sources))
+
+    def condense(self, question: str, history: list[Turn]) -> str:
+        """Rewrite a follow-up into a standalone question. The default resolves references
+        ("the second one", "it") to the papers the previous answer cited."""
+        from assistant.followup import resolve_references
+
+        return resolve_references(question, history)

@@ -5,11 +5,11 @@ sentence covers what the question asks."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from assistant.answer import Source
-from assistant.backends.base import AnswerBackend, Draft
+from assistant.backends.base import AnswerBackend
 from index.config import Config
 from index.text import sentences, terms
 
@@ -43,26 +43,39 @@ class ExtractiveBackend(AnswerBackend):
     name = "extractive"
 
     def __init__(self, config: Config, idf: Callable[[str], float]):
+        from prompts import load
+
         self.config = config
         self.idf = idf
+        self.refusal = load("refusal", config.prompts_dir)
 
-    def write(self, question: str, sources: list[Source]) -> Draft:
+    def stream(self, question: str, sources: list[Source]) -> Iterator[str]:
+        """One piece per quoted paper, or the refusal wording."""
+        parts = self._compose(question, sources)
+        if not parts:
+            yield self.refusal
+            return
+        for i, part in enumerate(parts):
+            yield part if i == 0 else "\n" + part
+
+    def _compose(self, question: str, sources: list[Source]) -> list[str]:
         if not sources:
-            return Draft("", refused=True)
+            return []
         meta = _metadata_answer(question, sources[0])
         if meta:
-            return meta
+            return [meta]
         weights = {t: self.idf(t) for t in set(terms(question)) if t not in QUESTION_WORDS}
         if not weights:
-            return Draft("", refused=True)
+            return []
         numeric = bool(_NUMERIC_Q.search(question))
         best = [self._quote(i, s, weights, numeric) for i, s in enumerate(sources[:MAX_SOURCES], 1)]
         # ...unless retrieval itself is sure of the paper (paraphrased questions share few words)
         if best[0].support < MIN_SUPPORT and sources[0].similarity < self.config.min_similarity:
-            return Draft("", refused=True)
-        chosen = self._choose(question, sources, best)
-        text = " ".join(f"{sources[c.source - 1].title}: {' '.join(c.sentences)} [{c.source}]" for c in chosen)
-        return Draft(text, quotes={c.source: list(c.sentences) for c in chosen})
+            return []
+        return [
+            f"{sources[c.source - 1].title}: " + " ".join(f"{s.strip()} [{c.source}]" for s in c.sentences)
+            for c in self._choose(question, sources, best)
+        ]
 
     def _quote(self, number: int, source: Source, weights: dict[str, float], numeric: bool) -> Scored:
         """The sentences of ``source`` that together cover most of the question, greedily:
@@ -101,15 +114,13 @@ class ExtractiveBackend(AnswerBackend):
         return chosen[: 4 if wide else 2]
 
 
-def _metadata_answer(question: str, top: Source) -> Draft | None:
+def _metadata_answer(question: str, top: Source) -> str | None:
     """Answer 'how many authors' and 'when was it published' from the listing's metadata."""
     if _AUTHORS_Q.search(question):
         if top.authors:
-            return Draft(f"{top.title} lists {top.authors} authors [1].")
+            return f"{top.title} lists {top.authors} authors [1]."
         if top.organization:
-            return Draft(
-                f"The listing for {top.title} gives its organisation, {top.organization}, not an author count [1]."
-            )
+            return f"The listing for {top.title} names the organisation {top.organization}, not its authors [1]."
     elif _DATE_Q.search(question) and top.date_text:
-        return Draft(f"{top.title} is listed with the date {top.date_text} [1].")
+        return f"{top.title} is listed with the date {top.date_text} [1]."
     return None

@@ -1,0 +1,82 @@
+"""What every LLM backend shares: the prompts, streaming, follow-up rewriting, failures.
+
+A concrete backend writes one method, ``_chat``: messages in, text pieces out, raising
+BackendError with one sentence a user can act on.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import abstractmethod
+from collections.abc import Iterator
+
+from assistant.answer import Source, Turn
+from assistant.backends.base import AnswerBackend, BackendError
+from index.config import Config
+
+MAX_SENTENCES = 6
+HISTORY_TURNS = 3  # earlier turns shown to the model when rewriting a follow-up
+ABSTRACT_CHARS = 2500  # per source in the prompt; abstracts are rarely longer
+
+
+def format_sources(sources: list[Source]) -> str:
+    """The numbered sources as the model sees them: number, title, date, abstract."""
+    blocks = []
+    for n, s in enumerate(sources, 1):
+        when = f" ({s.date_text})" if s.date_text else ""
+        blocks.append(f"[{n}] {s.title}{when}\n{s.abstract[:ABSTRACT_CHARS]}")
+    return "\n\n".join(blocks)
+
+
+class GenerativeBackend(AnswerBackend):
+    """An answering backend backed by a chat model."""
+
+    def __init__(self, config: Config):
+        from prompts import load
+
+        self.config = config
+        self.refusal = load("refusal", config.prompts_dir)
+        self.system_prompt = load("answer", config.prompts_dir)
+        self.sources_prompt = load("sources", config.prompts_dir)
+        self.condense_prompt = load("condense", config.prompts_dir)
+        self._lock = threading.Lock()  # one generation at a time per model
+
+    @property
+    @abstractmethod
+    def where(self) -> str:
+        """The server URL or model file, for messages."""
+
+    @abstractmethod
+    def _chat(self, messages: list[dict[str, str]], max_tokens: int) -> Iterator[str]:
+        """Stream the model's reply to ``messages``; raise BackendError on failure."""
+
+    def messages(self, question: str, sources: list[Source]) -> list[dict[str, str]]:
+        system = self.system_prompt.format(refusal=self.refusal, max_sentences=MAX_SENTENCES)
+        user = self.sources_prompt.format(sources=format_sources(sources), question=question)
+        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+    def stream(self, question: str, sources: list[Source]) -> Iterator[str]:
+        wrote = False
+        with self._lock:
+            for piece in self._chat(self.messages(question, sources), self.config.llm_max_tokens):
+                if piece:
+                    wrote = True
+                    yield piece
+        if not wrote:
+            raise BackendError(f"the LLM at {self.where} returned an empty reply; check the model and its server log")
+
+    def condense(self, question: str, history: list[Turn]) -> str:
+        """Ask the model for a standalone question; fall back to resolving references."""
+        if not history:
+            return question
+        lines = []
+        for turn in history[-HISTORY_TURNS:]:
+            cited = f" (cited: {'; '.join(turn.cited_titles)})" if turn.cited_titles else ""
+            lines.append(f"User: {turn.question}\nAssistant: {turn.answer[:600]}{cited}")
+        prompt = self.condense_prompt.format(history="\n".join(lines), question=question)
+        with self._lock:
+            reply = "".join(self._chat([{"role": "user", "content": prompt}], 96)).strip()
+        rewritten = reply.splitlines()[0].strip().strip('"') if reply else ""
+        if not rewritten or len(rewritten) > 4 * len(question) + 300:
+            return super().condense(question, history)
+        return rewritten

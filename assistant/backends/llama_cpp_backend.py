@@ -1,0 +1,51 @@
+"""A GGUF model run in-process by llama-cpp-python (the optional 'llama-cpp' extra)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from assistant.backends.base import BackendError
+from assistant.backends.generative import GenerativeBackend
+from index.config import Config
+
+
+class LlamaCppBackend(GenerativeBackend):
+    name = "llama-cpp"
+
+    def __init__(self, config: Config):
+        super().__init__(config)
+        try:
+            from llama_cpp import Llama
+        except ImportError:
+            raise BackendError(
+                "the llama-cpp backend needs the 'llama-cpp' extra: pip install 'paper-assistant[llama-cpp]'"
+            ) from None
+        if not config.llm_model:
+            raise BackendError("the llama-cpp backend needs a GGUF file: --model PATH.gguf")
+        self.path = Path(config.llm_model).expanduser()
+        if not self.path.is_file():
+            raise BackendError(f"no GGUF model file at {self.path}; check --model")
+        try:
+            self.llm = Llama(model_path=str(self.path), n_ctx=config.llm_context_window, verbose=False)
+        except (ValueError, RuntimeError) as exc:
+            raise BackendError(f"llama.cpp could not load {self.path} ({exc}); is it a GGUF model?") from None
+
+    @property
+    def where(self) -> str:
+        return str(self.path)
+
+    def _chat(self, messages: list[dict[str, str]], max_tokens: int) -> Iterator[str]:
+        try:
+            chunks = self.llm.create_chat_completion(
+                messages=messages,  # type: ignore[arg-type]
+                max_tokens=max_tokens,
+                temperature=self.config.llm_temperature,
+                stream=True,
+            )
+            for chunk in chunks:
+                delta = chunk["choices"][0].get("delta", {})  # type: ignore[index]
+                if delta.get("content"):
+                    yield delta["content"]
+        except ValueError as exc:  # e.g. the prompt exceeds the context window
+            raise BackendError(f"llama.cpp failed on {self.path.name}: {exc}; raise llm_context_window") from None
