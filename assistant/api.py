@@ -15,6 +15,7 @@ from typing import Any
 from assistant.answer import Answer, Source, Turn
 from index.config import Config
 from index.ingest import IngestReport, ingest
+from index.records import Paper
 from index.store import Filters, StoreError
 
 
@@ -144,6 +145,11 @@ class Assistant:
             if self._fallback is None:
                 raise
             return resolve_references(question, history)
+
+    def papers(self) -> list[Paper]:
+        """Every indexed paper (title, abstract, date, authors or organisation, ...)."""
+        search, _ = self._ready()
+        return list(search.papers.values())
 
     def conversation(self) -> Conversation:
         """A chat session: each question can refer to the answers before it."""

@@ -139,3 +139,30 @@ def test_ingest_of_nothing_usable_fails_and_keeps_the_store(data_dir, tmp_path):
 def test_debug_shows_the_traceback(data_dir):
     out = run("--data-dir", data_dir, "--debug", "ask", "  ")
     assert out.returncode == 1 and "Traceback" in out.stderr
+
+
+def test_unreachable_llm_server_is_one_line_naming_the_url(data_dir):
+    url = "http://127.0.0.1:9/v1"
+    env = {"ASSISTANT_LLM_TIMEOUT": "3", "ASSISTANT_LLM_RETRIES": "0"}
+    llm = ["--llm", "openai", "--base-url", url, "--model", "m"]
+    out = run("--data-dir", data_dir, *llm, "ask", "What is EvoStruggle?", env=env)
+    assert out.returncode == 1
+    assert f"cannot reach the LLM server at {url}" in out.stderr
+    assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_fallback_is_visible_in_the_cli(data_dir):
+    env = {"ASSISTANT_LLM_FALLBACK": "true", "ASSISTANT_LLM_RETRIES": "0"}
+    llm = ["--llm", "openai", "--base-url", "http://127.0.0.1:9/v1"]
+    question = "How many participants took part in the struggle-determination video dataset?"
+    out = run("--data-dir", data_dir, *llm, "ask", question, "--json", env=env)
+    assert out.returncode == 0, out.stderr
+    answer = json.loads(out.stdout)
+    assert answer["backend"] == "extractive" and "extractive backend instead" in answer["notice"]
+
+
+def test_stream_flag_prints_the_answer(data_dir):
+    out = run("--data-dir", data_dir, "ask", "--stream", "How many participants took part in the struggle-determination"
+              " video dataset?")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "76 participants" in out.stdout and "[backend: extractive]" in out.stdout

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from assistant.backends.base import BackendError
 from assistant.backends.generative import GenerativeBackend
@@ -37,14 +38,14 @@ class LlamaCppBackend(GenerativeBackend):
 
     def _chat(self, messages: list[dict[str, str]], max_tokens: int) -> Iterator[str]:
         try:
-            chunks = self.llm.create_chat_completion(
+            chunks: Any = self.llm.create_chat_completion(
                 messages=messages,  # type: ignore[arg-type]
                 max_tokens=max_tokens,
                 temperature=self.config.llm_temperature,
                 stream=True,
             )
             for chunk in chunks:
-                delta = chunk["choices"][0].get("delta", {})  # type: ignore[index]
+                delta = chunk["choices"][0].get("delta", {})
                 if delta.get("content"):
                     yield delta["content"]
         except ValueError as exc:  # e.g. the prompt exceeds the context window

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 from assistant.backends.base import BackendError
 from assistant.backends.generative import GenerativeBackend
@@ -47,7 +48,7 @@ class OpenAIBackend(GenerativeBackend):
     def _chat(self, messages: list[dict[str, str]], max_tokens: int) -> Iterator[str]:
         openai = self._openai
         try:
-            stream = self.client.chat.completions.create(
+            stream: Any = self.client.chat.completions.create(
                 model=self.model,
                 messages=messages,  # type: ignore[arg-type]
                 max_tokens=max_tokens,

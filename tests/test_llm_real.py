@@ -1,0 +1,156 @@
+"""Real generative backends with a real (tiny, random) GGUF model: llama.cpp in-process, and the
+openai backend against llama-cpp-python's OpenAI-compatible server on 127.0.0.1.
+
+The model's text is noise, so these tests assert structure: streaming, the citation invariants
+on whatever it writes, refusals, errors. Wording is tested with scripted replies in test_llm.py.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from assistant import Answer, Assistant, BackendError
+from tests.test_answer import assert_citation_invariants
+from tests.test_cli import run
+from tests.tinyllm import write_tiny_gguf
+
+pytestmark = pytest.mark.slow
+
+QUESTION = "How many participants took part in the struggle-determination video dataset?"
+LLM_SETTINGS = {"top_k": 2, "llm_max_tokens": 48, "llm_context_window": 16384, "llm_timeout": 30, "llm_retries": 0}
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    return write_tiny_gguf(tmp_path_factory.mktemp("llm") / "tiny.gguf")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_llama_server(model: Path) -> tuple[subprocess.Popen, str]:
+    """llama-cpp-python's OpenAI-compatible server on 127.0.0.1; returns it and its /v1 URL."""
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", "tiny",
+         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "16384"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/models", timeout=1)
+            return proc, url
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise RuntimeError("the llama.cpp server did not start") from None
+            time.sleep(0.2)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def llama_server(tiny_model):
+    proc, url = start_llama_server(tiny_model)
+    yield url
+    stop(proc)
+
+
+def _assistant(bundled: Assistant, **settings) -> Assistant:
+    return Assistant(bundled.config.model_copy(update={**LLM_SETTINGS, **settings}))
+
+
+def _check_stream(assistant: Assistant) -> Answer:
+    items = list(assistant.stream(QUESTION))
+    pieces, answer = items[:-1], items[-1]
+    assert isinstance(answer, Answer)
+    assert len(pieces) >= 2 and all(isinstance(p, str) for p in pieces), "the reply arrives in pieces"
+    assert_citation_invariants(answer)
+    if answer.refused:
+        assert answer.text.startswith("The indexed abstracts do not answer this question.")
+    return answer
+
+
+def test_llama_cpp_in_process_streams_and_keeps_invariants(bundled, tiny_model):
+    assistant = _assistant(bundled, llm="llama-cpp", llm_model=str(tiny_model))
+    answer = _check_stream(assistant)
+    assert answer.backend == "llama-cpp"
+    assert assistant.stats()["llm_model"] == str(tiny_model)
+    assert_citation_invariants(assistant.ask(QUESTION))
+
+
+def test_llama_cpp_follow_up_goes_through_the_model(bundled, tiny_model):
+    conversation = _assistant(bundled, llm="llama-cpp", llm_model=str(tiny_model)).conversation()
+    conversation.ask(QUESTION)
+    follow = conversation.ask("and what did the second one find?")
+    assert follow.question == "and what did the second one find?"
+    assert follow.standalone_question  # rewritten (by noise, or by the reference fallback)
+    assert_citation_invariants(follow)
+
+
+def test_llama_cpp_missing_file_is_one_sentence(bundled, tmp_path):
+    with pytest.raises(BackendError, match="no GGUF model file at"):
+        _assistant(bundled, llm="llama-cpp", llm_model=str(tmp_path / "none.gguf")).ask(QUESTION)
+
+
+def test_openai_backend_against_a_llama_cpp_server(bundled, llama_server):
+    assistant = _assistant(bundled, llm="openai", llm_base_url=llama_server, llm_model="tiny")
+    answer = _check_stream(assistant)
+    assert answer.backend == "openai"
+    assert assistant.stats()["llm_model"] == llama_server
+
+
+def test_cli_json_and_stream_against_the_server(bundled, llama_server):
+    data_dir = str(bundled.config.data_dir)
+    env = {"ASSISTANT_LLM_MAX_TOKENS": "48", "ASSISTANT_TOP_K": "2"}
+    out = run("--data-dir", data_dir, "--llm", "openai", "--base-url", llama_server, "--model", "tiny",
+              "ask", QUESTION, "--json", env=env)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    answer = json.loads(out.stdout)
+    assert answer["backend"] == "openai"
+    markers = {int(n) for n in __import__("re").findall(r"\[(\d+)\]", answer["answer"])}
+    assert markers == {c["number"] for c in answer["citations"]}
+    assert {c["paper_id"] for c in answer["citations"]} <= {s["paper_id"] for s in answer["sources"]}
+    streamed = run("--data-dir", data_dir, "--llm", "openai", "--base-url", llama_server, "--model", "tiny",
+                   "ask", "--stream", QUESTION, env=env)  # fmt: skip
+    assert streamed.returncode == 0, streamed.stderr
+    assert "[backend: openai]" in streamed.stdout
+
+
+def test_cli_llama_cpp_in_process(bundled, tiny_model):
+    out = run("--data-dir", str(bundled.config.data_dir), "--llm", "llama-cpp", "--model", str(tiny_model),
+              "ask", QUESTION, "--json", env={"ASSISTANT_LLM_MAX_TOKENS": "48", "ASSISTANT_TOP_K": "2",
+                                              "ASSISTANT_LLM_CONTEXT_WINDOW": "16384"})  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["backend"] == "llama-cpp"
+
+
+def test_stopped_server_fails_fast_with_the_url(bundled, tiny_model):
+    proc, url = start_llama_server(tiny_model)
+    stop(proc)
+    started = time.monotonic()
+    out = run("--data-dir", str(bundled.config.data_dir), "--llm", "openai", "--base-url", url, "--model", "tiny",
+              "ask", QUESTION, env={"ASSISTANT_LLM_TIMEOUT": "5", "ASSISTANT_LLM_RETRIES": "0"})  # fmt: skip
+    assert out.returncode == 1
+    assert f"cannot reach the LLM server at {url}" in out.stderr
+    assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
+    assert time.monotonic() - started < 30
