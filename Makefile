@@ -1,27 +1,36 @@
-# Quick start: `make run` sets everything up, builds the index of the bundled corpus and answers
-# a question; `make test` sets everything up and runs the whole test suite.
+# Quick start: `make run` sets everything up, builds the index of the bundled corpus and opens the
+# chat UI on http://127.0.0.1:7860; `make test` sets everything up and runs the whole test suite.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 QUESTION ?= Which papers study continual learning without forgetting, and what do they propose?
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
+export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup browser run ask test lint bench clean
 
 setup: $(VENV)/.installed
 
+# llama-cpp-python (a test dependency) builds llama.cpp from source once (~5 min); pip caches the wheel.
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet "torch==2.13.0" -e ".[dev]"
 	touch $@
 
+# The browser tests drive Debian's Chromium (Playwright's own browser download is not used).
+browser:
+	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
 run: setup
 	$(BIN)/assistant ingest
+	$(BIN)/python ui.py
+
+ask: setup
 	$(BIN)/assistant ask "$(QUESTION)"
 
-test: setup lint
+test: setup browser lint
 	$(BIN)/python -m pytest -q
 
 lint: setup
@@ -31,6 +40,7 @@ lint: setup
 
 bench: setup
 	$(BIN)/python bench/spine.py
+	$(BIN)/python bench/ui_load.py
 
 clean:
-	rm -rf $(VENV) .store
+	rm -rf $(VENV) .store test-output

@@ -20,7 +20,7 @@ import pytest
 from assistant import Answer, Assistant, BackendError
 from tests.test_answer import assert_citation_invariants
 from tests.test_cli import run
-from tests.tinyllm import write_tiny_gguf
+from tests.tiny_gguf import write_tiny_gguf
 
 pytestmark = pytest.mark.slow
 

@@ -1,0 +1,186 @@
+"""The Gradio UI: handlers without a browser, then the real app in Debian's Chromium."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from assistant import Answer, Source
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.slow
+sys.path.insert(0, str(REPO))
+import ui  # noqa: E402
+
+OUTPUT = REPO / "test-output"
+FACT = "How many participants took part in the struggle-determination video dataset?"
+OFF_TOPIC = "Is there a paper on quantum reinforcement learning for chip placement?"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def backends(bundled):
+    return ui.Backends(bundled.config)
+
+
+def _respond(backends, message, **kw):
+    args = {"chat": [], "turns": [], "backend": "extractive", "date_from": "", "date_to": "", "organization": "",
+            "k": 5, **kw}  # fmt: skip
+    return list(ui.respond(message, backends=backends, **args))
+
+
+def test_handler_streams_then_shows_linked_citations(backends):
+    updates = _respond(backends, FACT)
+    chat, panel, turns, box = updates[-1]
+    assert [m["role"] for m in chat] == ["user", "assistant"]
+    assert "76 participants" in chat[1]["content"] and "[[1]](#source-1)" in chat[1]["content"]
+    assert "id='source-1'" in panel and "<mark>" in panel and box == ""
+    assert len(turns) == 1 and turns[0].cited_titles[0].startswith("EvoStruggle")
+
+
+def test_handler_follow_up_uses_the_conversation(backends):
+    _, _, turns, _ = _respond(backends, "How do the basketball skill imitation work and EvoStruggle differ?")[-1]
+    chat, _, turns, _ = _respond(backends, "and what did the second one find?", turns=turns)[-1]
+    assert "Searched for: and what did the second one find? (" in chat[-1]["content"]
+
+
+@pytest.mark.parametrize(
+    "message, fields, expected",
+    [
+        ("   ", {}, "the question is empty"),
+        ("x" * 5000, {}, "characters long"),
+        (FACT, {"date_from": "May 2024"}, "is not a date"),
+        (FACT, {"backend": "nope"}, "unknown backend"),
+    ],
+)
+def test_handler_errors_are_chat_messages(backends, message, fields, expected):
+    chat, _, turns, _ = _respond(backends, message, **fields)[-1]
+    assert chat[-1]["content"].startswith("⚠️") and expected in chat[-1]["content"]
+    assert turns == []
+
+
+def test_handler_filters_change_the_sources(backends):
+    _, unfiltered, _, _ = _respond(backends, "spatial abilities of multimodal models")[-1]
+    _, filtered, _, _ = _respond(backends, "spatial abilities of multimodal models", organization="ByteDance Seed")[-1]
+    assert filtered != unfiltered and filtered.count("<details") == 1 and "ByteDance Seed" in filtered
+
+
+def test_parse_filters_accepts_years_and_months():
+    f = ui.parse_filters("2024", "2024-06", "")
+    assert (f.date_from, f.date_to, f.organization) == ("2024-01-01", "2024-06-31", None)
+    assert ui.parse_filters("", "", "  ") is None
+
+
+def test_sources_panel_is_inert_html():
+    evil = Source(paper_id="p", title="<script>alert(1)</script>", score=1.0, abstract="<img src=x onerror=alert(1)>")
+    panel = ui.render_sources(Answer(question="q", text="t", sources=[evil]))
+    assert "<script>" not in panel and "<img" not in panel and "&lt;script&gt;" in panel
+
+
+# The real app in a real browser -------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(bundled):
+    port = _free_port()
+    env = {**os.environ, "ASSISTANT_DATA_DIR": str(bundled.config.data_dir), "GRADIO_SERVER_PORT": str(port),
+           "GRADIO_SERVER_NAME": "127.0.0.1"}  # fmt: skip
+    proc = subprocess.Popen([sys.executable, str(REPO / "ui.py")], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            break
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise RuntimeError("the UI did not start") from None
+            time.sleep(0.3)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, app_url):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(app_url)
+    page.wait_for_selector("#question textarea")
+    yield page
+    page.close()
+
+
+def _ask(page, question: str) -> None:
+    page.fill("#question textarea", question)
+    page.click("#ask")
+
+
+def test_browser_answer_with_citation_and_sources_panel(page):
+    OUTPUT.mkdir(exist_ok=True)
+    _ask(page, FACT)
+    page.wait_for_function(
+        "document.querySelector('#chat') && document.querySelector('#chat').innerText.includes('76 participants')"
+    )
+    link = page.locator("#chat a[href='#source-1']").first
+    link.wait_for()
+    assert link.inner_text() == "[1]"
+    source = page.locator("#sources details#source-1")
+    assert "EvoStruggle" in source.locator("summary").inner_text()
+    assert source.get_attribute("open") is not None and source.locator("mark").count() >= 1
+    page.locator("#sources details#source-2 summary").click()  # open another source
+    assert page.locator("#sources details#source-2 .abstract").is_visible()
+    page.screenshot(path=str(OUTPUT / "ui-answer.png"), full_page=True)
+
+
+def test_browser_refusal_shows_closest_papers(page):
+    OUTPUT.mkdir(exist_ok=True)
+    _ask(page, OFF_TOPIC)
+    page.wait_for_function("document.querySelector('#chat').innerText.includes('do not answer')")
+    assert "Closest papers" in page.locator("#sources").inner_text()
+    page.screenshot(path=str(OUTPUT / "ui-refusal.png"), full_page=True)
+
+
+def test_browser_filter_changes_the_sources(page):
+    question = "spatial abilities of multimodal models"
+    _ask(page, question)
+    page.wait_for_selector("#sources details#source-5")
+    before = page.locator("#sources summary").all_inner_texts()
+    page.get_by_text("Filters and settings").click()
+    page.fill("#date-from textarea, #date-from input", "2025-12")
+    _ask(page, question)
+    page.wait_for_function(f"document.querySelectorAll('#sources summary').length !== {len(before)} || "
+                           "document.querySelector('#sources').innerText.includes('Closest')")  # fmt: skip
+    after = page.locator("#sources summary").all_inner_texts()
+    assert after != before
+
+
+def test_browser_error_is_a_message_and_clear_empties_the_chat(page):
+    _ask(page, "   ")
+    page.wait_for_function("document.querySelector('#chat').innerText.includes('the question is empty')")
+    page.click("#clear")
+    page.wait_for_function("!document.querySelector('#chat').innerText.includes('the question is empty')")

@@ -1,0 +1,246 @@
+"""The chat UI: a Gradio app over the public API only (no LlamaIndex or Chroma here).
+
+    python ui.py            # serves on 127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT respected)
+    gradio ui.py            # the same, reloading on edits
+
+Optional login for shared deployments: set ASSISTANT_UI_USER and ASSISTANT_UI_PASSWORD.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import os
+import re
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr  # noqa: E402
+
+from assistant import (  # noqa: E402
+    Answer,
+    Assistant,
+    BackendError,
+    Config,
+    ConfigError,
+    Filters,
+    QuestionError,
+    StoreError,
+    Turn,
+)
+
+log = logging.getLogger("assistant.ui")
+EXAMPLES = [
+    "How many participants took part in the struggle-determination video dataset?",
+    "Which papers study continual learning without forgetting?",
+    "How do SkillMimic and EvoStruggle differ in what they learn from human demonstrations?",
+    "What does the Master Key Hypothesis state?",
+]
+USER_ERRORS = (QuestionError, BackendError, StoreError, ConfigError)
+_MARKER = re.compile(r"\[(\d+)\]")
+_ISO_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+Chat = list[dict[str, str]]
+
+
+class Backends:
+    """One Assistant per configured backend, sharing the index settings; built on first use."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        names = ["extractive"] + ([config.llm] if config.llm != "extractive" else [])
+        self.names = names
+        self._assistants: dict[str, Assistant] = {}
+
+    @property
+    def default(self) -> str:
+        return self.config.llm
+
+    def get(self, name: str) -> Assistant:
+        if name not in self.names:
+            raise BackendError(f"unknown backend {name!r}; choose one of: {', '.join(self.names)}")
+        if name not in self._assistants:
+            self._assistants[name] = Assistant(self.config.model_copy(update={"llm": name}))
+        return self._assistants[name]
+
+
+def parse_filters(date_from: str, date_to: str, organization: str) -> Filters | None:
+    """Filters from the UI fields; a malformed date is a QuestionError the chat shows."""
+    for label, value in (("from", date_from), ("to", date_to)):
+        if value and not _ISO_DATE.match(value.strip()):
+            raise QuestionError(f"the date {label} '{value}' is not a date; write it as 2024, 2024-05 or 2024-05-31")
+    filters = Filters(
+        date_from=_pad(date_from, "01") or None,
+        date_to=_pad(date_to, "12", end=True) or None,
+        organization=(organization or "").strip() or None,
+    )
+    return filters or None
+
+
+def _pad(value: str, month: str, end: bool = False) -> str:
+    value = (value or "").strip()
+    if len(value) == 4:
+        return f"{value}-{month}-{'31' if end else '01'}"
+    if len(value) == 7:
+        return f"{value}-{'31' if end else '01'}"
+    return value
+
+
+def format_answer(answer: Answer) -> str:
+    """The answer for the chat: text escaped, [n] linked to the sources panel, notes after it."""
+    text = html.escape(answer.text, quote=False)
+    if not answer.refused:
+        text = _MARKER.sub(lambda m: f"[[{m.group(1)}]](#source-{m.group(1)})", text)
+    notes = []
+    if answer.notice:
+        notes.append(f"*Note: {html.escape(answer.notice, quote=False)}*")
+    if answer.unsupported:
+        notes.append(f"*{answer.unsupported} sentence(s) carry no supported citation.*")
+    if answer.standalone_question:
+        notes.append(f"*Searched for: {html.escape(answer.standalone_question, quote=False)}*")
+    notes.append(f"<sub>backend: {html.escape(answer.backend)}</sub>")
+    return "\n\n".join([text, *notes])
+
+
+def _highlight(abstract: str, quotes: tuple[str, ...]) -> str:
+    escaped = html.escape(abstract)
+    for quote in quotes:
+        q = html.escape(quote.strip())
+        if q and q in escaped:
+            escaped = escaped.replace(q, f"<mark>{q}</mark>", 1)
+    return escaped
+
+
+def render_sources(answer: Answer | None) -> str:
+    """The sources panel: every source numbered as in the answer, cited ones open with the
+    supporting sentences highlighted; for a refusal, the closest papers."""
+    if answer is None or not answer.sources:
+        return "<p class='empty'>Sources appear here after a question.</p>"
+    quotes = {c.number: c.quotes for c in answer.citations}
+    heading = "Closest papers (the abstracts do not answer this)" if answer.refused else "Sources"
+    items = []
+    for n, source in enumerate(answer.sources, 1):
+        cited = n in quotes
+        byline = html.escape(source.byline())
+        meta = " · ".join(x for x in (byline, f"score {source.score:.3f}") if x)
+        link = f" <a href='{html.escape(source.url)}' target='_blank' rel='noopener'>link</a>" if source.url else ""
+        items.append(
+            f"<details id='source-{n}' class='source{' cited' if cited else ''}'{' open' if cited else ''}>"
+            f"<summary><b>[{n}]</b> {html.escape(source.title)}</summary>"
+            f"<div class='meta'>{meta}{link}</div>"
+            f"<p class='abstract'>{_highlight(source.abstract, quotes.get(n, ()))}</p></details>"
+        )
+    return f"<h3>{heading}</h3>" + "".join(items)
+
+
+def respond(
+    message: str,
+    chat: Chat,
+    turns: list[Turn],
+    backend: str,
+    date_from: str,
+    date_to: str,
+    organization: str,
+    k: float,
+    backends: Backends,
+) -> Iterator[tuple[Chat, str, list[Turn], str]]:
+    """Stream one answer into the chat; errors become a chat message, never a traceback."""
+    chat = [*chat, {"role": "user", "content": message}, {"role": "assistant", "content": ""}]
+    panel = render_sources(None)
+    try:
+        filters = parse_filters(date_from, date_to, organization)
+        assistant = backends.get(backend)
+        for item in assistant.stream(message, k=int(k), filters=filters, history=turns):
+            if isinstance(item, Answer):
+                chat[-1]["content"] = format_answer(item)
+                turns = [*turns, Turn.from_answer(item)]
+                panel = render_sources(item)
+            else:
+                chat[-1]["content"] += html.escape(item, quote=False)
+            yield chat, panel, turns, ""
+    except USER_ERRORS as exc:
+        chat[-1]["content"] = f"⚠️ {html.escape(str(exc), quote=False)}"
+        yield chat, panel, turns, ""
+    except Exception:  # a bug: the user gets one sentence, the log gets the traceback
+        log.exception("answering failed")
+        chat[-1]["content"] = "⚠️ Something went wrong while answering; the details are in the server log."
+        yield chat, panel, turns, ""
+
+
+def corpus_overview(assistant: Assistant) -> tuple[str, list[str], Any]:
+    """Paper count, the organisations for the filter, and papers per month for the plot."""
+    import pandas as pd
+
+    papers = assistant.papers()
+    dated = Counter(p.date[:7] for p in papers if p.date)
+    frame = pd.DataFrame(sorted(dated.items()), columns=["month", "papers"])
+    organizations = sorted({p.organization for p in papers if p.organization})
+    summary = (
+        f"**{len(papers)} papers** indexed · {sum(dated.values())} with a full date · "
+        f"{len(organizations)} organisations named"
+    )
+    return summary, organizations, frame
+
+
+CSS = """
+.source { border-left: 3px solid #ddd; padding: 2px 8px; margin: 6px 0; }
+.source.cited { border-left-color: #f59e0b; }
+.source .meta { color: #666; font-size: 0.85em; }
+mark { background: #fde68a; }
+"""
+
+
+def build_app(backends: Backends) -> gr.Blocks:
+    """The Blocks app; every handler goes through the public API."""
+    default = backends.get("extractive")
+    summary, organizations, frame = corpus_overview(default)
+    with gr.Blocks(title="Paper assistant") as demo:
+        gr.Markdown("## Paper assistant\nAsk about the indexed abstracts; every claim cites its paper.")
+        turns = gr.State([])
+        with gr.Tab("Chat"):
+            with gr.Row():
+                with gr.Column(scale=3):
+                    chatbot = gr.Chatbot(height=520, label="Answers", elem_id="chat", feedback_options=None)
+                    question = gr.Textbox(
+                        placeholder="Ask about the papers…", label="Question", elem_id="question", autofocus=True
+                    )
+                    with gr.Row():
+                        send = gr.Button("Ask", variant="primary", elem_id="ask")
+                        clear = gr.Button("Clear chat", elem_id="clear")
+                    gr.Examples(EXAMPLES, inputs=question)
+                with gr.Column(scale=2):
+                    sources = gr.HTML(render_sources(None), elem_id="sources")
+                    with gr.Accordion("Filters and settings", open=False):
+                        date_from = gr.Textbox(label="From date (2024, 2024-05, 2024-05-31)", elem_id="date-from")
+                        date_to = gr.Textbox(label="To date", elem_id="date-to")
+                        organization = gr.Dropdown([""] + organizations, value="", label="Organisation", elem_id="org")
+                        k = gr.Slider(1, 10, value=backends.config.top_k, step=1, label="Sources", elem_id="k")
+                        backend = gr.Dropdown(
+                            backends.names, value=backends.default, label="Answering backend", elem_id="backend"
+                        )
+        with gr.Tab("Corpus"):
+            gr.Markdown(summary, elem_id="corpus-summary")
+            gr.BarPlot(frame, x="month", y="papers", title="Papers per month (listings with a year)")
+
+        def handler(message, chat, turns_, backend_, from_, to_, org_, k_):
+            yield from respond(message, chat, turns_, backend_, from_, to_, org_, k_, backends)
+
+        inputs = [question, chatbot, turns, backend, date_from, date_to, organization, k]
+        outputs = [chatbot, sources, turns, question]
+        question.submit(handler, inputs, outputs, api_name="ask")
+        send.click(handler, inputs, outputs, api_name=False)
+        clear.click(lambda: ([], render_sources(None), [], ""), None, outputs, api_name=False)
+    return demo
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO)
+    app = build_app(Backends(Config.load()))
+    user, password = os.environ.get("ASSISTANT_UI_USER"), os.environ.get("ASSISTANT_UI_PASSWORD")
+    app.queue(default_concurrency_limit=4).launch(auth=(user, password) if user and password else None, css=CSS)
+
+
+if __name__ == "__main__":
+    main()
