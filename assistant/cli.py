@@ -42,6 +42,11 @@ def _parser() -> argparse.ArgumentParser:
     stats = sub.add_parser("stats", help="what the index holds")
     stats.add_argument("--json", action="store_true")
 
+    slack = sub.add_parser("slack", help="run the Slack bot (HTTP mode, or --socket for Socket Mode)")
+    slack.add_argument("--host", default="127.0.0.1", help="address to listen on (HTTP mode)")
+    slack.add_argument("--port", type=int, default=3000, help="port to listen on (HTTP mode)")
+    slack.add_argument("--socket", action="store_true", help="connect with Socket Mode ($SLACK_APP_TOKEN)")
+
     ev = sub.add_parser("eval", help="measure retrieval and answers on a question set")
     ev.add_argument("questions", nargs="?", type=Path, default=DEFAULT_EVAL)
     ev.add_argument("--json", action="store_true")
@@ -103,6 +108,11 @@ def _run(args: argparse.Namespace) -> int:
     elif args.command == "stats":
         stats = assistant.stats()
         print(json.dumps(stats, indent=2) if args.json else "\n".join(f"{k}: {v}" for k, v in stats.items()))
+    elif args.command == "slack":
+        from assistant.bot import BotCore
+        from assistant.slack import run
+
+        run(BotCore(assistant), args.host, args.port, socket_mode=args.socket)
     elif args.command == "eval":
         from assistant.evaluate import evaluate, format_metrics, load_questions
 
@@ -145,6 +155,7 @@ def _message(exc: Exception) -> str:
         BackendError,
         FileNotFoundError,
         ValueError,
+        OSError,  # e.g. the bot's port is already in use
     )
     if isinstance(exc, known):
         return str(exc)

@@ -1,0 +1,109 @@
+"""The platform-neutral chat bot: a message in, a reply out.
+
+Nothing here knows Slack; an adapter for Slack, Discord, Teams or Matrix turns its platform's
+events into ``Message`` and renders ``Reply``. The core keeps each thread's conversation, so a
+follow-up in a thread is read in the light of the answers before it, and rate-limits each user.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+
+from assistant.answer import Answer, Source, Turn
+from assistant.api import Assistant, QuestionError
+from assistant.backends import BackendError
+from index.store import StoreError
+
+log = logging.getLogger("assistant.bot")
+_MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+THREADS_KEPT = 1000  # conversations remembered, most recent first
+
+
+@dataclass(frozen=True)
+class Message:
+    """What a user said: the text, who said it, and where (conversation and thread ids)."""
+
+    text: str
+    user: str
+    conversation: str
+    thread: str
+    history: tuple[Turn, ...] = ()  # earlier turns the platform knows of, if the core does not
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the bot answers. ``answer`` is None for a notice (rate limit, error)."""
+
+    text: str
+    answer: Answer | None = None
+    sources: list[Source] = field(default_factory=list)
+    refused: bool = False
+    limited: bool = False
+    error: bool = False
+
+
+class RateLimit:
+    """At most ``limit`` questions per user in any ``window`` seconds."""
+
+    def __init__(self, limit: int, window: float):
+        self.limit, self.window = limit, window
+        self._seen: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, user: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            times = self._seen.setdefault(user, deque())
+            while times and now - times[0] > self.window:
+                times.popleft()
+            if len(times) >= self.limit:
+                return False
+            times.append(now)
+            return True
+
+
+class BotCore:
+    """Answers chat messages through the public API."""
+
+    def __init__(self, assistant: Assistant):
+        self.assistant = assistant
+        config = assistant.config
+        self.rate = RateLimit(config.bot_rate_limit, config.bot_rate_window)
+        self._threads: OrderedDict[tuple[str, str], list[Turn]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def question_of(text: str) -> str:
+        """The question without the bot's @-mention."""
+        return " ".join(_MENTION.sub(" ", text or "").split())
+
+    def reply(self, message: Message) -> Reply:
+        """Answer one message; a user error or a failing LLM is a polite reply, not an exception."""
+        if not self.rate.allow(message.user):
+            window = int(self.assistant.config.bot_rate_window)
+            return Reply(
+                f"You have asked {self.rate.limit} questions in the last {window} seconds; "
+                "please wait a moment before asking again.",
+                limited=True,
+            )
+        key = (message.conversation, message.thread)
+        with self._lock:
+            history = list(self._threads.get(key) or message.history)
+        try:
+            answer = self.assistant.ask(self.question_of(message.text), history=history)
+        except (QuestionError, BackendError, StoreError) as exc:
+            return Reply(f"Sorry, I could not answer: {exc}.", error=True)
+        except Exception:  # a bug: the user gets a sentence, the log gets the traceback
+            log.exception("answering a chat message failed")
+            return Reply("Sorry, something went wrong while answering; the details are in the bot's log.", error=True)
+        with self._lock:
+            self._threads[key] = [*history, Turn.from_answer(answer)]
+            self._threads.move_to_end(key)
+            while len(self._threads) > THREADS_KEPT:
+                self._threads.popitem(last=False)
+        return Reply(answer.text, answer=answer, sources=answer.sources, refused=answer.refused)

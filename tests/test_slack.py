@@ -1,0 +1,255 @@
+"""The Slack bot, offline and for real: `assistant slack` served on 127.0.0.1, a local stand-in
+for the Slack Web API recording what the bot posts, and requests signed like Slack signs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from slack_sdk.signature import SignatureVerifier
+
+from assistant.answer import Answer, Citation, Source
+from assistant.bot import BotCore, Message, RateLimit, Reply
+from assistant.slack import SEARCHING, render
+
+pytestmark = pytest.mark.slow
+
+TOKEN = "xoxb-test-0000-secret-token"
+SECRET = "test-signing-secret-1234"
+FACT = "How many participants took part in the struggle-determination video dataset?"
+
+
+class SlackStandIn:
+    """Records Web API calls; answers them the way Slack does."""
+
+    def __init__(self):
+        self.calls: list[tuple[str, dict]] = []
+        self.lock = threading.Lock()
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                raw = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+                if "json" in (self.headers.get("Content-Type") or ""):
+                    data = json.loads(raw or "{}")
+                else:
+                    data = {k: v[0] for k, v in urllib.parse.parse_qs(raw).items()}
+                method = self.path.rsplit("/", 1)[-1]
+                with stand_in.lock:
+                    stand_in.calls.append((method, data))
+                    number = len(stand_in.calls)
+                reply = {"ok": True}
+                if method == "auth.test":
+                    reply.update(user_id="UBOT", bot_id="BBOT", team_id="T1", user="paperbot")
+                elif method == "chat.postMessage":
+                    reply.update(channel=data.get("channel"), ts=f"1800000000.{number:06d}")
+                body = json.dumps(reply).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/"
+
+    def of(self, method: str) -> list[dict]:
+        with self.lock:
+            return [data for m, data in self.calls if m == method]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def slack(bundled, tmp_path_factory):
+    """The real `assistant slack` process and the Web API stand-in it talks to."""
+    stand_in = SlackStandIn()
+    port = _free_port()
+    log = tmp_path_factory.mktemp("slack") / "bot.log"
+    env = {**os.environ, "SLACK_API_URL": stand_in.url, "SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET,
+           "ASSISTANT_BOT_RATE_LIMIT": "3"}  # fmt: skip
+    script = Path(sys.executable).with_name("assistant")
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [str(script), "--data-dir", str(bundled.config.data_dir), "slack", "--host", "127.0.0.1", "--port",
+             str(port)], env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    deadline = time.monotonic() + 90
+    while "listening" not in log.read_text():
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            raise RuntimeError(f"the bot did not start: {log.read_text()[-2000:]}")
+        time.sleep(0.2)
+    yield {"url": f"http://127.0.0.1:{port}/slack/events", "api": stand_in, "log": log}
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+_counter = iter(range(1, 1_000_000))
+
+
+def event(text: str, user: str = "U1", thread_ts: str | None = None, kind: str = "app_mention", **extra) -> dict:
+    n = next(_counter)
+    inner = {"type": kind, "user": user, "text": text, "ts": f"1700000000.{n:06d}", "channel": "C1", **extra}
+    if thread_ts:
+        inner["thread_ts"] = thread_ts
+    return {"token": "x", "team_id": "T1", "api_app_id": "A1", "type": "event_callback", "event_id": f"Ev{n}",
+            "event_time": int(time.time()), "event": inner}  # fmt: skip
+
+
+def post(url: str, payload: dict, secret: str = SECRET, age: int = 0, headers: dict | None = None) -> int:
+    body = json.dumps(payload)
+    timestamp = str(int(time.time()) - age)
+    signature = SignatureVerifier(secret).generate_signature(timestamp=timestamp, body=body)
+    request = urllib.request.Request(url, data=body.encode(), method="POST", headers={
+        "Content-Type": "application/json", "X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature,
+        **(headers or {})})  # fmt: skip
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def wait_for(predicate, timeout: float = 60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting for the bot")
+
+
+def _answer(api: SlackStandIn, payload: dict, url: str) -> tuple[dict, dict]:
+    """Send a mention and return the bot's placeholder post and the update that replaced it."""
+    thread = payload["event"].get("thread_ts") or payload["event"]["ts"]
+    posts_before = len(api.of("chat.postMessage"))
+    assert post(url, payload) == 200
+    placeholder = wait_for(lambda: next((p for p in api.of("chat.postMessage")[posts_before:]
+                                         if p.get("thread_ts") == thread), None))  # fmt: skip
+    ts = f"1800000000.{_call_number(api, placeholder):06d}"  # what the stand-in answered the post with
+    update = wait_for(lambda: next((u for u in api.of("chat.update") if u.get("ts") == ts), None))
+    return placeholder, update
+
+
+def _call_number(api: SlackStandIn, data: dict) -> int:
+    with api.lock:
+        return next(i for i, (m, d) in enumerate(api.calls, 1) if d is data)
+
+
+def test_mention_gets_a_threaded_cited_answer(slack):
+    payload = event(f"<@UBOT> {FACT}")
+    placeholder, update = _answer(slack["api"], payload, slack["url"])
+    assert placeholder["channel"] == "C1" and placeholder["text"] == SEARCHING
+    assert placeholder["thread_ts"] == payload["event"]["ts"]
+    assert "76 participants" in update["text"] and "[1]" in update["text"]
+    assert "EvoStruggle: A Dataset Capturing the Evolution of Struggle" in update["text"]
+    blocks = json.loads(update["blocks"]) if isinstance(update["blocks"], str) else update["blocks"]
+    assert any("*Sources*" in b.get("text", {}).get("text", "") for b in blocks)
+
+
+def test_follow_up_in_the_thread_uses_its_history(slack):
+    first = event("<@UBOT> How do the basketball skill imitation work and EvoStruggle differ?", user="U2")
+    _, update = _answer(slack["api"], first, slack["url"])
+    thread = first["event"]["ts"]
+    follow = event("<@UBOT> and what did the second one find?", user="U2", thread_ts=thread)
+    placeholder, update = _answer(slack["api"], follow, slack["url"])
+    assert placeholder["thread_ts"] == thread
+    assert "searched for: and what did the second one find? (" in json.dumps(update["blocks"])
+
+
+def test_direct_message_is_answered(slack):
+    payload = event(FACT, user="U3", kind="message", channel_type="im")
+    _, update = _answer(slack["api"], payload, slack["url"])
+    assert "76 participants" in update["text"]
+
+
+@pytest.mark.parametrize("how", ["forged", "stale"])
+def test_forged_or_stale_requests_get_401_and_no_answer(slack, how):
+    posts = len(slack["api"].of("chat.postMessage"))
+    payload = event(f"<@UBOT> {FACT}", user="U4")
+    status = post(slack["url"], payload, secret="wrong-secret") if how == "forged" else post(
+        slack["url"], payload, age=6 * 60)  # fmt: skip
+    assert status == 401
+    time.sleep(1.0)
+    assert len(slack["api"].of("chat.postMessage")) == posts
+
+
+def test_retries_and_duplicates_never_answer_twice(slack):
+    payload = event(f"<@UBOT> {FACT}", user="U5")
+    _answer(slack["api"], payload, slack["url"])
+    posts = len(slack["api"].of("chat.postMessage"))
+    retry = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+    assert post(slack["url"], payload, headers=retry) == 200
+    assert post(slack["url"], payload) == 200  # the same event_id again
+    time.sleep(1.5)
+    assert len(slack["api"].of("chat.postMessage")) == posts
+
+
+def test_bot_messages_are_ignored(slack):
+    posts = len(slack["api"].of("chat.postMessage"))
+    assert post(slack["url"], event(f"<@UBOT> {FACT}", user="U6", bot_id="B999")) == 200
+    assert post(slack["url"], event(f"<@UBOT> {FACT}", user="U6", subtype="bot_message")) == 200
+    time.sleep(1.5)
+    assert len(slack["api"].of("chat.postMessage")) == posts
+
+
+def test_rate_limit_answers_politely(slack):
+    updates = [_answer(slack["api"], event(f"<@UBOT> {FACT}", user="U7"), slack["url"])[1] for _ in range(4)]
+    assert all("76 participants" in u["text"] for u in updates[:3])
+    assert "please wait a moment" in updates[3]["text"]
+
+
+def test_tokens_and_secrets_never_reach_the_log(slack):
+    text = slack["log"].read_text()
+    assert "listening on http://127.0.0.1" in text
+    assert TOKEN not in text and SECRET not in text
+
+
+def test_missing_settings_are_one_line(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+    out = subprocess.run([str(Path(sys.executable).with_name("assistant")), "slack"], env=env, capture_output=True,
+                         text=True, timeout=60)  # fmt: skip
+    assert out.returncode == 1
+    assert "set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET" in out.stderr and "Traceback" not in out.stderr
+
+
+# The core and the rendering, without Slack ---------------------------------------------------
+
+
+def test_render_makes_markup_inert():
+    evil = Source(paper_id="p", title="<!channel> <@U123> <http://x|click>", score=1.0, url="http://a|b")
+    answer = Answer(question="q", text="Ping <!here> & <@U1> [1]", sources=[evil],
+                    citations=[Citation(1, "p", evil.title)])  # fmt: skip
+    text, blocks = render(Reply(answer.text, answer=answer, sources=[evil]))
+    rendered = text + json.dumps(blocks)
+    assert "<!" not in rendered and "<@" not in rendered and "<http" not in rendered
+    assert "&lt;!here&gt; &amp; &lt;@U1&gt;" in text
+
+
+def test_core_strips_mentions_and_limits_per_user(bundled):
+    assert BotCore.question_of("<@UBOT> what is <@U2|bob> doing?") == "what is doing?"
+    limit = RateLimit(2, 60)
+    assert [limit.allow("a"), limit.allow("a"), limit.allow("a"), limit.allow("b")] == [True, True, False, True]
+    reply = BotCore(bundled).reply(Message(text="<@UBOT>   ", user="u", conversation="c", thread="t"))
+    assert reply.error and "the question is empty" in reply.text
