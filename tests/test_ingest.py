@@ -10,7 +10,7 @@ from assistant import Assistant, Config
 from index.ingest import IngestError, ingest
 from index.keyword import KeywordIndex
 from index.store import Store
-from tests.conftest import SMALL, write_jsonl
+from tests.conftest import SMALL, free_port, stop, wait_for_http, write_jsonl
 
 pytestmark = pytest.mark.slow
 
@@ -125,52 +125,22 @@ def test_changing_the_model_or_chunking_asks_for_a_rebuild(config, small_corpus,
     assert report.added == 3
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def chroma_server(tmp_path):
     """A real Chroma server on 127.0.0.1, stopped by its PID."""
     import subprocess
     import sys
-    import time
-    import urllib.request
     from pathlib import Path
 
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("chroma")),
-            "run",
-            "--path",
-            str(tmp_path / "server"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1)
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("the Chroma server did not start") from None
-                time.sleep(0.2)
-        yield port
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        [str(Path(sys.executable).with_name("chroma")), "run", "--path", str(tmp_path / "server"),
+         "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    wait_for_http(f"http://127.0.0.1:{port}/api/v2/heartbeat", proc, 60, "the Chroma server")
+    yield port
+    stop(proc)
 
 
 def test_ingest_and_ask_against_a_chroma_server(tmp_path, small_corpus, chroma_server, embedder):
@@ -187,6 +157,6 @@ def test_ingest_and_ask_against_a_chroma_server(tmp_path, small_corpus, chroma_s
 def test_unreachable_chroma_server_is_one_clear_error(tmp_path):
     from index.store import StoreError
 
-    config = Config(data_dir=tmp_path, chroma_host="127.0.0.1", chroma_port=_free_port())
+    config = Config(data_dir=tmp_path, chroma_host="127.0.0.1", chroma_port=free_port())
     with pytest.raises(StoreError, match="cannot reach the Chroma server at 127.0.0.1"):
         Store(config)

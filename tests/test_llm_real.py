@@ -8,16 +8,15 @@ on whatever it writes, refusals, errors. Wording is tested with scripted replies
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from assistant import Answer, Assistant, BackendError
+from tests.conftest import free_port, stop, wait_for_http
 from tests.test_answer import assert_citation_invariants
 from tests.test_cli import run
 from tests.tiny_gguf import write_tiny_gguf
@@ -33,39 +32,17 @@ def tiny_model(tmp_path_factory) -> Path:
     return write_tiny_gguf(tmp_path_factory.mktemp("llm") / "tiny.gguf")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_llama_server(model: Path) -> tuple[subprocess.Popen, str]:
     """llama-cpp-python's OpenAI-compatible server on 127.0.0.1; returns it and its /v1 URL."""
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", "tiny",
          "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "16384"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/models", timeout=1)
-            return proc, url
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise RuntimeError("the llama.cpp server did not start") from None
-            time.sleep(0.2)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    wait_for_http(f"{url}/models", proc, 60, "the llama.cpp server")
+    return proc, url
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -22,6 +21,7 @@ from slack_sdk.signature import SignatureVerifier
 from assistant.answer import Answer, Citation, Source
 from assistant.bot import BotCore, Message, RateLimit, Reply
 from assistant.slack import SEARCHING, render
+from tests.conftest import free_port, stop
 
 pytestmark = pytest.mark.slow
 
@@ -73,17 +73,11 @@ class SlackStandIn:
             return [data for m, data in self.calls if m == method]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def slack(bundled, tmp_path_factory):
     """The real `assistant slack` process and the Web API stand-in it talks to."""
     stand_in = SlackStandIn()
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("slack") / "bot.log"
     env = {**os.environ, "SLACK_API_URL": stand_in.url, "SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET,
            "ASSISTANT_BOT_RATE_LIMIT": "3"}  # fmt: skip
@@ -100,8 +94,7 @@ def slack(bundled, tmp_path_factory):
             raise RuntimeError(f"the bot did not start: {log.read_text()[-2000:]}")
         time.sleep(0.2)
     yield {"url": f"http://127.0.0.1:{port}/slack/events", "api": stand_in, "log": log}
-    proc.terminate()
-    proc.wait(timeout=30)
+    stop(proc)
 
 
 _counter = iter(range(1, 1_000_000))

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
 
 from assistant import Answer, Source
-from tests.conftest import REPO
+from tests.conftest import REPO, free_port, stop, wait_for_http
 
 pytestmark = pytest.mark.slow
 sys.path.insert(0, str(REPO))
@@ -87,33 +84,17 @@ def test_sources_panel_is_inert_html():
 # The real app in a real browser -------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def app_url(bundled):
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "ASSISTANT_DATA_DIR": str(bundled.config.data_dir), "GRADIO_SERVER_PORT": str(port),
            "GRADIO_SERVER_NAME": "127.0.0.1"}  # fmt: skip
     proc = subprocess.Popen([sys.executable, str(REPO / "ui.py")], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)  # fmt: skip
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            break
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise RuntimeError("the UI did not start") from None
-            time.sleep(0.3)
+    wait_for_http(url, proc, 90, "the UI")
     yield url
-    proc.terminate()
-    proc.wait(timeout=30)
+    stop(proc)
 
 
 @pytest.fixture(scope="module")
