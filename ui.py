@@ -98,6 +98,8 @@ def format_answer(answer: Answer) -> str:
         notes.append(f"*Note: {html.escape(answer.notice, quote=False)}*")
     if answer.unsupported:
         notes.append(f"*{answer.unsupported} sentence(s) carry no supported citation.*")
+    if answer.filters:
+        notes.append(f"*Filters read from the question: {html.escape(answer.filters, quote=False)}*")
     if answer.standalone_question:
         notes.append(f"*Searched for: {html.escape(answer.standalone_question, quote=False)}*")
     notes.append(f"<sub>backend: {html.escape(answer.backend)}</sub>")

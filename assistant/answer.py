@@ -94,6 +94,7 @@ class Answer:
     unsupported: int = 0  # sentences of the text that carry no supported citation
     standalone_question: str | None = None  # a follow-up, rewritten for retrieval
     notice: str | None = None  # e.g. that the LLM failed and the extractive backend answered
+    filters: str | None = None  # filters read from the question, in words ("papers dated 2024-01-01 or later")
 
     def citation(self, number: int) -> Citation | None:
         """The citation with this number, if any."""
@@ -110,6 +111,7 @@ class Answer:
             "unsupported_sentences": self.unsupported,
             "standalone_question": self.standalone_question,
             "notice": self.notice,
+            "filters": self.filters,
             "citations": [
                 {"number": c.number, "paper_id": c.paper_id, "title": c.title, "quotes": list(c.quotes)}
                 for c in self.citations

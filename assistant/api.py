@@ -125,12 +125,24 @@ class Assistant:
     ) -> Iterator[str | Answer]:
         """Yield the answer text as it is written, then the checked ``Answer``."""
         question = clean_question(question, self.config.max_question_chars)
-        engine = self._engine(k, filters)
         standalone = self._standalone(question, history or [])
-        for item in engine.stream(standalone):
-            if isinstance(item, Answer) and standalone != question:
-                item = replace(item, question=question, standalone_question=standalone)
+        searched, described = standalone, None
+        if filters is None and self.config.auto_filters:
+            searched, filters, described = self._read_filters(standalone)
+        engine = self._engine(k, filters)
+        for item in engine.stream(searched):
+            if isinstance(item, Answer):
+                rewritten = standalone if standalone != question else None
+                item = replace(item, question=question, standalone_question=rewritten, filters=described)
             yield item
+
+    def _read_filters(self, question: str) -> tuple[str, Filters | None, str | None]:
+        """Filters written into the question, and the question without them."""
+        from assistant.nlfilters import parse
+
+        search, _ = self._ready()
+        parsed = parse(question, search.organizations)
+        return parsed.question, parsed.filters, parsed.description
 
     def _standalone(self, question: str, history: list[Turn]) -> str:
         if not history:

@@ -38,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--org", help="only papers from this organisation")
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
     ask.add_argument("--stream", action="store_true", help="print the answer as it is written")
+    ask.add_argument(
+        "--no-auto-filters", action="store_true", help='do not read filters such as "since 2024" from the question'
+    )
 
     stats = sub.add_parser("stats", help="what the index holds")
     stats.add_argument("--json", action="store_true")
@@ -60,6 +63,8 @@ def _print_answer(answer: Any, streamed: str | None = None) -> None:
         print(f"\n\nChecked answer:\n{answer.text}")
     else:
         print()
+    if answer.filters:
+        print(f"\nFilters: {answer.filters} (read from the question; --no-auto-filters turns this off)")
     if answer.notice:
         print(f"\nNote: {answer.notice}")
     if answer.unsupported:
@@ -83,6 +88,8 @@ def _run(args: argparse.Namespace) -> int:
     config = Config.load(
         args.config, data_dir=args.data_dir, llm=args.llm, llm_model=args.model, llm_base_url=args.base_url
     )
+    if getattr(args, "no_auto_filters", False):
+        config = config.model_copy(update={"auto_filters": False})
     assistant = Assistant(config)
     if args.command == "ingest":
         report = assistant.ingest(args.paths or None, rebuild=args.rebuild, progress=sys.stderr.isatty())

@@ -32,6 +32,7 @@ class HybridSearch:
         self.embedder = embedder
         self.keyword = keyword
         self.papers = {p.paper_id: p for p in papers}
+        self.organizations = sorted({p.organization for p in papers if p.organization})
 
     @classmethod
     def open(cls, config: Config, embedder: Embedder | None = None) -> HybridSearch:

@@ -66,6 +66,8 @@ def render(reply: Reply) -> tuple[str, list[dict[str, Any]]]:
     notes = [f"backend: {escape(answer.backend)}"]
     if answer.standalone_question:
         notes.append(f"searched for: {escape(answer.standalone_question)}")
+    if answer.filters:
+        notes.append(f"filters: {escape(answer.filters)}")
     if answer.unsupported:
         notes.append(f"{answer.unsupported} sentence(s) without a supported citation")
     if answer.notice:

@@ -79,6 +79,9 @@ class Config(BaseModel):
         0.45, description="...its title and abstract hold less than this idf-weighted share of the question's terms."
     )
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
+    auto_filters: bool = Field(
+        True, description='Read filters from the question ("since 2024", "from ByteDance Seed"); shown with the answer.'
+    )
     bot_rate_limit: int = Field(5, ge=1, description="Questions one chat user may ask per bot_rate_window.")
     bot_rate_window: float = Field(60.0, gt=0, description="Seconds of the bot's per-user rate limit window.")
     prompts_dir: Path | None = Field(None, description="Folder overriding the bundled prompt templates.")

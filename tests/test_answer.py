@@ -114,3 +114,20 @@ def test_bad_questions_raise_clear_errors(bundled: Assistant):
         bundled.ask("   ")
     with pytest.raises(QuestionError, match="characters long"):
         bundled.ask("x" * 100_000)
+
+
+def test_filters_are_read_from_the_question_and_shown(bundled: Assistant):
+    answer = bundled.ask("What did papers from ByteDance Seed report about spatial abilities?")
+    assert answer.filters == "papers from ByteDance Seed"
+    assert answer.sources and all(s.organization == "ByteDance Seed" for s in answer.sources)
+    assert answer.to_dict()["filters"] == "papers from ByteDance Seed"
+    dated = bundled.ask("Which papers since 2025 study skill libraries for agents?")
+    assert dated.filters == "papers dated 2025-01-01 or later"
+    assert all(s.date and s.date >= "2025-01-01" for s in dated.sources)
+
+
+def test_auto_filters_can_be_turned_off(bundled: Assistant):
+    plain = Assistant(bundled.config.model_copy(update={"auto_filters": False}))
+    answer = plain.ask("What did papers from ByteDance Seed report about spatial abilities?")
+    assert answer.filters is None
+    assert len(answer.sources) == 5 and {s.organization for s in answer.sources} != {"ByteDance Seed"}

@@ -166,3 +166,12 @@ def test_stream_flag_prints_the_answer(data_dir):
               " video dataset?")  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert "76 participants" in out.stdout and "[backend: extractive]" in out.stdout
+
+
+def test_cli_shows_filters_read_from_the_question(data_dir):
+    question = "What did papers from ByteDance Seed report about spatial abilities?"
+    out = run("--data-dir", data_dir, "ask", question)
+    assert out.returncode == 0, out.stderr
+    assert "Filters: papers from ByteDance Seed (read from the question; --no-auto-filters" in out.stdout
+    off = run("--data-dir", data_dir, "ask", question, "--no-auto-filters", "--json")
+    assert json.loads(off.stdout)["filters"] is None
