@@ -165,3 +165,25 @@ def test_browser_error_is_a_message_and_clear_empties_the_chat(page):
     page.wait_for_function("document.querySelector('#chat').innerText.includes('the question is empty')")
     page.click("#clear")
     page.wait_for_function("!document.querySelector('#chat').innerText.includes('the question is empty')")
+
+
+def test_optional_login_guards_the_app(bundled):
+    import urllib.error
+    import urllib.request
+
+    port = free_port()
+    env = {**os.environ, "ASSISTANT_DATA_DIR": str(bundled.config.data_dir), "GRADIO_SERVER_PORT": str(port),
+           "ASSISTANT_UI_USER": "ada", "ASSISTANT_UI_PASSWORD": "s3cret-pass"}  # fmt: skip
+    proc = subprocess.Popen([sys.executable, str(REPO / "ui.py")], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_for_http(url + "/", proc, 90, "the UI")
+        with pytest.raises(urllib.error.HTTPError) as denied:
+            urllib.request.urlopen(url + "/config", timeout=10)
+        assert denied.value.code == 401
+        login = urllib.request.Request(url + "/login", data=b"username=ada&password=s3cret-pass", method="POST")
+        with urllib.request.urlopen(login, timeout=10) as response:
+            assert response.status == 200
+    finally:
+        stop(proc)
