@@ -27,7 +27,7 @@ class ConfigError(ValueError):
 class Config(BaseModel):
     """Settings for ingestion and answering. Each field's description is its documentation."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)  # "~" in defaults expands too
 
     # where things live
     data_dir: Path = Field(PROJECT_ROOT / ".store", description="Folder for the Chroma store and keyword index.")

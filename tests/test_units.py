@@ -125,6 +125,14 @@ def test_follow_up_references_resolve_to_cited_papers():
     assert resolve_references("anything?", []) == "anything?"
 
 
+def test_default_folders_expand_home_and_never_land_in_the_working_directory():
+    from pathlib import Path
+
+    config = Config.load(env={})
+    assert config.cache_dir == Path.home() / ".cache" / "paper-assistant"
+    assert config.data_dir.is_absolute() and "~" not in str(config.data_dir)
+
+
 def test_config_layers_and_unknown_keys(tmp_path):
     toml = tmp_path / "c.toml"
     toml.write_text('top_k = 7\nllm = "extractive"\n')
