@@ -31,6 +31,7 @@ from assistant import (  # noqa: E402
     StoreError,
     Turn,
 )
+from index.config import mask_secrets_in_logs  # noqa: E402
 
 log = logging.getLogger("assistant.ui")
 EXAMPLES = [
@@ -40,7 +41,8 @@ EXAMPLES = [
     "What does the Master Key Hypothesis state?",
 ]
 USER_ERRORS = (QuestionError, BackendError, StoreError, ConfigError)
-_MARKER = re.compile(r"\[(\d+)\]")
+_MARKER = re.compile(r"\\\[(\d+)\\\]")  # a [n] marker, as inert() leaves it
+_MARKDOWN = re.compile(r"([\\`*_\[\]#|~$:.])")  # ':' and '.' too, so no bare URL becomes a link
 _ISO_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 Chat = list[dict[str, str]]
 
@@ -88,22 +90,33 @@ def _pad(value: str, month: str, end: bool = False) -> str:
     return value
 
 
+def inert(text: str) -> str:
+    """Text the chat shows as written: no HTML, and no Markdown links, autolinks, images, emphasis
+    or headings (abstracts and titles come from the corpus, and may carry such markup)."""
+    return html.escape(_MARKDOWN.sub(r"\\\1", text), quote=False)
+
+
 def format_answer(answer: Answer) -> str:
-    """The answer for the chat: text escaped, [n] linked to the sources panel, notes after it."""
-    text = html.escape(answer.text, quote=False)
+    """The answer for the chat: text made inert, [n] linked to the sources panel, notes after it."""
+    text = inert(answer.text)
     if not answer.refused:
         text = _MARKER.sub(lambda m: f"[[{m.group(1)}]](#source-{m.group(1)})", text)
     notes = []
     if answer.notice:
-        notes.append(f"*Note: {html.escape(answer.notice, quote=False)}*")
+        notes.append(f"*Note: {inert(answer.notice)}*")
     if answer.unsupported:
         notes.append(f"*{answer.unsupported} sentence(s) carry no supported citation.*")
     if answer.filters:
-        notes.append(f"*Filters read from the question: {html.escape(answer.filters, quote=False)}*")
+        notes.append(f"*Filters read from the question: {inert(answer.filters)}*")
     if answer.standalone_question:
-        notes.append(f"*Searched for: {html.escape(answer.standalone_question, quote=False)}*")
-    notes.append(f"<sub>backend: {html.escape(answer.backend)}</sub>")
+        notes.append(f"*Searched for: {inert(answer.standalone_question)}*")
+    notes.append(f"<sub>backend: {inert(answer.backend)}</sub>")
     return "\n\n".join([text, *notes])
+
+
+def _safe_url(url: str | None) -> str | None:
+    """Only web links become links; ``javascript:`` and other schemes stay out of the page."""
+    return url if url and url.lower().startswith(("http://", "https://")) else None
 
 
 def _highlight(abstract: str, quotes: tuple[str, ...]) -> str:
@@ -127,7 +140,8 @@ def render_sources(answer: Answer | None) -> str:
         cited = n in quotes
         byline = html.escape(source.byline())
         meta = " · ".join(x for x in (byline, f"score {source.score:.3f}") if x)
-        link = f" <a href='{html.escape(source.url)}' target='_blank' rel='noopener'>link</a>" if source.url else ""
+        url = _safe_url(source.url)
+        link = f" <a href='{html.escape(url)}' target='_blank' rel='noopener noreferrer'>link</a>" if url else ""
         items.append(
             f"<details id='source-{n}' class='source{' cited' if cited else ''}'{' open' if cited else ''}>"
             f"<summary><b>[{n}]</b> {html.escape(source.title)}</summary>"
@@ -160,10 +174,10 @@ def respond(
                 turns = [*turns, Turn.from_answer(item)]
                 panel = render_sources(item)
             else:
-                chat[-1]["content"] += html.escape(item, quote=False)
+                chat[-1]["content"] += inert(item)
             yield chat, panel, turns, ""
     except USER_ERRORS as exc:
-        chat[-1]["content"] = f"⚠️ {html.escape(str(exc), quote=False)}"
+        chat[-1]["content"] = f"⚠️ {inert(str(exc))}"
         yield chat, panel, turns, ""
     except Exception:  # a bug: the user gets one sentence, the log gets the traceback
         log.exception("answering failed")
@@ -239,7 +253,9 @@ def build_app(backends: Backends) -> gr.Blocks:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO)
-    app = build_app(Backends(Config.load()))
+    config = Config.load()
+    mask_secrets_in_logs(config)  # e.g. the LLM client logs each request's URL
+    app = build_app(Backends(config))
     user, password = os.environ.get("ASSISTANT_UI_USER"), os.environ.get("ASSISTANT_UI_PASSWORD")
     app.queue(default_concurrency_limit=4).launch(auth=(user, password) if user and password else None, css=CSS)
 

@@ -23,11 +23,18 @@ class QuestionError(ValueError):
     """The question cannot be asked as given; the message says how to fix it."""
 
 
+def _clean_char(ch: str) -> str:
+    category = unicodedata.category(ch)
+    if category == "Cf":  # invisible format characters (zero-width space, soft hyphen, bidi marks) join words
+        return ""
+    return " " if category[0] == "C" else ch
+
+
 def clean_question(question: str, max_chars: int) -> str:
-    """Strip control characters and spaces; reject empty or over-long questions."""
+    """Strip control and invisible characters and spaces; reject empty or over-long questions."""
     if not isinstance(question, str):
         raise QuestionError("the question must be text")
-    text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in question)
+    text = "".join(ch if ch.isprintable() else _clean_char(ch) for ch in question)
     text = " ".join(text.split())
     if not text:
         raise QuestionError("the question is empty; type a question about the indexed papers")
@@ -48,11 +55,17 @@ class Assistant:
 
     # the index
     def ingest(
-        self, paths: Iterable[str | Path] | None = None, rebuild: bool = False, progress: bool = False
+        self,
+        paths: Iterable[str | Path] | None = None,
+        rebuild: bool = False,
+        progress: bool = False,
+        wait: bool = False,
     ) -> IngestReport:
-        """Bring the index in line with ``paths`` (default: the configured sources)."""
+        """Bring the index in line with ``paths`` (default: the configured sources). If another
+        ingest into the same index is running, wait for it with ``wait``, else fail at once."""
         embedder = self._search.embedder if self._search else None
-        report = ingest(self.config, [Path(p) for p in paths] if paths else None, rebuild, progress, embedder)
+        sources = [Path(p) for p in paths] if paths else None
+        report = ingest(self.config, sources, rebuild, progress, embedder, wait=wait)
         with self._lock:
             self._search = None  # reopen on next use, with the new papers
         return report
@@ -68,7 +81,7 @@ class Assistant:
                 except StoreError:
                     if self.config.sources != Config.model_fields["sources"].default:
                         raise
-                    ingest(self.config)  # first use: build the bundled corpus
+                    ingest(self.config, wait=True)  # first use: build the bundled corpus (once, if racing)
                     search = HybridSearch.open(self.config)
                 self._backend = make_backend(self.config.llm, self.config, search)
                 use_fallback = self.config.llm_fallback and self.config.llm != "extractive"

@@ -23,6 +23,12 @@ MIN_CLAIM_WORDS = 4  # shorter sentences ("Sources:", "In short:") are not claim
 Support = Callable[[str, Source], tuple[float, str]]  # claim, source -> (score 0..1, best abstract sentence)
 
 
+def defuse(text: str) -> str:
+    """Corpus text (a title, an abstract) with its own ``[n]`` turned into ``(n)``: a marker written
+    inside an abstract must never read as a citation of source n."""
+    return MARKER.sub(lambda m: f"({m.group(1)})", text)
+
+
 @dataclass(frozen=True)
 class Checked:
     text: str

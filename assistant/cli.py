@@ -50,8 +50,10 @@ def _parser() -> argparse.ArgumentParser:
     slack.add_argument("--port", type=int, default=3000, help="port to listen on (HTTP mode)")
     slack.add_argument("--socket", action="store_true", help="connect with Socket Mode ($SLACK_APP_TOKEN)")
 
-    ev = sub.add_parser("eval", help="measure retrieval and answers on a question set")
+    ev = sub.add_parser("eval", help="measure retrieval and answers on a question set, or on a BEIR dataset")
     ev.add_argument("questions", nargs="?", type=Path, default=DEFAULT_EVAL)
+    ev.add_argument("--beir", type=Path, metavar="DIR", help="a BEIR dataset (e.g. ../shared/data/scifact) instead")
+    ev.add_argument("--split", default="test", help="the BEIR split to evaluate (default: test)")
     ev.add_argument("--json", action="store_true")
     return p
 
@@ -120,6 +122,11 @@ def _run(args: argparse.Namespace) -> int:
         from assistant.slack import run
 
         run(BotCore(assistant), args.host, args.port, socket_mode=args.socket)
+    elif args.command == "eval" and args.beir:
+        from assistant import beir
+
+        result = beir.run(args.beir, args.split, config.data_dir / "beir", config)
+        print(json.dumps(result, indent=2) if args.json else beir.format_table(result))
     elif args.command == "eval":
         from assistant.evaluate import evaluate, format_metrics, load_questions
 

@@ -67,7 +67,7 @@ class CitedQueryEngine(CustomQueryEngine):
             backend = self.fallback
             pieces = [backend.write(question, sources)]
             yield "\n\n" + pieces[0]
-        text = "".join(pieces).strip()
+        text = backend.scrub("".join(pieces)).strip()
         checked = check_citations(text, sources, self.support, self.min_support)
         if text.startswith(self.refusal) or not checked.citations:
             text = self._refusal(sources)

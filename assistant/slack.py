@@ -89,9 +89,8 @@ def build_app(core: BotCore, token: str, signing_secret: str, api_url: str | Non
 
     @app.middleware
     def answer_once(request, next):  # noqa: A002 (Bolt's name)
-        """Slack resends an event it thinks was missed; one answer per event is enough."""
-        if request.headers.get("x-slack-retry-num"):
-            return BoltResponse(status=200, body="")
+        """Slack resends an event it thinks was missed; one answer per event id is enough. A resend
+        of an event that never arrived (its delivery failed) is the only one, so it is answered."""
         event_id = (request.body or {}).get("event_id") if isinstance(request.body, dict) else None
         if event_id:
             with seen_lock:
@@ -100,6 +99,8 @@ def build_app(core: BotCore, token: str, signing_secret: str, api_url: str | Non
                 seen[event_id] = None
                 while len(seen) > EVENTS_REMEMBERED:
                     seen.popitem(last=False)
+        elif request.headers.get("x-slack-retry-num"):
+            return BoltResponse(status=200, body="")  # a resend we cannot match: better none than two answers
         return next()
 
     def answer(event: dict[str, Any], client) -> None:
@@ -126,6 +127,7 @@ def build_app(core: BotCore, token: str, signing_secret: str, api_url: str | Non
 
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
+    request_queue_size = 256  # the listen backlog: the default 5 resets connections in a burst of events
 
 
 class _QuietHandler(WSGIRequestHandler):

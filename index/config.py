@@ -7,17 +7,42 @@ Unknown keys are rejected, so a typo fails loudly instead of being ignored.
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_CORPUS = PROJECT_ROOT / "data" / "papers"
 ENV_PREFIX = "ASSISTANT_"
+MASK = "***"
+_SECRET_PARAM = re.compile(r"key|token|secret|passw|sig|auth|cred", re.I)
+_SECRET_FIELD = re.compile(r"(?:^|_)(?:key|token|secret|password)$")
+_URL_CREDENTIALS = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^/\s@]+@", re.I)
+SECRET_VARIABLES = ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "ASSISTANT_UI_PASSWORD")
+
+
+def redact_url(url: str) -> str:
+    """The URL for logs and messages: a password or token in it (user info, or a query value
+    such as ``?api_key=``) is replaced by ``***``."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return MASK
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = f"{MASK}@{netloc.rpartition('@')[2]}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = urlencode([(k, MASK if _SECRET_PARAM.search(k) else v) for k, v in pairs], safe="*")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 class ConfigError(ValueError):
@@ -51,8 +76,9 @@ class Config(BaseModel):
 
     # retrieval
     top_k: int = Field(5, ge=1, le=100, description="Papers returned by retrieval and shown as sources.")
-    candidates: int = Field(50, ge=5, description="Depth of each ranked list before fusion.")
-    rrf_k: int = Field(10, ge=1, description="Reciprocal rank fusion constant.")
+    candidates: int = Field(
+        50, ge=5, description="Candidate papers taken from each of BM25 and dense search before scoring."
+    )
 
     # answering
     llm: str = Field("extractive", description="Answering backend: extractive, openai or llama-cpp.")
@@ -125,8 +151,41 @@ class Config(BaseModel):
             raise ConfigError(f"config field {where!r}: {first['msg']}") from None
 
     def describe(self) -> dict[str, Any]:
-        """The settings as plain values, for `stats` and logs."""
-        return self.model_dump(mode="json")
+        """The settings as plain values, for `stats` and logs, with secrets masked: credentials in
+        URLs, and any field named ``*_key``, ``*_token``, ``*_secret`` or ``*_password``."""
+        values = self.model_dump(mode="json")
+        for name, value in values.items():
+            if isinstance(value, str) and "://" in value:
+                values[name] = redact_url(value)
+            elif value and _SECRET_FIELD.search(name):
+                values[name] = MASK
+        return values
+
+
+class SecretFilter(logging.Filter):
+    """Masks secrets in log records: credentials in URLs, and the given secret values."""
+
+    def __init__(self, secrets: Iterable[str]):
+        super().__init__()
+        self.secrets = sorted({s for s in secrets if s and len(s) >= 6}, key=len, reverse=True)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = _URL_CREDENTIALS.sub(rf"\1{MASK}@", message)
+        for secret in self.secrets:
+            masked = masked.replace(secret, MASK)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
+
+def mask_secrets_in_logs(config: Config, env: Mapping[str, str] | None = None) -> None:
+    """Put a SecretFilter on the root logger's handlers: the API key (``llm_api_key_env``), the
+    Slack tokens and the UI password never reach a log, nor does a password in a URL."""
+    env = os.environ if env is None else env
+    secrets = SecretFilter(env.get(name, "") for name in (config.llm_api_key_env, *SECRET_VARIABLES))
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(secrets)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -7,8 +7,10 @@ without embedding, and one gone from the sources is removed.
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from index.store import Store, meta_hash
 
 TEXT_SUFFIXES = {".txt", ".md", ".jsonl", ".ndjson", ".csv"}
 GROUP = 128  # papers embedded and committed together
+LOCK_FILE = "ingest.lock"
 
 
 class IngestError(RuntimeError):
@@ -92,12 +95,64 @@ def read_sources(paths: Iterable[Path]) -> tuple[ParseResult, int]:
         if b"\x00" in data[:8192]:
             result.problems.append(Problem(str(f), 0, "binary file, skipped"))
             continue
-        text = data.decode("utf-8", errors="replace")
+        text = data.decode("utf-8", errors="replace").removeprefix("\ufeff")  # a byte order mark is no title
         if "\ufffd" in text and b"\xef\xbf\xbd" not in data:
             line = text[: text.index("\ufffd")].count("\n") + 1
             result.problems.append(Problem(str(f), line, "invalid UTF-8 bytes replaced"))
-        result.extend(parse_source(str(f), text))
+        parsed = parse_source(str(f), text)
+        if not parsed.papers and not parsed.problems:
+            parsed.problems.append(Problem(str(f), 0, "no papers in this file" if text.strip() else "empty file"))
+        result.extend(parsed)
     return result, len(files)
+
+
+def distinct_papers(parsed: ParseResult) -> list[Paper]:
+    """The entries merged by title; a paper whose id (from an ``id`` field) another paper already
+    has is reported in ``parsed.problems`` and skipped."""
+    kept: dict[str, Paper] = {}
+    for paper in merge(parsed.papers):
+        first = kept.setdefault(paper.paper_id, paper)
+        if first is not paper:
+            source, _, line = paper.sources[0].rpartition(":")
+            reason = f"id {paper.paper_id[:60]!r} is already used by {first.title[:60]!r}, skipped"
+            parsed.problems.append(Problem(source, int(line) if line.isdigit() else 0, reason))
+    return list(kept.values())
+
+
+@contextmanager
+def ingest_lock(data_dir: Path, wait: bool = False) -> Iterator[None]:
+    """One ingest at a time per data dir. Without ``wait`` a second ingest fails at once, naming the
+    process that holds the lock; the kernel releases it when that process ends, even by SIGKILL."""
+    import fcntl
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            holder = os.pread(fd, 20, 0).decode(errors="replace").strip() or "?"
+            raise IngestError(
+                f"another ingest into {data_dir} is running (pid {holder}); wait for it to finish, then run this again"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def ingest_running(data_dir: Path) -> bool:
+    """Whether an ingest holds the lock of ``data_dir`` right now."""
+    if not (data_dir / LOCK_FILE).exists():
+        return False
+    try:
+        with ingest_lock(data_dir):
+            return False
+    except IngestError:
+        return True
+    except OSError:
+        return False
 
 
 def ingest(
@@ -106,20 +161,29 @@ def ingest(
     rebuild: bool = False,
     progress: bool = False,
     embedder: Embedder | None = None,
+    wait: bool = False,
 ) -> IngestReport:
-    """Bring the store in line with the sources; return what changed."""
+    """Bring the store in line with the sources; return what changed. Only one ingest runs at a
+    time per data dir: with ``wait`` this one waits for a running one, else it fails at once."""
     started = time.perf_counter()
     parsed, n_files = read_sources(list(paths) if paths else config.sources)
-    papers = merge(parsed.papers)
+    papers = distinct_papers(parsed)
     report = IngestReport(files=n_files, entries=len(parsed.papers), papers=len(papers), skipped=parsed.problems)
     if not papers:
         raise IngestError(
             f"no papers found in the {n_files} source files ({len(parsed.problems)} problems); "
             "the store was left unchanged" + (f"; first problem: {parsed.problems[0]}" if parsed.problems else "")
         )
-    store = Store(config)
-    if rebuild:
-        store.reset()
+    with ingest_lock(config.data_dir, wait):
+        _write(config, papers, report, rebuild, progress, embedder)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _write(
+    config: Config, papers: list[Paper], report: IngestReport, rebuild: bool, progress: bool, embedder: Embedder | None
+) -> None:
+    store = Store.rebuilt(config) if rebuild else Store(config)
     store.check_signature()
     store.sweep_orphans()  # chunks left by an interrupted ingest
     existing = store.paper_hashes()
@@ -143,9 +207,15 @@ def ingest(
     store.delete_papers(removed)
     fingerprint = store.fingerprint()
     if to_embed or removed or KeywordIndex.load(config.keyword_dir, fingerprint) is None:
-        KeywordIndex.build(store.load_papers()).save(config.keyword_dir, fingerprint)
-    report.seconds = time.perf_counter() - started
-    return report
+        keyword = KeywordIndex.build(store.load_papers())
+        for attempt in range(3):  # a reader that opened the index mid-ingest may be saving its own copy
+            try:
+                keyword.save(config.keyword_dir, fingerprint)
+                break
+            except OSError:
+                if attempt == 2:
+                    raise
+                time.sleep(0.2)
 
 
 def _embed_and_write(store: Store, papers: list[Paper], embedder: Embedder, config: Config, progress: bool) -> int:

@@ -18,12 +18,19 @@ from index.records import Paper
 from index.text import terms
 
 MANIFEST = "manifest.json"
-FORMAT = 1  # bump when paper_terms() changes, so saved indexes are rebuilt
+FORMAT = 2  # bump when paper_terms() or the parameters change, so saved indexes are rebuilt
+
+# BM25 parameters and the title's field weight, tuned on the SciFact train queries
+# (bench/retrieval.py): lower saturation and length normalisation than Lucene's defaults suit
+# abstracts, and the title counts three times.
+K1 = 0.7
+B = 0.6
+TITLE_REPEAT = 3
 
 
 def paper_terms(paper: Paper) -> list[str]:
-    """What BM25 matches on: the title (twice, as a light field weight) and the abstract."""
-    return terms(f"{paper.title}. {paper.title}. {paper.abstract}")
+    """What BM25 matches on: the title (repeated, as a field weight) and the abstract."""
+    return terms(f"{paper.title}. " * TITLE_REPEAT + paper.abstract)
 
 
 class KeywordIndex:
@@ -38,48 +45,83 @@ class KeywordIndex:
     def build(cls, papers: list[Paper]) -> KeywordIndex:
         import bm25s
 
-        bm25 = bm25s.BM25()
+        bm25 = bm25s.BM25(k1=K1, b=B)
         if papers:
             bm25.index([paper_terms(p) or ["<empty>"] for p in papers], show_progress=False)
         return cls([p.paper_id for p in papers], bm25)
 
+    @property
+    def _vocab(self) -> dict[str, int]:
+        return getattr(self.bm25, "vocab_dict", None) or {}
+
+    def row(self, paper_id: str) -> int | None:
+        """The position of a paper in the arrays ``scores`` and ``coverage`` return."""
+        return self._row.get(paper_id)
+
+    def scores(self, query_terms: list[str]) -> np.ndarray:
+        """The BM25 score of every paper (in ``ids`` order) for stemmed query terms."""
+        known = [t for t in query_terms if t in self._vocab]
+        if not known:
+            return np.zeros(len(self.ids), dtype=np.float32)
+        return np.asarray(self.bm25.get_scores(known), dtype=np.float32)
+
+    def coverage(self, weights: dict[str, float]) -> np.ndarray:
+        """For every paper, the weighted share of the terms in ``weights`` that it contains (0..1).
+
+        Read from the index's term -> papers lists, so it costs one pass over the query's terms.
+        """
+        out = np.zeros(len(self.ids), dtype=np.float32)
+        total = sum(weights.values())
+        if not total or not self.ids:
+            return out
+        indptr, indices = self.bm25.scores["indptr"], self.bm25.scores["indices"]
+        for term, weight in weights.items():
+            col = self._vocab.get(term)
+            if col is not None:
+                out[indices[indptr[col] : indptr[col + 1]]] += weight
+        return out / total
+
+    def top(self, scores: np.ndarray, n: int) -> list[tuple[str, float]]:
+        """The ``n`` best papers by ``scores`` (an array in ``ids`` order) with a positive score."""
+        return [(self.ids[i], float(scores[i])) for i in _top(scores, n) if scores[i] > 0]
+
     def search(self, query: str, n: int, allowed: set[str] | None = None) -> list[tuple[str, float]]:
         """Top ``n`` papers for ``query``; ``allowed`` restricts the candidates."""
-        vocab = getattr(self.bm25, "vocab_dict", None) or {}
-        tokens = [t for t in terms(query) if t in vocab]
-        if not tokens or not self.ids:
-            return []
-        mask = None
+        scores = self.scores(terms(query))
         if allowed is not None:
-            mask = np.zeros(len(self.ids), dtype=np.float32)
-            mask[[self._row[p] for p in allowed if p in self._row]] = 1
-            if not mask.any():
-                return []
-        k = min(n, len(self.ids) if mask is None else int(mask.sum()))
-        docs, scores = self.bm25.retrieve([tokens], k=k, show_progress=False, weight_mask=mask)
-        return [(self.ids[d], float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
+            mask = np.zeros(len(self.ids), dtype=bool)
+            mask[[self._row[p] for p in allowed if p in self._row]] = True
+            scores = np.where(mask, scores, 0)
+        return self.top(scores, n)
 
     def idf(self, term: str) -> float:
         """BM25 inverse document frequency of a stemmed term; a term in no paper gets the most."""
         n = max(1, len(self.ids))
-        col = (getattr(self.bm25, "vocab_dict", None) or {}).get(term)
+        col = self._vocab.get(term)
         df = 0 if col is None else int(self.bm25.scores["indptr"][col + 1] - self.bm25.scores["indptr"][col])
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
     def save(self, folder: Path, fingerprint: str) -> None:
-        """Write atomically: into a temporary folder, then rename over the old one."""
-        tmp = folder.with_name(folder.name + ".tmp")
+        """Write into a temporary folder of this process, then swap it in for the old one.
+
+        Two processes saving at once each write their own folder; the loser's swap fails with
+        OSError (its caller may retry or go on: a reader rebuilds an index it cannot load).
+        """
+        tmp = folder.with_name(f"{folder.name}.{os.getpid()}.tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        if self.ids:
-            self.bm25.save(str(tmp), show_progress=False)
-        (tmp / MANIFEST).write_text(json.dumps({"format": FORMAT, "fingerprint": fingerprint, "ids": self.ids}))
-        old = folder.with_name(folder.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if folder.exists():
-            os.replace(folder, old)
-        os.replace(tmp, folder)
-        shutil.rmtree(old, ignore_errors=True)
+        try:
+            if self.ids:
+                self.bm25.save(str(tmp), show_progress=False)
+            (tmp / MANIFEST).write_text(json.dumps({"format": FORMAT, "fingerprint": fingerprint, "ids": self.ids}))
+            old = folder.with_name(f"{folder.name}.{os.getpid()}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            if folder.exists():
+                os.replace(folder, old)
+            os.replace(tmp, folder)
+            shutil.rmtree(old, ignore_errors=True)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
     @classmethod
     def load(cls, folder: Path, fingerprint: str) -> KeywordIndex | None:
@@ -99,3 +141,14 @@ class KeywordIndex:
         except (OSError, ValueError):
             return None
         return cls(manifest["ids"], bm25)
+
+
+def _top(scores: np.ndarray, n: int) -> np.ndarray:
+    """Indexes of the ``n`` highest scores, best first; ties go to the earlier paper."""
+    if n <= 0 or not len(scores):
+        return np.zeros(0, dtype=np.int64)
+    if n < len(scores):
+        part = np.argpartition(-scores, n - 1)[:n]
+    else:
+        part = np.arange(len(scores))
+    return part[np.lexsort((part, -scores[part]))]

@@ -43,6 +43,15 @@ _DATE = re.compile(
 )
 _AUTHORS = re.compile(r"^•?\s*(\d+)\s+authors?$")
 _ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+MAX_COUNT = 2**31 - 1  # authors and upvotes beyond this (or negative) are dropped
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines as editors number them: only CR, LF and CRLF end a line (``str.splitlines`` also
+    splits at U+2028, form feeds and other characters that JSON strings may hold)."""
+    lines = _LINE_BREAK.split(text)
+    return lines[:-1] if lines and lines[-1] == "" else lines
 
 
 def parse_date(text: str) -> tuple[str | None, int | None]:
@@ -74,7 +83,7 @@ def _strip_chrome(line: str) -> str:
 def _content_lines(text: str) -> list[tuple[int, str]]:
     """Non-empty lines with their 1-based numbers, page chrome removed."""
     lines = []
-    for number, raw in enumerate(text.splitlines(), 1):
+    for number, raw in enumerate(split_lines(text), 1):
         line = _strip_chrome(raw.strip())
         if line:
             lines.append((number, line))
@@ -143,25 +152,35 @@ def parse_page(text: str, source: str = "<page>") -> ParseResult:
             result.problems.append(Problem(source, number, f"abstract missing or too short under {title[:60]!r}"))
             i += 1
             continue
+        if len(abstract) > MAX_FIELD_CHARS:
+            reason = f"abstract longer than {MAX_FIELD_CHARS:,} characters under {title[:60]!r}, skipped"
+            result.problems.append(Problem(source, number, reason))
+            i += 2
+            continue
         fields = meta.get(i + 1, {})
         result.papers.append(Paper(paper_id_for(title), title, abstract, sources=(f"{source}:{number}",), **fields))
         i += 2
     return result
 
 
+def _count(value: Any) -> int | None:
+    """A count (authors, upvotes) if it is a plausible one, else None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_COUNT else None
+
+
 def _count_authors(value: Any) -> int | None:
     if isinstance(value, bool):
         raise ValueError("authors must be a number or a list of names")
     if isinstance(value, int):
-        return value
+        return _count(value)
     if isinstance(value, list):
         return len(value)
     if isinstance(value, str) and value.strip():
         text = value.strip()
-        if text.isdigit():
-            return int(text)
+        if text.isdecimal():
+            return _count(int(text)) if len(text) < 12 else None
         m = _AUTHORS.match(text)
-        return int(m.group(1)) if m else len([a for a in re.split(r",|;| and ", text) if a.strip()])
+        return _count(int(m.group(1))) if m else len([a for a in re.split(r",|;| and ", text) if a.strip()])
     return None
 
 
@@ -176,6 +195,11 @@ def _text_field(record: dict, name: str, required: bool) -> str | None:
     text = " ".join(str(value).split())
     if len(text) > MAX_FIELD_CHARS:
         raise ValueError(f"{name!r} is longer than {MAX_FIELD_CHARS:,} characters")
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # "\ud800" escapes in JSON give lone surrogates
+            raise ValueError(f"{name!r} holds invalid Unicode (a lone surrogate)") from None
     return text
 
 
@@ -191,9 +215,8 @@ def record_to_paper(record: Any, source: str) -> Paper:
     iso = None
     if date_text:
         m = _ISO.match(date_text)
-        iso = m.group(0) if m else parse_date(date_text)[0]
+        iso = _valid_iso(m) if m else parse_date(date_text)[0]
     org = _text_field(record, "organization", False) or _text_field(record, "organisation", False)
-    upvotes = record.get("upvotes")
     return Paper(
         paper_id=_text_field(record, "id", False) or paper_id_for(title),
         title=title,
@@ -202,16 +225,23 @@ def record_to_paper(record: Any, source: str) -> Paper:
         organization=org,
         date_text=date_text,
         date=iso,
-        upvotes=upvotes if isinstance(upvotes, int) and not isinstance(upvotes, bool) else None,
+        upvotes=_count(record.get("upvotes")),
         url=_text_field(record, "url", False),
         sources=(source,),
     )
 
 
+def _valid_iso(m: re.Match) -> str | None:
+    try:
+        return Date(int(m[1]), int(m[2]), int(m[3])).isoformat()
+    except ValueError:
+        return None
+
+
 def parse_jsonl(text: str, source: str = "<jsonl>") -> ParseResult:
     """Parse JSON Lines, one paper per line; a bad line is reported and skipped."""
     result = ParseResult()
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(split_lines(text), 1):
         if not line.strip():
             continue
         try:
@@ -222,19 +252,21 @@ def parse_jsonl(text: str, source: str = "<jsonl>") -> ParseResult:
 
 
 def parse_csv(text: str, source: str = "<csv>") -> ParseResult:
-    """Parse CSV with a header row naming at least 'title' and 'abstract'."""
+    """Parse CSV with a header row naming at least 'title' and 'abstract'. Each record is
+    reported by the line it starts on (blank lines and quoted line breaks included)."""
     result = ParseResult()
     csv.field_size_limit(MAX_FIELD_CHARS * 10)
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""))
     try:
-        header = [h.strip().lower() for h in (reader.fieldnames or [])]
+        header = next((row for row in reader if row), [])
     except csv.Error as exc:
-        return ParseResult(problems=[Problem(source, 1, f"unreadable CSV header: {exc}")])
+        return ParseResult(problems=[Problem(source, reader.line_num or 1, f"unreadable CSV header: {exc}")])
+    header = [h.strip().lower() for h in header]
     missing = {"title", "abstract"} - set(header)
     if missing:
-        reason = f"CSV header lacks {', '.join(sorted(missing))} (found: {', '.join(header) or 'nothing'})"
-        return ParseResult(problems=[Problem(source, 1, reason)])
-    reader.fieldnames = header
+        found = ", ".join(header)[:200] or "nothing"
+        reason = f"CSV header lacks {', '.join(sorted(missing))} (found: {found})"
+        return ParseResult(problems=[Problem(source, max(1, reader.line_num), reason)])
     while True:
         line = reader.line_num + 1
         try:
@@ -244,8 +276,11 @@ def parse_csv(text: str, source: str = "<csv>") -> ParseResult:
         except csv.Error as exc:
             result.problems.append(Problem(source, line, f"unreadable CSV row: {exc}"))
             continue
+        if not row:
+            continue
+        record = {name: value for name, value in zip(header, row) if name}
         try:
-            result.papers.append(record_to_paper(row, f"{source}:{line}"))
+            result.papers.append(record_to_paper(record, f"{source}:{line}"))
         except ValueError as exc:
             result.problems.append(Problem(source, line, _reason(exc)))
     return result

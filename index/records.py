@@ -7,13 +7,14 @@ import re
 import unicodedata
 from dataclasses import dataclass, field, replace
 
-_NON_WORD = re.compile(r"[^0-9a-z]+")
+_NON_WORD = re.compile(r"[\W_]+")
 
 
 def normalise_title(title: str) -> str:
-    """Fold case, accents and punctuation so the same paper matches across pages."""
-    folded = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
-    return _NON_WORD.sub(" ", folded.lower()).strip()
+    """Fold case, accents and punctuation so the same paper matches across pages. Letters of
+    every script count ("深度学习" is not the empty string); a title of symbols only is kept as is."""
+    folded = "".join(c for c in unicodedata.normalize("NFKD", title) if not unicodedata.combining(c))
+    return _NON_WORD.sub(" ", folded.casefold()).strip() or " ".join(title.split())
 
 
 def paper_id_for(title: str) -> str:

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+import shutil
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,6 +28,48 @@ WRITE_BATCH = 1000
 
 class StoreError(RuntimeError):
     """The store is missing, unreachable or unreadable; the message says what to do."""
+
+
+def _damaged(location: str, exc: BaseException) -> StoreError:
+    reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+    return StoreError(
+        f"the store in {location} is damaged or unreadable ({reason}); rebuild it with `assistant ingest --rebuild`"
+    )
+
+
+@contextmanager
+def _guard(location: str) -> Iterator[None]:
+    """Turn Chroma's failures on a damaged store (its errors, or a panic of its Rust core, which is
+    no Exception) into a StoreError that names the command that rebuilds the store."""
+    from chromadb.errors import ChromaError
+
+    try:
+        yield
+    except ChromaError as exc:
+        raise _damaged(location, exc) from None
+    except BaseException as exc:
+        if type(exc).__name__ != "PanicException":
+            raise
+        raise _damaged(location, exc) from None
+
+
+class _Guarded:
+    """A Chroma collection whose calls fail with StoreError (see ``_guard``)."""
+
+    def __init__(self, collection: Any, location: str):
+        self._collection = collection
+        self._location = location
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._collection, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with _guard(self._location):
+                return attr(*args, **kwargs)
+
+        return call
 
 
 @dataclass(frozen=True)
@@ -132,10 +178,28 @@ class Store:
                 self.papers = self._collection(f"{prefix}-papers")
                 self.chunks = self._collection(f"{prefix}-chunks")
             else:
-                self.papers = self._client.get_collection(f"{prefix}-papers", embedding_function=None)
-                self.chunks = self._client.get_collection(f"{prefix}-chunks", embedding_function=None)
+                self.papers = self._existing(f"{prefix}-papers")
+                self.chunks = self._existing(f"{prefix}-chunks")
+        except StoreError:
+            raise
         except Exception as exc:
             raise StoreError(f"no paper index in {self.location}; build it with `assistant ingest`") from exc
+
+    @classmethod
+    def rebuilt(cls, config: Config) -> Store:
+        """An empty store for ``ingest --rebuild``. An embedded store too damaged to open or to
+        drop its collections is deleted from disk first."""
+        if not config.chroma_host and not _sound(config.chroma_dir):
+            _discard(config.chroma_dir)
+        try:
+            store = cls(config)
+            store.reset()
+            return store
+        except StoreError:
+            if config.chroma_host:
+                raise
+        _discard(config.chroma_dir)
+        return cls(config)
 
     @property
     def location(self) -> str:
@@ -156,13 +220,24 @@ class Store:
                 f"says {self.signature!r}; rebuild it with `assistant ingest --rebuild`"
             )
 
-    def _collection(self, name: str):
-        return self._client.get_or_create_collection(
-            name,
-            metadata={"signature": self.signature},
-            embedding_function=None,
-            configuration={"hnsw": {"space": "cosine", "ef_construction": 200, "ef_search": 256}},
-        )
+    def _collection(self, name: str) -> Any:
+        with _guard(self.location):
+            collection = self._client.get_or_create_collection(
+                name,
+                metadata={"signature": self.signature},
+                embedding_function=None,
+                configuration={"hnsw": {"space": "cosine", "ef_construction": 200, "ef_search": 256}},
+            )
+        return _Guarded(collection, self.location)
+
+    def _existing(self, name: str) -> Any:
+        from chromadb.errors import NotFoundError
+
+        with _guard(self.location):
+            try:
+                return _Guarded(self._client.get_collection(name, embedding_function=None), self.location)
+            except NotFoundError:
+                raise StoreError(f"no paper index in {self.location}; build it with `assistant ingest`") from None
 
     # reads
     def paper_hashes(self) -> dict[str, tuple[str, str]]:
@@ -205,16 +280,45 @@ class Store:
         )
         hits = []
         for i, meta, dist in zip(res["ids"][0], res["metadatas"][0], res["distances"][0]):
+            if meta is None:  # deleted by an ingest in another process since the vector index was read
+                continue
             pid = meta["paper_id"] if chunk else i
             hits.append(Hit(pid, 1.0 - float(dist), meta.get("start", 0), meta.get("end", 0)))
         return hits
 
+    def chunk_similarity(self, vector: np.ndarray, paper_ids: Iterable[str]) -> dict[str, float]:
+        """Each paper's best cosine between ``vector`` and its chunks, computed exactly; for
+        papers a nearest-neighbour search did not return."""
+        ids = sorted(set(paper_ids))
+        if not ids:
+            return {}
+        res = self._vectors(self.chunks, where={"paper_id": {"$in": ids}})
+        best: dict[str, float] = {}
+        if res is not None and res["embeddings"] is not None and len(res["embeddings"]):
+            sims = np.asarray(res["embeddings"], dtype=np.float32) @ np.asarray(vector, dtype=np.float32)
+            for meta, sim in zip(res["metadatas"], sims):
+                pid = meta["paper_id"]
+                best[pid] = max(best.get(pid, -1.0), float(sim))
+        return best
+
     def paper_vectors(self, paper_id: str) -> np.ndarray:
         """The stored vectors of one paper: its chunks and its title."""
-        chunks = self.chunks.get(where={"paper_id": paper_id}, include=["embeddings"])["embeddings"]
-        title = self.papers.get(ids=[paper_id], include=["embeddings"])["embeddings"]
-        rows = [*(chunks if chunks is not None else []), *(title if title is not None else [])]
+        rows: list[Any] = []
+        chunks = self._vectors(self.chunks, where={"paper_id": paper_id})
+        for got in (chunks, self._vectors(self.papers, ids=[paper_id])):
+            if got is not None and got["embeddings"] is not None:
+                rows.extend(got["embeddings"])
         return np.asarray(rows, dtype=np.float32).reshape(len(rows), -1)
+
+    def _vectors(self, collection: Any, **selection: Any) -> dict[str, Any] | None:
+        """``collection.get`` with embeddings, or None while an ingest in another process is
+        writing some of them (Chroma: "Error finding id"); callers then go on without."""
+        try:
+            return collection.get(include=["embeddings", "metadatas"], **selection)
+        except StoreError as exc:
+            if "Error finding id" in str(exc):
+                return None
+            raise
 
     # writes
     def add_chunks(self, papers: dict[str, Paper], chunks: list[Chunk], vectors: np.ndarray) -> None:
@@ -241,12 +345,12 @@ class Store:
 
     def update_metadata(self, papers: list[Paper]) -> None:
         """Rewrite metadata only (no re-embedding), on the paper and its chunks."""
-        for p in papers:
-            self.papers.update(ids=[p.paper_id], metadatas=[_paper_metadata(p, meta_hash(p))])
+        for p in papers:  # chunks first: the paper's meta_hash marks the rewrite as done
             got = self.chunks.get(where={"paper_id": p.paper_id}, include=["metadatas"])
             metas = [{**m, **_filter_fields(p)} for m in got["metadatas"]]
             if got["ids"]:
                 self.chunks.update(ids=got["ids"], metadatas=metas)
+            self.papers.update(ids=[p.paper_id], metadatas=[_paper_metadata(p, meta_hash(p))])
 
     def delete_papers(self, paper_ids: Iterable[str]) -> None:
         """Remove papers: their record first, then their chunks."""
@@ -270,7 +374,8 @@ class Store:
     def reset(self) -> None:
         """Drop both collections (for ``ingest --rebuild``)."""
         for col in (self.papers, self.chunks):
-            self._client.delete_collection(col.name)
+            with _guard(self.location):
+                self._client.delete_collection(col.name)
         self.papers = self._collection(f"{self.config.collection}-papers")
         self.chunks = self._collection(f"{self.config.collection}-chunks")
 
@@ -309,10 +414,51 @@ def _connect(config: Config, create: bool):
             ) from None
     if not create and not config.chroma_dir.exists():
         raise StoreError(f"no paper index in {config.chroma_dir}; build it with `assistant ingest`")
-    config.chroma_dir.mkdir(parents=True, exist_ok=True)
+    location = str(config.chroma_dir)
     try:
-        return chromadb.PersistentClient(path=str(config.chroma_dir), settings=settings)
+        config.chroma_dir.mkdir(parents=True, exist_ok=True)
+        with _guard(location):
+            return chromadb.PersistentClient(path=location, settings=settings)
+    except StoreError:
+        raise
     except Exception as exc:
-        raise StoreError(
-            f"the store in {config.chroma_dir} cannot be opened ({exc}); rebuild it with `assistant ingest --rebuild`"
-        ) from None
+        raise _damaged(location, exc) from None
+
+
+def _sound(chroma_dir: Path) -> bool:
+    """Whether an embedded store's folder and database pass SQLite's own quick check (or are absent)."""
+    if not chroma_dir.exists():
+        return True
+    db = chroma_dir / "chroma.sqlite3"
+    if not chroma_dir.is_dir():
+        return False
+    if not db.exists():
+        return True
+    try:
+        with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+            return conn.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+    except sqlite3.Error:
+        return False
+
+
+def release(chroma_dir: Path) -> None:
+    """Stop and forget this process's Chroma client of an embedded store (Chroma keeps one per
+    path), so that the next open reads the disk afresh."""
+    from chromadb.api.client import SharedSystemClient
+
+    for table in ("_identifier_to_system", "_identifier_to_refcount"):
+        entry = getattr(SharedSystemClient, table, {}).pop(str(chroma_dir), None)
+        if hasattr(entry, "stop"):
+            try:
+                entry.stop()
+            except Exception:  # a client whose open failed half-way has nothing to stop
+                pass
+
+
+def _discard(chroma_dir: Path) -> None:
+    """Delete an embedded store from disk, and forget any client of it this process holds."""
+    release(chroma_dir)
+    if chroma_dir.is_dir() and not chroma_dir.is_symlink():
+        shutil.rmtree(chroma_dir)
+    elif chroma_dir.exists() or chroma_dir.is_symlink():
+        chroma_dir.unlink()

@@ -175,3 +175,27 @@ def test_cli_shows_filters_read_from_the_question(data_dir):
     assert "Filters: papers from ByteDance Seed (read from the question; --no-auto-filters" in out.stdout
     off = run("--data-dir", data_dir, "ask", question, "--no-auto-filters", "--json")
     assert json.loads(off.stdout)["filters"] is None
+
+
+def test_eval_on_a_beir_dataset(tmp_path, bundled):
+    """`assistant eval --beir DIR` runs the product and both baselines over a BEIR-format dataset."""
+    papers = bundled.papers()[:40]
+    beir = tmp_path / "tiny-beir"
+    (beir / "qrels").mkdir(parents=True)
+    corpus = [{"_id": f"d{i}", "title": p.title, "text": p.abstract} for i, p in enumerate(papers)]
+    queries = [{"_id": f"q{i}", "text": p.abstract.split(". ")[0]} for i, p in enumerate(papers[:12])]
+    (beir / "corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in corpus))
+    (beir / "queries.jsonl").write_text("".join(json.dumps(q) + "\n" for q in queries))
+    qrels = "".join(f"q{i}\td{i}\t1\n" for i in range(12))
+    (beir / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + qrels)
+    out = run("--data-dir", str(tmp_path / "store"), "eval", "--beir", str(beir), "--json")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert set(result["ndcg10"]) == {"bm25", "dense", "assistant"}
+    assert result["queries"]["count"] == 12
+    assert result["ndcg10"]["assistant"] >= 0.8  # a query is the paper's own first sentence
+    again = run("--data-dir", str(tmp_path / "store"), "eval", "--beir", str(beir))
+    assert again.returncode == 0 and "assistant" in again.stdout and "nDCG@10" in again.stdout
+    assert "(0 texts embedded now)" in again.stderr  # the rerun reuses the stored embeddings
+    missing = run("--data-dir", str(tmp_path / "store"), "eval", "--beir", str(tmp_path))
+    assert missing.returncode != 0 and "is not a BEIR dataset" in missing.stderr

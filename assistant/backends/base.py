@@ -25,6 +25,10 @@ class AnswerBackend(ABC):
     def stream(self, question: str, sources: list[Source]) -> Iterator[str]:
         """Yield the answer text as it is written."""
 
+    def scrub(self, text: str) -> str:
+        """The written answer without anything the backend must not show; by default all of it."""
+        return text
+
     def write(self, question: str, sources: list[Source]) -> str:
         """The whole answer text at once."""
         return "".join(self.stream(question, sources))

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from assistant.answer import Source
 from assistant.backends.base import AnswerBackend
+from assistant.citations import defuse
 from index.config import Config
 from index.text import sentences, terms
 
@@ -70,10 +71,11 @@ class ExtractiveBackend(AnswerBackend):
         numeric = bool(_NUMERIC_Q.search(question))
         best = [self._quote(i, s, weights, numeric) for i, s in enumerate(sources[:MAX_SOURCES], 1)]
         # ...unless retrieval itself is sure of the paper (paraphrased questions share few words)
-        if best[0].support < MIN_SUPPORT and sources[0].similarity < self.config.min_similarity:
+        if best[0].support < self.config.min_coverage and sources[0].similarity < self.config.min_similarity:
             return []
-        return [
-            f"{sources[c.source - 1].title}: " + " ".join(f"{s.strip()} [{c.source}]" for s in c.sentences)
+        return [  # the abstracts' own [n] markers are defused, so only ours cite
+            f"{defuse(sources[c.source - 1].title)}: "
+            + " ".join(f"{defuse(s.strip())} [{c.source}]" for s in c.sentences)
             for c in self._choose(question, sources, best)
         ]
 

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 from assistant.answer import Source, Turn
 from assistant.backends.base import AnswerBackend, BackendError
+from assistant.citations import defuse
 from index.config import Config
 
 MAX_SENTENCES = 6
@@ -20,12 +21,17 @@ ABSTRACT_CHARS = 2500  # per source in the prompt; abstracts are rarely longer
 
 
 def format_sources(sources: list[Source]) -> str:
-    """The numbered sources as the model sees them: number, title, date, abstract."""
+    """The numbered sources as the model sees them: number, title, date, abstract. The abstracts'
+    own [n] markers are defused, so the only [n] the model sees are the sources' numbers."""
     blocks = []
     for n, s in enumerate(sources, 1):
         when = f" ({s.date_text})" if s.date_text else ""
-        blocks.append(f"[{n}] {s.title}{when}\n{s.abstract[:ABSTRACT_CHARS]}")
+        blocks.append(f"[{n}] {defuse(s.title)}{when}\n{defuse(s.abstract[:ABSTRACT_CHARS])}")
     return "\n\n".join(blocks)
+
+
+def _words(text: str) -> str:
+    return " ".join(text.lower().split())
 
 
 class GenerativeBackend(AnswerBackend):
@@ -54,6 +60,15 @@ class GenerativeBackend(AnswerBackend):
         system = self.system_prompt.format(refusal=self.refusal, max_sentences=MAX_SENTENCES)
         user = self.sources_prompt.format(sources=format_sources(sources), question=question)
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+    def scrub(self, text: str) -> str:
+        """The answer without lines that repeat the model's instructions: a question or an abstract
+        may ask the model to print its prompt, and a model may obey."""
+        rules = self.system_prompt.format(refusal=self.refusal, max_sentences=MAX_SENTENCES).splitlines()
+        rules = [_words(rule) for rule in rules if len(rule.split()) >= 5]
+        lines = text.splitlines()
+        kept = [line for line in lines if not any(rule in _words(line) for rule in rules)]
+        return "\n".join(kept) if len(kept) < len(lines) else text
 
     def stream(self, question: str, sources: list[Source]) -> Iterator[str]:
         wrote = False

@@ -9,7 +9,7 @@ from typing import Any
 
 from assistant.backends.base import BackendError
 from assistant.backends.generative import GenerativeBackend
-from index.config import Config
+from index.config import Config, redact_url
 
 DEFAULT_MODEL = "gpt-4o-mini"
 LOCAL_KEY = "not-needed"  # local servers ignore the key, but the client insists on one
@@ -43,7 +43,7 @@ class OpenAIBackend(GenerativeBackend):
 
     @property
     def where(self) -> str:
-        return str(self.client.base_url).rstrip("/")
+        return redact_url(str(self.client.base_url).rstrip("/"))
 
     def _chat(self, messages: list[dict[str, str]], max_tokens: int) -> Iterator[str]:
         openai = self._openai

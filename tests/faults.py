@@ -1,0 +1,316 @@
+"""Fault-injection helpers shared by the reliability tests and bench/reliability.py.
+
+Nothing here replaces a part of the product: ingests are real ``assistant ingest`` processes,
+killed with SIGKILL; the store is read back with the product's own Store after a reset of
+Chroma's per-process client cache, so what is checked is what is on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SCRIPT = Path(sys.executable).with_name("assistant")
+
+
+def bundled_records() -> list[dict]:
+    """The bundled corpus as plain records (title, abstract, date), one per distinct paper."""
+    from index.ingest import read_sources
+    from index.records import merge
+
+    parsed, _ = read_sources([REPO / "data" / "papers"])
+    return [{"title": p.title, "abstract": p.abstract, "date": p.date} for p in merge(parsed.papers)]
+
+
+def versions(records: list[dict], n: int) -> tuple[list[dict], list[dict]]:
+    """Two versions of an n-paper corpus; going from one to the other adds, replaces, rewrites
+    metadata of and removes papers, so every kind of store write happens."""
+    a = [dict(r) for r in records[:n]]
+    b = [dict(r) for r in a[3:]] + [dict(r) for r in records[n : n + 2]]
+    for r in b[:2]:
+        r["abstract"] += " We also release the code and the data."
+    b[2]["date"] = "2020-01-01"
+    return a, b
+
+
+def write_jsonl(path: Path, records: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+def ingest_argv(data_dir: Path, source: Path) -> list[str]:
+    return [str(SCRIPT), "--data-dir", str(data_dir), "ingest", str(source), "--json"]
+
+
+def run_ingest(data_dir: Path, source: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(ingest_argv(data_dir, source), capture_output=True, text=True, timeout=timeout)
+
+
+def _db_size(data_dir: Path) -> int:
+    try:
+        return (data_dir / "chroma" / "chroma.sqlite3").stat().st_size
+    except OSError:
+        return 0
+
+
+def _writing(data_dir: Path, size_before: int) -> bool:
+    """True once the ingest writes data: the database grows, or the keyword index is being saved."""
+    return _db_size(data_dir) > size_before or (data_dir / "keyword.tmp").exists()
+
+
+def kill_during_ingest(data_dir: Path, source: Path, rng: random.Random, duration: float) -> dict:
+    """Start ``assistant ingest`` and SIGKILL it at a random point: either a random time into
+    the run (``duration`` is a full run's length) or a random moment just after it starts
+    writing the store. Returns how and whether it was killed."""
+    mode = rng.choice(["time", "write"])
+    size_before = _db_size(data_dir)
+    proc = subprocess.Popen(ingest_argv(data_dir, source), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    started = time.monotonic()
+    if mode == "time":
+        delay = rng.uniform(0.2, duration)
+        while time.monotonic() - started < delay and proc.poll() is None:
+            time.sleep(0.005)
+    else:  # the writes (chunks, paper records, sweeps, keyword index) last about a second
+        delay = rng.uniform(0.0, 1.0)
+        while proc.poll() is None and not _writing(data_dir, size_before):
+            time.sleep(0.002)
+        time.sleep(delay)
+    killed = proc.poll() is None
+    if killed:
+        os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return {"mode": mode, "at_s": round(time.monotonic() - started, 3), "killed": killed}
+
+
+def store_problems(data_dir: Path, expected: list[dict]) -> list[str]:
+    """What is wrong with the store on disk compared with ``expected`` records: missing or extra
+    papers, wrong text, duplicate or orphan chunks, a keyword index out of step with Chroma."""
+    from index.config import Config
+    from index.keyword import KeywordIndex
+    from index.records import paper_id_for
+    from index.store import Store, release
+
+    config = Config(data_dir=data_dir)
+    release(config.chroma_dir)  # read what is on disk, not this process's cached client
+    store = Store(config, create=False)
+    problems = []
+    want = {paper_id_for(r["title"]): r for r in expected}
+    papers = {p.paper_id: p for p in store.load_papers()}
+    if set(want) - set(papers):
+        problems.append(f"lost {len(set(want) - set(papers))} papers")
+    if set(papers) - set(want):
+        problems.append(f"{len(set(papers) - set(want))} papers that should be gone")
+    problems += [f"paper {pid} has stale text" for pid, p in papers.items() if pid in want and
+                 (p.title, p.abstract) != (want[pid]["title"], want[pid]["abstract"])]  # fmt: skip
+    problems += [f"paper {pid} has a stale date" for pid, p in papers.items() if pid in want and
+                 p.date != want[pid]["date"]]  # fmt: skip
+    hashes = {pid: th for pid, (th, _) in store.paper_hashes().items()}
+    chunks = store.chunks.get(include=["metadatas"])
+    per_paper: dict[str, list[int]] = {}
+    for cid, meta in zip(chunks["ids"], chunks["metadatas"]):
+        if hashes.get(meta["paper_id"]) != meta.get("text_hash"):
+            problems.append(f"orphan chunk {cid}")
+        elif meta.get("date_ord") != _date_ord(papers[meta["paper_id"]].date):
+            problems.append(f"chunk {cid} filters on a stale date")
+        per_paper.setdefault(meta["paper_id"], []).append(meta["index"])
+    if len(chunks["ids"]) != len(set(chunks["ids"])):
+        problems.append("duplicate chunk ids")
+    for pid in papers:
+        indexes = sorted(per_paper.get(pid, []))
+        if indexes != list(range(len(indexes))) or not indexes:
+            problems.append(f"paper {pid} has chunks {indexes}")
+    keyword = KeywordIndex.load(config.keyword_dir, store.fingerprint())
+    if keyword is None:
+        problems.append("keyword index missing or out of step with the store")
+    elif sorted(keyword.ids) != sorted(papers):
+        problems.append("keyword index holds other papers than the store")
+    release(config.chroma_dir)
+    return problems
+
+
+def _date_ord(iso: str | None) -> int:
+    return int(iso.replace("-", "")) if iso else 0
+
+
+def papers_lost(problems: list[str]) -> int:
+    return sum(int(p.split()[1]) for p in problems if p.startswith("lost "))
+
+
+def crash_loop(workdir: Path, kills: int, seed: int, n_papers: int = 12, log=None) -> dict:
+    """Kill ingests at random points until ``kills`` kills have landed (an ingest that finishes
+    before its kill time counts as an attempt only); after each, the next ingest must complete and
+    leave exactly the expected papers. Alternates between two corpus versions so every killed
+    ingest has adds, replacements, metadata rewrites and removals to do."""
+    rng = random.Random(seed)
+    a, b = versions(bundled_records(), n_papers)
+    sources = [write_jsonl(workdir / "a.jsonl", a), write_jsonl(workdir / "b.jsonl", b)]
+    data_dir = workdir / "store"
+    first = run_ingest(data_dir, sources[0])
+    assert first.returncode == 0, first.stderr
+    started = time.monotonic()
+    second = run_ingest(data_dir, sources[1])  # a run from one version to the other, to time it
+    duration = time.monotonic() - started
+    assert second.returncode == 0, second.stderr
+    results: list[dict] = []
+    while sum(r["killed"] for r in results) < kills and len(results) < 3 * kills:
+        target, records = (sources[0], a) if len(results) % 2 == 0 else (sources[1], b)
+        fault = kill_during_ingest(data_dir, target, rng, duration)
+        done = run_ingest(data_dir, target)
+        fault["recovered"] = done.returncode == 0
+        fault["problems"] = store_problems(data_dir, records) if fault["recovered"] else [done.stderr.strip()]
+        fault["papers_lost"] = papers_lost(fault["problems"])
+        results.append(fault)
+        if log:
+            log(f"attempt {len(results)}: {fault}")
+    return {
+        "kills": sum(r["killed"] for r in results),
+        "attempts": len(results),
+        "survived": sum(r["killed"] and r["recovered"] and not r["problems"] for r in results),
+        "failures": [r for r in results if not r["recovered"] or r["problems"]],
+        "papers_lost": sum(r["papers_lost"] for r in results),
+        "full_ingest_s": round(duration, 2),
+        "runs": results,
+    }
+
+
+# Load ---------------------------------------------------------------------------------------
+
+QUESTIONS = [
+    "How many participants took part in the struggle-determination video dataset?",
+    "Which papers study continual learning without forgetting?",
+    "What does the Master Key Hypothesis state?",
+    "Which paper trains a humanoid to dribble and do layups by imitating human motion?",
+    "How does ATLaS tune LLM agents on expert trajectories?",
+    "What credit assignment strategy does the AVATAR agent introduce?",
+    "How do SkillMimic and EvoStruggle differ in what they learn from human demonstrations?",
+    "What is the most crucial factor for scaling instruction-tuned model performance?",
+    "Are there any papers on Kolmogorov-Arnold networks?",
+    "Which papers since 2024 study skill transfer?",
+]
+
+
+def p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, round(0.95 * len(ordered)) - 1)] if ordered else 0.0
+
+
+def concurrently(fn, n: int) -> list[tuple[float, object, str | None]]:
+    """Run ``fn(i)`` for i in range(n) on n threads released together; returns each call's
+    (seconds, result, error as 'Type: message' or None)."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    start = threading.Barrier(n)
+
+    def one(i: int):
+        start.wait()
+        began = time.perf_counter()
+        try:
+            result = fn(i)
+            return time.perf_counter() - began, result, None
+        except Exception as exc:  # every error is a finding, counted by the caller
+            return time.perf_counter() - began, None, f"{type(exc).__name__}: {exc}"
+
+    with ThreadPoolExecutor(n) as pool:
+        return list(pool.map(one, range(n)))
+
+
+def start_ui(data_dir: Path, env: dict | None = None, log: Path | None = None) -> tuple[subprocess.Popen, str]:
+    """`python ui.py` on 127.0.0.1 over ``data_dir``; returns the process and its URL."""
+    from tests.conftest import free_port, wait_for_http
+
+    port = free_port()
+    full_env = {**os.environ, "ASSISTANT_DATA_DIR": str(data_dir), "GRADIO_SERVER_PORT": str(port),
+                "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_ANALYTICS_ENABLED": "False", **(env or {})}  # fmt: skip
+    out = log.open("w") if log else subprocess.DEVNULL
+    proc = subprocess.Popen([sys.executable, str(REPO / "ui.py")], env=full_env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    wait_for_http(url, proc, 120, "the UI")
+    return proc, url
+
+
+def chat_text(chat: list[dict]) -> str:
+    """The last chat message's text, whichever content shape gradio_client returns."""
+    if not chat:
+        return ""
+    content = chat[-1].get("content")
+    if isinstance(content, list):
+        return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return content or ""
+
+
+def ui_sessions(url: str, n: int, backend: str = "extractive") -> list[tuple[float, object, str | None]]:
+    """n users, each with their own gradio_client connection, ask at once through the UI's API.
+    A session's result is its last chat message; an error is an exception or a ⚠️ message."""
+    from gradio_client import Client
+
+    clients = [Client(url, verbose=False) for _ in range(n)]
+
+    def ask(i: int) -> str:
+        job = clients[i].submit(QUESTIONS[i % len(QUESTIONS)], [], backend, "", "", "", 5, api_name="/ask")
+        text = chat_text(job.result()[0])
+        if not text or text.startswith("⚠️"):
+            raise RuntimeError(f"the chat shows {text[:200]!r}")
+        return text
+
+    return concurrently(ask, n)
+
+
+def start_slack(data_dir: Path, log: Path) -> tuple[subprocess.Popen, dict]:
+    """The real `assistant slack` process on 127.0.0.1, talking to a local Web API stand-in, with a
+    per-user limit no burst reaches. Returns the process and {"url", "api", "log"}."""
+    from tests.conftest import free_port
+    from tests.test_slack import SECRET, TOKEN, SlackStandIn
+
+    stand_in = SlackStandIn()
+    port = free_port()
+    env = {**os.environ, "SLACK_API_URL": stand_in.url, "SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET,
+           "ASSISTANT_BOT_RATE_LIMIT": "1000"}  # fmt: skip
+    with log.open("w") as out:
+        proc = subprocess.Popen([str(SCRIPT), "--data-dir", str(data_dir), "slack", "--port", str(port)], env=env,
+                                stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while "listening" not in log.read_text():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"the bot did not start: {log.read_text()[-2000:]}")
+        time.sleep(0.2)
+    return proc, {"url": f"http://127.0.0.1:{port}/slack/events", "api": stand_in, "log": log}
+
+
+def slack_burst(bot: dict, n: int, seed: int = 0) -> dict:
+    """n app_mention events at once, a random third of them delivered a second time (the same
+    event again, or as a Slack retry); waits for the answers and returns what the Web API
+    stand-in saw, with each event's seconds from the burst's start to its answer."""
+    from tests.test_slack import event, post
+
+    api, url = bot["api"], bot["url"]
+    posts_before, updates_before = len(api.of("chat.postMessage")), len(api.of("chat.update"))
+    events = [event(f"<@UBOT> {QUESTIONS[i % len(QUESTIONS)]}", user=f"UB{seed}-{i}") for i in range(n)]
+    rng = random.Random(seed)
+    deliveries = [(e, None) for e in events]
+    deliveries += [(e, rng.choice([None, {"X-Slack-Retry-Num": "1"}])) for e in rng.sample(events, n // 3)]
+    rng.shuffle(deliveries)
+    started = time.monotonic()
+    sent = concurrently(lambda i: post(url, deliveries[i][0], headers=deliveries[i][1]), len(deliveries))
+    answered_at: dict[str, float] = {}
+    deadline = time.monotonic() + 300
+    while len(answered_at) < n and time.monotonic() < deadline:
+        for update in api.of("chat.update")[updates_before:]:
+            answered_at.setdefault(update["ts"], time.monotonic() - started)
+        time.sleep(0.02)
+    time.sleep(1.0)  # a second answer to any event would arrive by now
+    return {
+        "events": events,
+        "statuses": [status for _, status, _ in sent],
+        "posts": api.of("chat.postMessage")[posts_before:],
+        "updates": api.of("chat.update")[updates_before:],
+        "latencies": sorted(answered_at.values()),
+    }
