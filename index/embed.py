@@ -19,6 +19,7 @@ import numpy as np
 from index.config import Config
 
 BUNDLED_MODELS = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
+INT8_FORMAT = 1  # bump when the int8 recipe changes, so cached graphs are made anew
 
 
 class EmbeddingError(RuntimeError):
@@ -125,15 +126,18 @@ class OnnxEmbedder(Embedder):
     """The same model run by ONNX Runtime: identical vectors, no torch at query time.
 
     The ONNX graph (encoder, mean pooling and normalisation) is exported once from the local
-    model folder with torch, then cached under ``<cache_dir>/models``.
+    model folder with torch, then cached under ``<cache_dir>/models``. With ``int8`` the graph
+    is also fused (attention, layer norms, GELU) and its weights quantised to int8 per output
+    channel, activations dynamically per batch: several times faster on CPUs with VNNI, and
+    vectors within cosine ~0.99 of float32.
     """
 
-    def __init__(self, model_path: Path, batch_size: int, cache_dir: Path):
+    def __init__(self, model_path: Path, batch_size: int, cache_dir: Path, int8: bool = False):
         super().__init__(model_path, batch_size)
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        graph = _exported_graph(model_path, cache_dir)
+        self.graph = graph = _exported_graph(model_path, cache_dir, int8)
         options = ort.SessionOptions()
         options.intra_op_num_threads = min(4, os.cpu_count() or 1)
         options.log_severity_level = 3
@@ -150,26 +154,34 @@ class OnnxEmbedder(Embedder):
         return self.session.run(None, feeds)[0]
 
 
-def _exported_graph(model_path: Path, cache_dir: Path) -> Path:
-    """The cached ONNX export of ``model_path``, exporting it first if needed."""
+def _exported_graph(model_path: Path, cache_dir: Path, int8: bool = False) -> Path:
+    """The cached ONNX export of ``model_path`` (float32, or fused and int8), made first if needed."""
     weights = sorted(model_path.glob("*.safetensors")) or sorted(model_path.glob("*.bin"))
     stamp = hashlib.sha1(
         "|".join(f"{w.name}:{w.stat().st_size}" for w in weights).encode() + (model_path / "config.json").read_bytes()
     ).hexdigest()[:12]
-    target = cache_dir / f"{model_path.parent.name if model_path.name == 'model' else model_path.name}-{stamp}.onnx"
+    name = model_path.parent.name if model_path.name == "model" else model_path.name
+    target = cache_dir / f"{name}-{stamp}{f'-int8v{INT8_FORMAT}' if int8 else ''}.onnx"
     if target.exists():
         return target
     cache_dir.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(f".{os.getpid()}.tmp")
+    fused = target.with_suffix(f".{os.getpid()}.fused.tmp")
     try:
-        _export(model_path, tmp)
+        if int8:
+            _export(model_path, tmp, attention="eager")  # the plain attention graph, which ORT can fuse
+            _fuse(model_path, tmp, fused)
+            _quantize(fused, tmp)
+        else:
+            _export(model_path, tmp)
         os.replace(tmp, target)  # atomic: a concurrent reader sees the whole file or none
     finally:
         tmp.unlink(missing_ok=True)
+        fused.unlink(missing_ok=True)
     return target
 
 
-def _export(model_path: Path, out: Path) -> None:
+def _export(model_path: Path, out: Path, attention: str | None = None) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     import warnings
@@ -191,7 +203,8 @@ def _export(model_path: Path, out: Path) -> None:
             return torch.nn.functional.normalize(pooled, dim=-1)
 
     try:
-        model = Pooled(AutoModel.from_pretrained(str(model_path)).eval())
+        extra = {"attn_implementation": attention} if attention else {}
+        model = Pooled(AutoModel.from_pretrained(str(model_path), **extra).eval())
     except Exception as exc:
         raise EmbeddingError(f"could not load embedding model from {model_path}: {exc}") from exc
     dummy = torch.ones(2, 8, dtype=torch.long)
@@ -210,8 +223,46 @@ def _export(model_path: Path, out: Path) -> None:
         )
 
 
+def _fuse(model_path: Path, graph: Path, out: Path) -> None:
+    """Fuse a BERT-like graph's attention, layer norms and GELU into ORT's CPU kernels."""
+    config = json.loads((model_path / "config.json").read_text())
+    if config.get("model_type") not in {"bert", "roberta", "xlm-roberta", "distilbert", "mpnet"}:
+        out.write_bytes(graph.read_bytes())  # other architectures: quantise the plain graph
+        return
+    import logging
+
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    logging.getLogger("onnxruntime.transformers").setLevel(logging.ERROR)
+    model = optimize_model(
+        str(graph),
+        model_type="bert",
+        num_heads=int(config["num_attention_heads"]),
+        hidden_size=int(config["hidden_size"]),
+        opt_level=1,
+    )
+    model.save_model_to_file(str(out))
+
+
+def _quantize(graph: Path, out: Path) -> None:
+    """Dynamic int8 quantisation of the matrix products: weights per output channel, activations
+    per batch. The embedding tables stay float32 (a lookup gains nothing from int8, and loses accuracy)."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(
+        str(graph),
+        str(out),
+        weight_type=QuantType.QInt8,
+        per_channel=True,
+        op_types_to_quantize=["MatMul", "Attention"],
+        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},  # types of fused ops' outputs
+    )
+
+
 EMBEDDERS: dict[str, Callable[[Config, Path], Embedder]] = {
     "onnx": lambda config, path: OnnxEmbedder(path, config.embed_batch_size, config.cache_dir / "models"),
+    "onnx-int8": lambda config, path: OnnxEmbedder(path, config.embed_batch_size, config.cache_dir / "models", True),
     "sentence-transformers": lambda config, path: SentenceTransformerEmbedder(path, config.embed_batch_size),
 }
 
