@@ -41,6 +41,8 @@ lint: setup
 bench: setup
 	$(BIN)/python bench/spine.py
 	$(BIN)/python bench/ui_load.py
+	$(BIN)/python bench/retrieval.py --dataset ../shared/data/scifact --split test
+	$(BIN)/python bench/reliability.py
 
 clean:
 	rm -rf $(VENV) .store test-output

@@ -171,7 +171,17 @@ def _p(values: list[float], q: float) -> float:
     return ordered[int(q * (len(ordered) - 1))]
 
 
-def _timed_searches(search, questions: list[str]) -> list[float]:
+def _timed_searches(search, questions: list[str]) -> tuple[list[float], dict[str, float]]:
+    """Latencies of ``search.search`` in ms, and the median ms per query spent in its parts."""
+    parts: dict[str, list[float]] = {}
+    for owner, name in (
+        (search.embedder, "embed_query"),
+        (search.store, "search_chunks"),
+        (search.store, "chunk_similarity"),
+        (search.keyword, "scores"),
+        (search.keyword, "coverage"),
+    ):
+        setattr(owner, name, _timer(getattr(owner, name), parts.setdefault(name, [])))
     search.search(questions[0])
     out = []
     for _ in range(REPEATS):
@@ -179,7 +189,52 @@ def _timed_searches(search, questions: list[str]) -> list[float]:
             started = time.perf_counter()
             search.search(q)
             out.append(1000 * (time.perf_counter() - started))
-    return out
+    count = len(out) + 1
+    per_query = {name: 1000 * sum(times) / count for name, times in parts.items()}
+    return out, per_query
+
+
+def _timer(fn, times: list[float]):
+    def timed(*args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            times.append(time.perf_counter() - started)
+
+    return timed
+
+
+PAGE = 5000
+
+
+def _get_all(collection, include: list[str]) -> dict[str, list]:
+    """``collection.get`` of every record, a page at a time. One unpaged get of more than ~32k
+    records fails in Chroma ("too many SQL variables", SQLite's limit)."""
+    out: dict[str, list] = {"ids": [], **{k: [] for k in include}}
+    while True:
+        got = collection.get(include=include, limit=PAGE, offset=len(out["ids"]))
+        for key in out:
+            out[key].extend(got[key])
+        if len(got["ids"]) < PAGE:
+            return out
+
+
+def _page_store_reads() -> None:
+    """Stand-ins for Store's whole-collection reads, paged (index/store.py reads them unpaged)."""
+    from index.store import Store, _paper_from
+
+    def paper_hashes(self) -> dict[str, tuple[str, str]]:
+        got = _get_all(self.papers, ["metadatas"])
+        return {i: (m["text_hash"], m["meta_hash"]) for i, m in zip(got["ids"], got["metadatas"])}
+
+    def load_papers(self) -> list:
+        got = _get_all(self.papers, ["metadatas", "documents"])
+        rows = sorted(zip(got["ids"], got["documents"], got["metadatas"]))
+        return [_paper_from(i, d, m) for i, d, m in rows]
+
+    Store.paper_hashes = paper_hashes  # type: ignore[method-assign]
+    Store.load_papers = load_papers  # type: ignore[method-assign]
 
 
 def child(size: int, data_dir: Path, vectors: Path, host: str | None, port: int, backend: str | None) -> dict:
@@ -188,6 +243,8 @@ def child(size: int, data_dir: Path, vectors: Path, host: str | None, port: int,
     from index.config import Config
     from index.keyword import KeywordIndex
     from index.store import Store
+
+    _page_store_reads()
 
     config = Config.load(data_dir=data_dir, chroma_host=host, chroma_port=port, embed_backend=backend)
     synth = Synth(vectors, config.chunk_tokens)
@@ -215,7 +272,7 @@ def child(size: int, data_dir: Path, vectors: Path, host: str | None, port: int,
     search = HybridSearch.open(config)
     open_s = time.perf_counter() - started
     reused = manifest.stat().st_mtime_ns == saved_at  # loaded by its fingerprint, not rebuilt
-    latencies = _timed_searches(search, _questions())
+    latencies, parts = _timed_searches(search, _questions())
     result: dict[str, Any] = {
         "papers": counts["papers"],
         "chunks": counts["chunks"],
@@ -227,6 +284,7 @@ def child(size: int, data_dir: Path, vectors: Path, host: str | None, port: int,
         "keyword_index_reused": reused,
         "retrieve_p50_ms": statistics.median(latencies),
         "retrieve_p95_ms": _p(latencies, 0.95),
+        "retrieve_mean_ms_in": parts,
     }
     if host:  # a second process elsewhere: same server, its own (empty) data dir
         with tempfile.TemporaryDirectory() as other:
