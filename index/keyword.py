@@ -85,15 +85,6 @@ class KeywordIndex:
         """The ``n`` best papers by ``scores`` (an array in ``ids`` order) with a positive score."""
         return [(self.ids[i], float(scores[i])) for i in _top(scores, n) if scores[i] > 0]
 
-    def search(self, query: str, n: int, allowed: set[str] | None = None) -> list[tuple[str, float]]:
-        """Top ``n`` papers for ``query``; ``allowed`` restricts the candidates."""
-        scores = self.scores(terms(query))
-        if allowed is not None:
-            mask = np.zeros(len(self.ids), dtype=bool)
-            mask[[self._row[p] for p in allowed if p in self._row]] = True
-            scores = np.where(mask, scores, 0)
-        return self.top(scores, n)
-
     def idf(self, term: str) -> float:
         """BM25 inverse document frequency of a stemmed term; a term in no paper gets the most."""
         n = max(1, len(self.ids))
