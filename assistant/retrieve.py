@@ -41,8 +41,7 @@ class HybridSearch:
         """Open an existing index; raises StoreError when there is none."""
         store = Store(config, create=False)
         store.check_signature()
-        papers = store.load_papers()
-        fingerprint = store.fingerprint()
+        papers, fingerprint = store.snapshot()
         keyword = KeywordIndex.load(config.keyword_dir, fingerprint)
         if keyword is None:  # another process changed the store, or the index files are gone
             keyword = KeywordIndex.build(papers)

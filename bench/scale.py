@@ -205,46 +205,12 @@ def _timer(fn, times: list[float]):
     return timed
 
 
-PAGE = 5000
-
-
-def _get_all(collection, include: list[str]) -> dict[str, list]:
-    """``collection.get`` of every record, a page at a time. One unpaged get of more than ~32k
-    records fails in Chroma ("too many SQL variables", SQLite's limit)."""
-    out: dict[str, list] = {"ids": [], **{k: [] for k in include}}
-    while True:
-        got = collection.get(include=include, limit=PAGE, offset=len(out["ids"]))
-        for key in out:
-            out[key].extend(got[key])
-        if len(got["ids"]) < PAGE:
-            return out
-
-
-def _page_store_reads() -> None:
-    """Stand-ins for Store's whole-collection reads, paged (index/store.py reads them unpaged)."""
-    from index.store import Store, _paper_from
-
-    def paper_hashes(self) -> dict[str, tuple[str, str]]:
-        got = _get_all(self.papers, ["metadatas"])
-        return {i: (m["text_hash"], m["meta_hash"]) for i, m in zip(got["ids"], got["metadatas"])}
-
-    def load_papers(self) -> list:
-        got = _get_all(self.papers, ["metadatas", "documents"])
-        rows = sorted(zip(got["ids"], got["documents"], got["metadatas"]))
-        return [_paper_from(i, d, m) for i, d, m in rows]
-
-    Store.paper_hashes = paper_hashes  # type: ignore[method-assign]
-    Store.load_papers = load_papers  # type: ignore[method-assign]
-
-
 def child(size: int, data_dir: Path, vectors: Path, host: str | None, port: int, backend: str | None) -> dict:
     """Write one synthetic corpus into the store, build the keyword index, then retrieve."""
     from assistant.retrieve import HybridSearch
     from index.config import Config
     from index.keyword import KeywordIndex
     from index.store import Store
-
-    _page_store_reads()
 
     config = Config.load(data_dir=data_dir, chroma_host=host, chroma_port=port, embed_backend=backend)
     synth = Synth(vectors, config.chunk_tokens)
@@ -261,7 +227,8 @@ def child(size: int, data_dir: Path, vectors: Path, host: str | None, port: int,
         make_s += made - started
         n_chunks += len(chunks)
     started = time.perf_counter()
-    KeywordIndex.build(store.load_papers()).save(config.keyword_dir, store.fingerprint())
+    papers, fingerprint = store.snapshot()
+    KeywordIndex.build(papers).save(config.keyword_dir, fingerprint)
     keyword_s = time.perf_counter() - started
     counts = store.counts()
     del store, synth

@@ -205,9 +205,9 @@ def _write(
         store.sweep_orphans()  # the replaced versions' chunks
     store.update_metadata(meta_only)
     store.delete_papers(removed)
-    fingerprint = store.fingerprint()
+    stored, fingerprint = store.snapshot()
     if to_embed or removed or KeywordIndex.load(config.keyword_dir, fingerprint) is None:
-        keyword = KeywordIndex.build(store.load_papers())
+        keyword = KeywordIndex.build(stored)
         for attempt in range(3):  # a reader that opened the index mid-ingest may be saving its own copy
             try:
                 keyword.save(config.keyword_dir, fingerprint)

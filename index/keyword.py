@@ -116,12 +116,13 @@ class KeywordIndex:
 
     @classmethod
     def load(cls, folder: Path, fingerprint: str) -> KeywordIndex | None:
-        """The saved index if it matches ``fingerprint``, else None."""
-        try:
-            manifest = json.loads((folder / MANIFEST).read_text())
-        except (OSError, ValueError):
-            return None
-        if manifest.get("fingerprint") != fingerprint or manifest.get("format") != FORMAT:
+        """The saved index if it matches ``fingerprint``, else None.
+
+        Another process may swap in a new index while this one reads; the manifest is read
+        again afterwards and the arrays checked against it, so a mix of two is never returned.
+        """
+        manifest = _manifest(folder)
+        if manifest is None or manifest.get("fingerprint") != fingerprint or manifest.get("format") != FORMAT:
             return None
         import bm25s
 
@@ -131,7 +132,17 @@ class KeywordIndex:
             bm25 = bm25s.BM25.load(str(folder), show_progress=False)
         except (OSError, ValueError):
             return None
+        if _manifest(folder) != manifest or int(bm25.scores.get("num_docs", -1)) != len(manifest["ids"]):
+            return None
         return cls(manifest["ids"], bm25)
+
+
+def _manifest(folder: Path) -> dict | None:
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) else None
 
 
 def _top(scores: np.ndarray, n: int) -> np.ndarray:

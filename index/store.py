@@ -24,6 +24,7 @@ from index.config import Config
 from index.records import Chunk, Paper
 
 WRITE_BATCH = 1000
+READ_PAGE = 5000  # records per get() when reading a whole collection
 
 
 class StoreError(RuntimeError):
@@ -240,24 +241,41 @@ class Store:
                 raise StoreError(f"no paper index in {self.location}; build it with `assistant ingest`") from None
 
     # reads
+    def _get_all(self, collection: Any, include: list[str]) -> dict[str, list[Any]]:
+        """``collection.get`` of every record, a page at a time: one unpaged get of more than
+        ~32k records fails in Chroma ("too many SQL variables")."""
+        out: dict[str, list[Any]] = {"ids": [], **{key: [] for key in include}}
+        offset = 0
+        while True:
+            got = collection.get(include=include, limit=READ_PAGE, offset=offset)
+            for key in out:
+                out[key].extend(got[key])
+            if len(got["ids"]) < READ_PAGE:
+                return out
+            offset += READ_PAGE
+
     def paper_hashes(self) -> dict[str, tuple[str, str]]:
         """paper_id -> (text_hash, meta_hash) of every committed paper."""
-        got = self.papers.get(include=["metadatas"])
+        got = self._get_all(self.papers, ["metadatas"])
         return {i: (m["text_hash"], m["meta_hash"]) for i, m in zip(got["ids"], got["metadatas"])}
 
     def load_papers(self) -> list[Paper]:
         """Every paper in the store, in id order."""
-        got = self.papers.get(include=["metadatas", "documents"])
+        return self.snapshot()[0]
+
+    def snapshot(self) -> tuple[list[Paper], str]:
+        """Every paper in the store, in id order, and the fingerprint of exactly those papers
+        (one read, so an ingest in another process cannot come between the two)."""
+        got = self._get_all(self.papers, ["metadatas", "documents"])
         rows = sorted(zip(got["ids"], got["documents"], got["metadatas"]))
-        return [_paper_from(i, d, m) for i, d, m in rows]
+        return [_paper_from(i, d, m) for i, d, m in rows], _fingerprint((i, m["text_hash"]) for i, _, m in rows)
 
     def counts(self) -> dict[str, int]:
         return {"papers": self.papers.count(), "chunks": self.chunks.count()}
 
     def fingerprint(self) -> str:
         """Changes whenever the set of papers or their text changes."""
-        pairs = sorted((pid, th) for pid, (th, _) in self.paper_hashes().items())
-        return hashlib.sha1(repr(pairs).encode()).hexdigest()[:16]
+        return _fingerprint((pid, th) for pid, (th, _) in self.paper_hashes().items())
 
     def search_chunks(self, vector: np.ndarray, n: int, filters: Filters | None = None) -> list[Hit]:
         """Nearest chunks to ``vector``, filtered by paper metadata."""
@@ -363,7 +381,7 @@ class Store:
     def sweep_orphans(self) -> int:
         """Delete chunks whose paper record is missing or holds another text; return how many."""
         committed = {pid: th for pid, (th, _) in self.paper_hashes().items()}
-        got = self.chunks.get(include=["metadatas"])
+        got = self._get_all(self.chunks, ["metadatas"])
         orphans = [
             cid for cid, m in zip(got["ids"], got["metadatas"]) if committed.get(m["paper_id"]) != m.get("text_hash")
         ]
@@ -378,6 +396,11 @@ class Store:
                 self._client.delete_collection(col.name)
         self.papers = self._collection(f"{self.config.collection}-papers")
         self.chunks = self._collection(f"{self.config.collection}-chunks")
+
+
+def _fingerprint(pairs: Iterable[tuple[str, str]]) -> str:
+    """A short hash of (paper id, text hash) pairs, whatever their order."""
+    return hashlib.sha1(repr(sorted(pairs)).encode()).hexdigest()[:16]
 
 
 def _filter_fields(paper: Paper) -> dict[str, Any]:

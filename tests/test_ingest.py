@@ -98,6 +98,28 @@ def test_keyword_index_is_persisted_and_matches_store(config, small_corpus, embe
     assert manifest["fingerprint"] == store.fingerprint()
 
 
+def test_whole_collection_reads_are_paged(config, small_corpus, embedder, monkeypatch):
+    ingest(config, [small_corpus], embedder=embedder)
+    store = Store(config)
+    papers, fingerprint = store.snapshot()
+    monkeypatch.setattr("index.store.READ_PAGE", 2)  # Chroma fails one get() of >~32k records
+    assert store.snapshot() == (papers, fingerprint) and len(papers) == len(SMALL)
+    assert fingerprint == store.fingerprint() and set(store.paper_hashes()) == {p.paper_id for p in papers}
+    assert store.sweep_orphans() == 0
+
+
+def test_keyword_index_swapped_while_loading_is_not_used(config, small_corpus, embedder):
+    """A reader must never pair one save's paper ids with another save's BM25 arrays."""
+    ingest(config, [small_corpus], embedder=embedder)
+    fingerprint = Store(config).fingerprint()
+    manifest_path = config.keyword_dir / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["ids"] = manifest["ids"] + ["another-save"]  # ids of a bigger index beside these arrays
+    manifest_path.write_text(json.dumps(manifest))
+    assert KeywordIndex.load(config.keyword_dir, fingerprint) is None
+    assert Assistant(config).retrieve("sparse attention long documents")  # rebuilds from the store
+
+
 def test_assistant_over_a_custom_corpus_with_filters(tmp_path, small_corpus, embedder):
     from assistant import Filters
 
