@@ -26,7 +26,7 @@ import numpy as np
 
 from assistant.retrieve import HybridSearch
 from index.config import Config
-from index.embed import Embedder
+from index.embed import Embedder, vector_variant
 from index.ingest import ingest
 
 Search = Callable[[str], list[str]]
@@ -80,7 +80,9 @@ def product(corpus: dict[str, dict], cache: Path, base: Config) -> tuple[Search,
         with source.open("w") as f:
             for doc_id, d in corpus.items():
                 f.write(json.dumps({"id": doc_id, "title": d["title"], "abstract": d["text"]}) + "\n")
-    update = {"data_dir": cache / "store", "sources": [source], "candidates": DEPTH, "top_k": DEPTH}
+    variant = vector_variant(base.embed_backend)  # int8 and float32 vectors live in separate stores
+    store = cache / (f"store-{variant}" if variant else "store")
+    update = {"data_dir": store, "sources": [source], "candidates": DEPTH, "top_k": DEPTH}
     config = base.model_copy(update=update)
     report = ingest(config, progress=sys.stderr.isatty())
     print(f"product index: {report.papers} papers ({report.embedded} texts embedded now)", file=sys.stderr)

@@ -55,8 +55,9 @@ class HybridSearch:
         """The top ``k`` papers for ``question``, best first.
 
         Candidates are the best ``candidates`` papers by BM25 and by dense search; each is then
-        scored exactly on every signal (a candidate found by one side only gets its score from
-        the other side too), so nothing depends on where a paper fell in the other list.
+        scored on every signal (a candidate found by BM25 only gets its exact best-chunk cosine
+        too, unless even the highest cosine it could have leaves it out of the top ``k``), so
+        nothing depends on where a paper fell in the other list.
         """
         k = k or self.config.top_k
         depth = max(self.config.candidates, k)
@@ -67,23 +68,34 @@ class HybridSearch:
             if not allowed.any():
                 return []
             kw_all = np.where(allowed, kw_all, 0)
+        hits = self.store.search_chunks(vector, depth * 2, filters)
         similarity: dict[str, float] = {}
-        for hit in self.store.search_chunks(vector, depth * 2, filters):
+        for hit in hits:
             similarity.setdefault(hit.paper_id, hit.similarity)  # hits come best first
         pool = dict.fromkeys(list(similarity)[:depth])  # ordered set: dense candidates, then BM25 ones
         pool.update(dict.fromkeys(pid for pid, _ in self.keyword.top(kw_all, depth)))
         pool = {pid: None for pid in pool if pid in self.papers}
-        similarity.update(self.store.chunk_similarity(vector, [p for p in pool if p not in similarity]))
         best_kw = float(kw_all.max()) if len(kw_all) else 0.0
 
         def keyword(pid: str) -> float:
             row = self.keyword.row(pid)
             return float(kw_all[row]) if row is not None else 0.0
 
-        fused = {
-            pid: KEYWORD_WEIGHT * (keyword(pid) / best_kw if best_kw else 0.0) + DENSE_WEIGHT * similarity.get(pid, 0.0)
-            for pid in pool
-        }
+        def fuse(pid: str, dense: float) -> float:
+            return KEYWORD_WEIGHT * (keyword(pid) / best_kw if best_kw else 0.0) + DENSE_WEIGHT * dense
+
+        fused = {pid: fuse(pid, similarity[pid]) for pid in pool if pid in similarity}
+        missing = [pid for pid in pool if pid not in similarity]
+        if missing:
+            # A paper the chunk search did not return has no chunk closer than the last hit, so
+            # its score is at most fuse(pid, ceiling). Only papers whose bound could still reach
+            # the top k get their exact similarity from their stored vectors.
+            ceiling = hits[-1].similarity if len(hits) == depth * 2 else 1.0
+            known = sorted(fused.values(), reverse=True)
+            bar = known[k - 1] if len(known) >= k else -np.inf
+            contenders = [pid for pid in missing if fuse(pid, ceiling) >= bar]
+            similarity.update(self.store.chunk_similarity(vector, contenders))
+            fused.update({pid: fuse(pid, similarity.get(pid, 0.0)) for pid in contenders})
         best = sorted(fused, key=lambda pid: (-fused[pid], pid))[:k]  # ties broken by id, so runs agree
         coverage = self.keyword.coverage(self.term_weights(question))
         return [

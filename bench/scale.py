@@ -11,7 +11,7 @@ perturbed by seeded noise (cosine ~0.9 to the original) and renormalised, so the
 store and retrieval, not the embedder. Chunks come from the product's own chunker.
 
 For each size and mode a fresh process writes the corpus through the product's ``Store``
-(``add_chunks`` then ``commit_papers``, as ingest does) and builds and saves the keyword index
+(``Store.write``, as ingest does) and builds and saves the keyword index
 beside it; then opens ``HybridSearch`` and times the dev questions through the product's hybrid
 retrieval (query embedding, dense chunks in Chroma, bm25s). In server mode the script starts
 ``chroma run`` on 127.0.0.1, stops it by its PID afterwards, and also opens the index from a
@@ -221,8 +221,7 @@ def child(size: int, data_dir: Path, vectors: Path, host: str | None, port: int,
         started = time.perf_counter()
         papers, chunks, chunk_vecs, title_vecs = synth.group(g, GROUP, size)
         made = time.perf_counter()
-        store.add_chunks({p.paper_id: p for p in papers}, chunks, chunk_vecs)
-        store.commit_papers(papers, title_vecs)
+        store.write(papers, chunks, chunk_vecs, title_vecs)
         write_s += time.perf_counter() - made
         make_s += made - started
         n_chunks += len(chunks)

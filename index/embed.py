@@ -53,10 +53,13 @@ class Embedder(ABC):
         self.batch_size = batch_size
         self.max_tokens = _max_seq_length(model_path)
         self._tokenizer: Any = None  # tokenizers.Tokenizer, loaded on first count
+        self.variant = ""  # see vector_variant
 
     @property
     def name(self) -> str:
-        return self.model_path.name if self.model_path.name != "model" else self.model_path.parent.name
+        """The model's name, with the vector variant when there is one (e.g. ``all-MiniLM-L6-v2-int8``)."""
+        name = self.model_path.name if self.model_path.name != "model" else self.model_path.parent.name
+        return f"{name}-{self.variant}" if self.variant else name
 
     @abstractmethod
     def _encode(self, texts: list[str]) -> np.ndarray:
@@ -260,6 +263,16 @@ def _quantize(graph: Path, out: Path) -> None:
     )
 
 
+# Backends whose vectors are not the float32 model's (int8: cosine ~0.99 to it). The store's
+# signature carries the variant, so one index never mixes vectors of both kinds.
+VARIANTS = {"onnx-int8": "int8"}
+
+
+def vector_variant(backend: str) -> str:
+    """ "" for the float32 model's vectors, else what sets the backend's vectors apart."""
+    return VARIANTS.get(backend, "")
+
+
 EMBEDDERS: dict[str, Callable[[Config, Path], Embedder]] = {
     "onnx": lambda config, path: OnnxEmbedder(path, config.embed_batch_size, config.cache_dir / "models"),
     "onnx-int8": lambda config, path: OnnxEmbedder(path, config.embed_batch_size, config.cache_dir / "models", True),
@@ -274,4 +287,6 @@ def make_embedder(config: Config) -> Embedder:
         raise EmbeddingError(
             f"unknown embedding backend {config.embed_backend!r}; choose one of: {', '.join(EMBEDDERS)}"
         )
-    return factory(config, resolve_model_path(config.embed_model))
+    embedder = factory(config, resolve_model_path(config.embed_model))
+    embedder.variant = vector_variant(config.embed_backend)
+    return embedder

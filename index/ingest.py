@@ -222,13 +222,11 @@ def _embed_and_write(store: Store, papers: list[Paper], embedder: Embedder, conf
     from tqdm import tqdm
 
     max_tokens = min(config.chunk_tokens, embedder.max_tokens)
-    by_id = {p.paper_id: p for p in papers}
     groups = [papers[s : s + GROUP] for s in range(0, len(papers), GROUP)]
     chunked = [[c for p in g for c in chunk_paper(p, embedder.count_tokens, max_tokens)] for g in groups]
     total = sum(len(c) + len(g) for c, g in zip(chunked, groups))
     with tqdm(total=total, desc="embedding", unit="text", disable=not progress, leave=False) as bar:
         for group, chunks in zip(groups, chunked):
             vectors = embedder.embed([c.text for c in chunks] + [p.title for p in group], progress=bar.update)
-            store.add_chunks(by_id, chunks, vectors[: len(chunks)])
-            store.commit_papers(group, vectors[len(chunks) :])
+            store.write(group, chunks, vectors[: len(chunks)], vectors[len(chunks) :])
     return total

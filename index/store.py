@@ -12,6 +12,7 @@ import hashlib
 import json
 import shutil
 import sqlite3
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from index.config import Config
+from index.embed import vector_variant
 from index.records import Chunk, Paper
 
 WRITE_BATCH = 1000
@@ -79,8 +81,6 @@ class Hit:
 
     paper_id: str
     similarity: float  # cosine similarity, 1 is identical
-    start: int = 0
-    end: int = 0
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,7 @@ def _date_ord(iso: str) -> int:
     return int(digits)
 
 
-def _paper_metadata(paper: Paper, meta_hash: str) -> dict[str, Any]:
+def _paper_metadata(paper: Paper, meta_hash: str, chunks: int) -> dict[str, Any]:
     meta: dict[str, Any] = {
         "title": paper.title,
         "authors": paper.authors,
@@ -142,6 +142,7 @@ def _paper_metadata(paper: Paper, meta_hash: str) -> dict[str, Any]:
         "sources": json.dumps(list(paper.sources)),
         "text_hash": paper.text_hash,
         "meta_hash": meta_hash,
+        "chunks": chunks,  # with text_hash, names the paper's chunk ids (see Store._chunk_ids)
     }
     return {k: v for k, v in meta.items() if v is not None}  # Chroma rejects None
 
@@ -172,6 +173,7 @@ class Store:
 
     def __init__(self, config: Config, create: bool = True):
         self.config = config
+        self._chunk_ids: dict[str, list[str]] = {}  # paper id -> its chunk ids, from snapshot()
         self._client = _connect(config, create)
         prefix = config.collection
         try:
@@ -209,16 +211,18 @@ class Store:
 
     @property
     def signature(self) -> str:
-        """What the stored vectors depend on besides the text: model and chunk size."""
-        return f"{self.config.embed_model}|{self.config.chunk_tokens}"
+        """What the stored vectors depend on besides the text: model, chunk size and, for a
+        backend whose vectors differ from the float32 model's, its variant (``|int8``)."""
+        variant = vector_variant(self.config.embed_backend)
+        return f"{self.config.embed_model}|{self.config.chunk_tokens}" + (f"|{variant}" if variant else "")
 
     def check_signature(self) -> None:
         """Refuse to mix vectors of another model or chunking into this index."""
         built = (self.papers.metadata or {}).get("signature")
         if built and built != self.signature and self.papers.count():
             raise StoreError(
-                f"the index in {self.location} was built with {built!r} (model|chunk tokens) but the config "
-                f"says {self.signature!r}; rebuild it with `assistant ingest --rebuild`"
+                f"the index in {self.location} was built with {built!r} (model|chunk tokens[|vector variant]) "
+                f"but the config says {self.signature!r}; rebuild it with `assistant ingest --rebuild`"
             )
 
     def _collection(self, name: str) -> Any:
@@ -268,6 +272,9 @@ class Store:
         (one read, so an ingest in another process cannot come between the two)."""
         got = self._get_all(self.papers, ["metadatas", "documents"])
         rows = sorted(zip(got["ids"], got["documents"], got["metadatas"]))
+        self._chunk_ids = {
+            i: [f"{i}:{m['text_hash'][:8]}:{n}" for n in range(m["chunks"])] for i, _, m in rows if m.get("chunks")
+        }
         return [_paper_from(i, d, m) for i, d, m in rows], _fingerprint((i, m["text_hash"]) for i, _, m in rows)
 
     def counts(self) -> dict[str, int]:
@@ -278,55 +285,54 @@ class Store:
         return _fingerprint((pid, th) for pid, (th, _) in self.paper_hashes().items())
 
     def search_chunks(self, vector: np.ndarray, n: int, filters: Filters | None = None) -> list[Hit]:
-        """Nearest chunks to ``vector``, filtered by paper metadata."""
-        return self._search(self.chunks, vector, n, filters, chunk=True)
+        """Nearest chunks to ``vector``, filtered by paper metadata, best first.
 
-    def search_titles(self, vector: np.ndarray, n: int, filters: Filters | None = None) -> list[Hit]:
-        """Nearest paper titles to ``vector``."""
-        return self._search(self.papers, vector, n, filters, chunk=False)
-
-    def _search(self, collection, vector: np.ndarray, n: int, filters: Filters | None, chunk: bool) -> list[Hit]:
-        total = collection.count()
-        if total == 0:
-            return []
-        where = filters.where() if filters else None
-        res = collection.query(
+        Only ids and distances are fetched (a chunk's id starts with its paper's id): reading the
+        metadata of 200 hits costs five times the vector search itself at 100k papers.
+        """
+        res = self.chunks.query(  # fewer than n chunks (or none) simply return fewer hits
             query_embeddings=[np.asarray(vector, dtype=np.float32)],
-            n_results=min(n, total),
-            where=where,
-            include=["metadatas", "distances"],
+            n_results=n,
+            where=filters.where() if filters else None,
+            include=["distances"],
         )
-        hits = []
-        for i, meta, dist in zip(res["ids"][0], res["metadatas"][0], res["distances"][0]):
-            if meta is None:  # deleted by an ingest in another process since the vector index was read
-                continue
-            pid = meta["paper_id"] if chunk else i
-            hits.append(Hit(pid, 1.0 - float(dist), meta.get("start", 0), meta.get("end", 0)))
-        return hits
+        return [Hit(paper_of_chunk(i), 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0])]
 
     def chunk_similarity(self, vector: np.ndarray, paper_ids: Iterable[str]) -> dict[str, float]:
         """Each paper's best cosine between ``vector`` and its chunks, computed exactly; for
         papers a nearest-neighbour search did not return."""
-        ids = sorted(set(paper_ids))
-        if not ids:
-            return {}
-        res = self._vectors(self.chunks, where={"paper_id": {"$in": ids}})
         best: dict[str, float] = {}
-        if res is not None and res["embeddings"] is not None and len(res["embeddings"]):
-            sims = np.asarray(res["embeddings"], dtype=np.float32) @ np.asarray(vector, dtype=np.float32)
-            for meta, sim in zip(res["metadatas"], sims):
-                pid = meta["paper_id"]
+        for got in self._chunk_vectors(paper_ids):
+            sims = np.asarray(got["embeddings"], dtype=np.float32) @ np.asarray(vector, dtype=np.float32)
+            for chunk_id, sim in zip(got["ids"], sims):
+                pid = paper_of_chunk(chunk_id)
                 best[pid] = max(best.get(pid, -1.0), float(sim))
         return best
 
     def paper_vectors(self, paper_id: str) -> np.ndarray:
         """The stored vectors of one paper: its chunks and its title."""
-        rows: list[Any] = []
-        chunks = self._vectors(self.chunks, where={"paper_id": paper_id})
-        for got in (chunks, self._vectors(self.papers, ids=[paper_id])):
-            if got is not None and got["embeddings"] is not None:
-                rows.extend(got["embeddings"])
+        rows: list[Any] = [v for got in self._chunk_vectors([paper_id]) for v in got["embeddings"]]
+        title = self._vectors(self.papers, ids=[paper_id])
+        if title is not None and title["embeddings"] is not None:
+            rows.extend(title["embeddings"])
         return np.asarray(rows, dtype=np.float32).reshape(len(rows), -1)
+
+    def _chunk_vectors(self, paper_ids: Iterable[str]) -> Iterator[dict[str, Any]]:
+        """The stored chunks (ids and vectors) of some papers: by id where the last
+        ``snapshot`` told how many chunks a paper has, else by a metadata filter (slower: it
+        scans the chunks' metadata, ~30 ms at 100k papers)."""
+        ids: list[str] = []
+        unknown: list[str] = []
+        for pid in sorted(set(paper_ids)):
+            if known := self._chunk_ids.get(pid):
+                ids.extend(known)
+            else:
+                unknown.append(pid)
+        selections = ([{"ids": ids}] if ids else []) + ([{"where": {"paper_id": {"$in": unknown}}}] if unknown else [])
+        for selection in selections:
+            got = self._vectors(self.chunks, **selection)
+            if got is not None and got["embeddings"] is not None and len(got["embeddings"]):
+                yield got
 
     def _vectors(self, collection: Any, **selection: Any) -> dict[str, Any] | None:
         """``collection.get`` with embeddings, or None while an ingest in another process is
@@ -339,26 +345,28 @@ class Store:
             raise
 
     # writes
-    def add_chunks(self, papers: dict[str, Paper], chunks: list[Chunk], vectors: np.ndarray) -> None:
-        """Write chunks; they count only once their paper record is committed."""
+    def write(
+        self, papers: list[Paper], chunks: list[Chunk], chunk_vectors: np.ndarray, title_vectors: np.ndarray
+    ) -> None:
+        """Write a group of papers: their chunks first, then the paper records, which commit them
+        (chunks without a committed record are orphans the next ingest sweeps away)."""
+        by_id = {p.paper_id: p for p in papers}
         for s in range(0, len(chunks), WRITE_BATCH):
-            part = chunks[s : s + WRITE_BATCH]
+            batch = chunks[s : s + WRITE_BATCH]
             self.chunks.upsert(
-                ids=[c.chunk_id for c in part],
-                embeddings=vectors[s : s + WRITE_BATCH],
-                documents=[c.text for c in part],
-                metadatas=[_chunk_metadata(c, papers[c.paper_id]) for c in part],
+                ids=[c.chunk_id for c in batch],
+                embeddings=chunk_vectors[s : s + WRITE_BATCH],
+                documents=[c.text for c in batch],
+                metadatas=[_chunk_metadata(c, by_id[c.paper_id]) for c in batch],
             )
-
-    def commit_papers(self, papers: list[Paper], title_vectors: np.ndarray) -> None:
-        """Write paper records (the commit marker for their chunks)."""
+        counts = Counter(c.paper_id for c in chunks)
         for s in range(0, len(papers), WRITE_BATCH):
             part = papers[s : s + WRITE_BATCH]
             self.papers.upsert(
                 ids=[p.paper_id for p in part],
                 embeddings=title_vectors[s : s + WRITE_BATCH],
                 documents=[p.abstract for p in part],
-                metadatas=[_paper_metadata(p, meta_hash(p)) for p in part],
+                metadatas=[_paper_metadata(p, meta_hash(p), counts[p.paper_id]) for p in part],
             )
 
     def update_metadata(self, papers: list[Paper]) -> None:
@@ -368,7 +376,7 @@ class Store:
             metas = [{**m, **_filter_fields(p)} for m in got["metadatas"]]
             if got["ids"]:
                 self.chunks.update(ids=got["ids"], metadatas=metas)
-            self.papers.update(ids=[p.paper_id], metadatas=[_paper_metadata(p, meta_hash(p))])
+            self.papers.update(ids=[p.paper_id], metadatas=[_paper_metadata(p, meta_hash(p), len(got["ids"]))])
 
     def delete_papers(self, paper_ids: Iterable[str]) -> None:
         """Remove papers: their record first, then their chunks."""
@@ -396,6 +404,11 @@ class Store:
                 self._client.delete_collection(col.name)
         self.papers = self._collection(f"{self.config.collection}-papers")
         self.chunks = self._collection(f"{self.config.collection}-chunks")
+
+
+def paper_of_chunk(chunk_id: str) -> str:
+    """The paper id in a chunk id (``<paper id>:<text hash>:<n>``, see ``index.chunk``)."""
+    return chunk_id.rsplit(":", 2)[0]
 
 
 def _fingerprint(pairs: Iterable[tuple[str, str]]) -> str:

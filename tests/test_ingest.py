@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from assistant import Assistant, Config
@@ -108,6 +109,20 @@ def test_whole_collection_reads_are_paged(config, small_corpus, embedder, monkey
     assert store.sweep_orphans() == 0
 
 
+def test_chunk_vectors_by_id_match_the_metadata_lookup(config, small_corpus, embedder):
+    ingest(config, [small_corpus], embedder=embedder)
+    by_filter = Store(config)  # no snapshot read yet: finds chunks by their paper_id metadata
+    by_id = Store(config)
+    papers, _ = by_id.snapshot()  # learns each paper's chunk ids
+    vector = embedder.embed_query("sparse attention for long documents")
+    ids = [p.paper_id for p in papers]
+    assert by_id.chunk_similarity(vector, ids) == pytest.approx(by_filter.chunk_similarity(vector, ids))
+    assert set(by_id.chunk_similarity(vector, ids)) == set(ids)
+    for pid in ids:  # the same rows, whatever order each lookup returns them in
+        a, b = by_id.paper_vectors(pid), by_filter.paper_vectors(pid)
+        assert np.array_equal(a[np.lexsort(a.T)], b[np.lexsort(b.T)]) and len(a) >= 2
+
+
 def test_keyword_index_swapped_while_loading_is_not_used(config, small_corpus, embedder):
     """A reader must never pair one save's paper ids with another save's BM25 arrays."""
     ingest(config, [small_corpus], embedder=embedder)
@@ -141,6 +156,11 @@ def test_changing_the_model_or_chunking_asks_for_a_rebuild(config, small_corpus,
     from index.store import StoreError
 
     ingest(config, [small_corpus], embedder=embedder)
+    same_vectors = config.model_copy(update={"embed_backend": "sentence-transformers"})
+    assert ingest(same_vectors, [small_corpus], embedder=embedder).embedded == 0  # float32 either way
+    int8 = config.model_copy(update={"embed_backend": "onnx-int8"})
+    with pytest.raises(StoreError, match=r"'all-MiniLM-L6-v2\|256' .* 'all-MiniLM-L6-v2\|256\|int8'.*--rebuild"):
+        ingest(int8, [small_corpus], embedder=embedder)
     other = config.model_copy(update={"chunk_tokens": 128})
     with pytest.raises(StoreError, match="--rebuild"):
         ingest(other, [small_corpus], embedder=embedder)

@@ -12,7 +12,7 @@ from index.chunk import _windows, chunk_paper
 from index.config import Config, ConfigError
 from index.embed import SentenceTransformerEmbedder, resolve_model_path
 from index.records import Paper
-from index.store import Filters
+from index.store import Filters, paper_of_chunk
 from index.text import sentence_spans, terms
 
 
@@ -44,6 +44,9 @@ def test_chunks_cover_whole_abstract_within_model_limit():
     assert all(a.end <= b.start for a, b in zip(chunks, chunks[1:]))
     covered = "".join(paper.abstract[c.start : c.end] for c in chunks).replace(" ", "")
     assert covered == paper.abstract.replace(" ", "")
+    for pid in ("p1", "arXiv:2401.00001", "a:b:c"):  # retrieval reads the paper back from the chunk id
+        other = Paper(pid, paper.title, paper.abstract)
+        assert {paper_of_chunk(c.chunk_id) for c in chunk_paper(other, counter.count_tokens, 256)} == {pid}
 
 
 def test_one_giant_sentence_is_cut_at_word_boundaries():
