@@ -38,8 +38,10 @@ def test_int8_backend_is_selectable_by_name(int8):
         make_embedder(Config(embed_backend="no-such-backend"))
 
 
-def test_int8_vectors_are_close_to_float32(int8, embedder, texts):
-    fast, exact = int8.embed(texts), embedder.embed(texts)
+def test_int8_vectors_are_close_to_float32(int8, texts):
+    float32 = make_embedder(Config(embed_backend="onnx"))
+    assert not float32.variant and int8.variant == "int8"
+    fast, exact = int8.embed(texts), float32.embed(texts)
     assert fast.shape == exact.shape == (len(texts), 384)
     assert np.allclose(np.linalg.norm(fast, axis=1), 1, atol=1e-5)
     cosine = (fast * exact).sum(axis=1)
@@ -56,3 +58,16 @@ def test_int8_query_matches_float32_ranking(int8, embedder, texts):
     fast = documents @ int8.embed_query(question)  # int8 queries against a float32 index
     assert abs(fast - exact).max() < 0.04
     assert set(np.argsort(-fast)[:3]) & set(np.argsort(-exact)[:3])
+
+
+def test_int8_backend_embeds_questions_with_the_float32_graph(texts):
+    """Documents in bulk go through int8; a question through float32, so only one side of each
+    cosine carries the quantisation error. A process that only asks never loads the int8 graph."""
+    asker = make_embedder(Config(embed_backend="onnx-int8"))
+    float32 = make_embedder(Config(embed_backend="onnx"))
+    question = "How do agents learn new skills without forgetting old ones?"
+    assert np.allclose(asker.embed_query(question), float32.embed_query(question), atol=1e-5)
+    assert list(asker._sessions) == [False]
+    bulk = asker.embed(texts[:4])
+    assert list(asker._sessions) == [False, True]
+    assert not np.allclose(bulk, float32.embed(texts[:4]), atol=1e-4)  # the bulk path really is int8

@@ -156,11 +156,12 @@ def test_changing_the_model_or_chunking_asks_for_a_rebuild(config, small_corpus,
     from index.store import StoreError
 
     ingest(config, [small_corpus], embedder=embedder)
+    float32 = config.model_copy(update={"embed_backend": "onnx"})
+    with pytest.raises(StoreError, match=r"'all-MiniLM-L6-v2\|256\|int8' .* 'all-MiniLM-L6-v2\|256'.*--rebuild"):
+        ingest(float32, [small_corpus], embedder=embedder)  # int8 and float32 vectors never mix
+    ingest(float32, [small_corpus], rebuild=True, embedder=embedder)
     same_vectors = config.model_copy(update={"embed_backend": "sentence-transformers"})
     assert ingest(same_vectors, [small_corpus], embedder=embedder).embedded == 0  # float32 either way
-    int8 = config.model_copy(update={"embed_backend": "onnx-int8"})
-    with pytest.raises(StoreError, match=r"'all-MiniLM-L6-v2\|256' .* 'all-MiniLM-L6-v2\|256\|int8'.*--rebuild"):
-        ingest(int8, [small_corpus], embedder=embedder)
     other = config.model_copy(update={"chunk_tokens": 128})
     with pytest.raises(StoreError, match="--rebuild"):
         ingest(other, [small_corpus], embedder=embedder)
