@@ -39,10 +39,11 @@ lint: setup
 	$(BIN)/mypy assistant index prompts --ignore-missing-imports
 
 bench: setup
-	$(BIN)/python bench/spine.py
+	$(BIN)/python bench/perf.py
 	$(BIN)/python bench/ui_load.py
 	$(BIN)/python bench/retrieval.py --dataset ../shared/data/scifact --split test
 	$(BIN)/python bench/reliability.py
+	$(BIN)/python bench/scale.py
 
 clean:
 	rm -rf $(VENV) .store test-output

@@ -67,7 +67,7 @@ class Config(BaseModel):
     # ingestion
     embed_backend: str = Field(
         "onnx-int8",
-        description="Embedding backend: onnx-int8 (exported and quantised locally, 2.7x faster), "
+        description="Embedding backend: onnx-int8 (documents int8, questions float32; built locally), "
         "onnx (the same export in float32) or sentence-transformers (float32, torch).",
     )
     embed_model: str = Field("all-MiniLM-L6-v2", description="Embedding model: a bundled name or a local folder.")
