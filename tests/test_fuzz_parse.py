@@ -67,7 +67,7 @@ def assert_well_formed(result: ParseResult, files: dict[str, str]) -> None:
 
 
 def assert_storable(paper: Paper) -> None:
-    for value in (paper.paper_id, paper.title, paper.abstract, *_paper_metadata(paper, meta_hash(paper)).values()):
+    for value in (paper.paper_id, paper.title, paper.abstract, *_paper_metadata(paper, meta_hash(paper), 1).values()):
         if isinstance(value, str):
             value.encode("utf-8")  # Chroma rejects lone surrogates
         else:
