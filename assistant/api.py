@@ -5,7 +5,9 @@ The CLI, the chat UI and the bot are thin adapters over this class.
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
@@ -17,6 +19,8 @@ from index.config import Config
 from index.ingest import IngestReport, ingest
 from index.records import Paper
 from index.store import Filters, StoreError
+
+log = logging.getLogger(__name__)
 
 
 class QuestionError(ValueError):
@@ -52,6 +56,8 @@ class Assistant:
         self._search: Any = None
         self._backend: Any = None
         self._fallback: Any = None
+        self._checked = 0.0  # when the store's generation was last compared with the open index's
+        self._refreshing = False
 
     # the index
     def ingest(
@@ -73,21 +79,50 @@ class Assistant:
     def _ready(self):
         with self._lock:
             if self._search is None:
-                from assistant.backends import make_backend
-                from assistant.retrieve import HybridSearch
-
                 try:
-                    search = HybridSearch.open(self.config)
+                    search = self._open()
                 except StoreError:
                     if self.config.sources != Config.model_fields["sources"].default:
                         raise
                     ingest(self.config, wait=True)  # first use: build the bundled corpus (once, if racing)
-                    search = HybridSearch.open(self.config)
-                self._backend = make_backend(self.config.llm, self.config, search)
-                use_fallback = self.config.llm_fallback and self.config.llm != "extractive"
-                self._fallback = make_backend("extractive", self.config, search) if use_fallback else None
-                self._search = search
+                    search = self._open()
+                self._use(search)
+            elif time.monotonic() - self._checked >= self.config.refresh_seconds and not self._refreshing:
+                self._checked = time.monotonic()
+                try:
+                    changed = self._search.store.generation() != self._search.generation
+                except StoreError:
+                    changed = False  # the store is unreachable or damaged: answer from what is open
+                if changed:  # another process ingested: reopen in the background, answer meanwhile
+                    self._refreshing = True
+                    threading.Thread(target=self._refresh, args=(self._search,), daemon=True).start()
             return self._search, self._backend
+
+    def _open(self, embedder: Any = None):
+        from assistant.retrieve import HybridSearch
+
+        self._checked = time.monotonic()
+        return HybridSearch.open(self.config, embedder)
+
+    def _use(self, search: Any) -> None:
+        """Answer from ``search`` from now on (call with the lock held)."""
+        from assistant.backends import make_backend
+
+        self._backend = make_backend(self.config.llm, self.config, search)
+        use_fallback = self.config.llm_fallback and self.config.llm != "extractive"
+        self._fallback = make_backend("extractive", self.config, search) if use_fallback else None
+        self._search = search
+
+    def _refresh(self, old: Any) -> None:
+        try:
+            search = self._open(old.embedder)
+            with self._lock:
+                if self._search is old:  # not replaced meanwhile (by an ingest in this process)
+                    self._use(search)
+        except Exception:  # keep answering from the index that is open; the next check tries again
+            log.warning("could not reopen the index after another process's ingest", exc_info=True)
+        finally:
+            self._refreshing = False
 
     def _engine(self, k: int | None, filters: Filters | None):
         from assistant.engine import CitedQueryEngine

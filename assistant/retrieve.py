@@ -28,8 +28,17 @@ DENSE_WEIGHT = 2.5
 class HybridSearch:
     """Everything retrieval needs, loaded once: store, embedder, keyword index, paper records."""
 
-    def __init__(self, config: Config, store: Store, embedder: Embedder, keyword: KeywordIndex, papers: list[Paper]):
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        embedder: Embedder,
+        keyword: KeywordIndex,
+        papers: list[Paper],
+        generation: str = "",
+    ):
         self.config = config
+        self.generation = generation  # the store's generation when opened (see Store.generation)
         self.store = store
         self.embedder = embedder
         self.keyword = keyword
@@ -41,6 +50,7 @@ class HybridSearch:
         """Open an existing index; raises StoreError when there is none."""
         store = Store(config, create=False)
         store.check_signature()
+        generation = store.generation()  # read first: an ingest during open shows as a newer one
         papers, fingerprint = store.snapshot()
         keyword = KeywordIndex.load(config.keyword_dir, fingerprint)
         if keyword is None:  # another process changed the store, or the index files are gone
@@ -49,7 +59,7 @@ class HybridSearch:
                 keyword.save(config.keyword_dir, fingerprint)
             except OSError:
                 pass  # a read-only data dir still answers, it just rebuilds next time
-        return cls(config, store, embedder or make_embedder(config), keyword, papers)
+        return cls(config, store, embedder or make_embedder(config), keyword, papers, generation)
 
     def search(self, question: str, k: int | None = None, filters: Filters | None = None) -> list[Source]:
         """The top ``k`` papers for ``question``, best first.

@@ -78,6 +78,12 @@ class Config(BaseModel):
 
     # retrieval
     top_k: int = Field(5, ge=1, le=100, description="Papers returned by retrieval and shown as sources.")
+    refresh_seconds: float = Field(
+        5.0,
+        ge=0,
+        description="How often a running assistant checks whether another process's ingest changed the "
+        "papers, and if so reopens the index in the background (0: on every question).",
+    )
     candidates: int = Field(
         50, ge=5, description="Candidate papers taken from each of BM25 and dense search before scoring."
     )

@@ -216,6 +216,8 @@ def _write(
                 if attempt == 2:
                     raise
                 time.sleep(0.2)
+    if to_embed or meta_only or removed:
+        store.new_generation()  # running readers see it and reopen (Assistant.refresh_seconds)
 
 
 def _embed_and_write(store: Store, papers: list[Paper], embedder: Embedder, config: Config, progress: bool) -> int:

@@ -12,6 +12,7 @@ import hashlib
 import json
 import shutil
 import sqlite3
+import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import closing, contextmanager
@@ -243,6 +244,18 @@ class Store:
                 return _Guarded(self._client.get_collection(name, embedding_function=None), self.location)
             except NotFoundError:
                 raise StoreError(f"no paper index in {self.location}; build it with `assistant ingest`") from None
+
+    # the generation: changes whenever an ingest changes the papers, so readers can reopen
+    def generation(self) -> str:
+        """The store's current generation ("" before the first ingest that set one). Read fresh
+        from Chroma each call (~0.5 ms), so another process's ingest shows."""
+        with _guard(self.location):
+            collection = self._client.get_collection(self.papers.name, embedding_function=None)
+        return str((collection.metadata or {}).get("generation", ""))
+
+    def new_generation(self) -> None:
+        """Mark the papers as changed (the end of an ingest that changed something)."""
+        self.papers.modify(metadata={"signature": self.signature, "generation": uuid.uuid4().hex})
 
     # reads
     def _get_all(self, collection: Any, include: list[str]) -> dict[str, list[Any]]:

@@ -204,3 +204,35 @@ def test_unreachable_chroma_server_is_one_clear_error(tmp_path):
     config = Config(data_dir=tmp_path, chroma_host="127.0.0.1", chroma_port=free_port())
     with pytest.raises(StoreError, match="cannot reach the Chroma server at 127.0.0.1"):
         Store(config)
+
+
+def test_a_running_assistant_picks_up_another_process_ingest(tmp_path, small_corpus, embedder):
+    """A UI or bot process answers from the papers another process has since ingested, without a
+    restart: it notices the store's new generation and reopens the index in the background."""
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    config = Config(data_dir=tmp_path / "store", refresh_seconds=0)
+    ingest(config, [small_corpus], embedder=embedder)
+    reader = Assistant(config)
+    question = "protein folding with diffusion models"
+    assert all("Protein" not in s.title for s in reader.retrieve(question))
+    before = Store(config).generation()
+    assert before  # set by the ingest that added papers
+
+    extra = {"title": "Diffusion Models for Protein Folding", "abstract": "We fold proteins with a diffusion model."}
+    bigger = tmp_path / "bigger.jsonl"
+    write_jsonl(bigger, [*SMALL, extra])
+    argv = [str(Path(sys.executable).with_name("assistant")), "--data-dir", str(config.data_dir), "ingest", str(bigger)]
+    subprocess.run(argv, check=True, capture_output=True, timeout=300)
+    assert Store(config).generation() != before
+
+    deadline = time.monotonic() + 60
+    while not any(s.title == extra["title"] for s in reader.retrieve(question)):
+        assert time.monotonic() < deadline, "the running assistant never saw the new paper"
+        time.sleep(0.2)
+    unchanged = Store(config).generation()
+    ingest(config, [bigger], embedder=embedder)  # nothing changes: readers are not sent to reopen
+    assert Store(config).generation() == unchanged
