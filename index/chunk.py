@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from index.records import Chunk, Paper
+from index.records import Chunk, Paper, chunk_id
 from index.text import sentence_spans
 
 CountTokens = Callable[[list[str]], list[int]]
@@ -78,7 +78,7 @@ def chunk_paper(paper: Paper, count: CountTokens, max_tokens: int) -> list[Chunk
         start, end = spans[first][0], spans[last - 1][1]
         chunks.append(
             Chunk(
-                chunk_id=f"{paper.paper_id}:{paper.text_hash[:8]}:{i}",
+                chunk_id=chunk_id(paper.paper_id, paper.text_hash, i),
                 paper_id=paper.paper_id,
                 index=i,
                 text=chunk_text(paper.title, abstract[start:end]),

@@ -143,12 +143,11 @@ class OnnxEmbedder(Embedder):
         super().__init__(model_path, batch_size)
         from tokenizers import Tokenizer
 
-        self.cache_dir = cache_dir
         self.int8 = int8
+        # both graphs exported up front, so errors surface here: int8 (if asked) and the questions' float32
+        self._graphs = {i: _exported_graph(model_path, cache_dir, i) for i in ((False, True) if int8 else (False,))}
+        self.graph = self._graphs[int8]
         self._sessions: dict[bool, Any] = {}
-        self.graph = _exported_graph(model_path, cache_dir, int8)  # exported up front: errors surface here
-        if int8:
-            _exported_graph(model_path, cache_dir, False)  # the questions' graph
         self.tokenizer = Tokenizer.from_file(str(model_path / "tokenizer.json"))
         self.tokenizer.enable_truncation(self.max_tokens)
         self.tokenizer.enable_padding()
@@ -160,8 +159,8 @@ class OnnxEmbedder(Embedder):
             options = ort.SessionOptions()
             options.intra_op_num_threads = min(4, os.cpu_count() or 1)
             options.log_severity_level = 3
-            graph = _exported_graph(self.model_path, self.cache_dir, int8)
-            self._sessions[int8] = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+            graph = str(self._graphs[int8])
+            self._sessions[int8] = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
         return self._sessions[int8]
 
     def _encode(self, texts: list[str], int8: bool | None = None) -> np.ndarray:

@@ -185,8 +185,8 @@ def _write(
 ) -> None:
     store = Store.rebuilt(config) if rebuild else Store(config)
     store.check_signature()
-    store.sweep_orphans()  # chunks left by an interrupted ingest
     existing = store.paper_hashes()
+    store.sweep_orphans(existing)  # chunks left by an interrupted ingest
     to_embed = [p for p in papers if existing.get(p.paper_id, ("",))[0] != p.text_hash]
     meta_only = [
         p
@@ -205,9 +205,9 @@ def _write(
         store.sweep_orphans()  # the replaced versions' chunks
     store.update_metadata(meta_only)
     store.delete_papers(removed)
-    stored, fingerprint = store.snapshot()
+    fingerprint = store.fingerprint()  # this ingest holds the lock: no writer changes papers meanwhile
     if to_embed or removed or KeywordIndex.load(config.keyword_dir, fingerprint) is None:
-        keyword = KeywordIndex.build(stored)
+        keyword = KeywordIndex.build(store.load_papers())
         for attempt in range(3):  # a reader that opened the index mid-ingest may be saving its own copy
             try:
                 keyword.save(config.keyword_dir, fingerprint)

@@ -59,6 +59,16 @@ class Chunk:
     end: int
 
 
+def chunk_id(paper_id: str, text_hash: str, index: int) -> str:
+    """The id of a paper's ``index``-th chunk: the paper id, its text version, the position."""
+    return f"{paper_id}:{text_hash[:8]}:{index}"
+
+
+def paper_of_chunk(chunk_id: str) -> str:
+    """The paper id in a chunk id (see ``chunk_id``)."""
+    return chunk_id.rsplit(":", 2)[0]
+
+
 @dataclass(frozen=True)
 class Problem:
     """An input that was skipped, with where it was and why."""

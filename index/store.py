@@ -24,7 +24,7 @@ import numpy as np
 
 from index.config import Config
 from index.embed import vector_variant
-from index.records import Chunk, Paper
+from index.records import Chunk, Paper, chunk_id, paper_of_chunk
 
 WRITE_BATCH = 1000
 READ_PAGE = 5000  # records per get() when reading a whole collection
@@ -143,7 +143,7 @@ def _paper_metadata(paper: Paper, meta_hash: str, chunks: int) -> dict[str, Any]
         "sources": json.dumps(list(paper.sources)),
         "text_hash": paper.text_hash,
         "meta_hash": meta_hash,
-        "chunks": chunks,  # with text_hash, names the paper's chunk ids (see Store._chunk_ids)
+        "chunks": chunks,  # with text_hash, names the paper's chunk ids (see Store._chunk_vectors)
     }
     return {k: v for k, v in meta.items() if v is not None}  # Chroma rejects None
 
@@ -174,7 +174,7 @@ class Store:
 
     def __init__(self, config: Config, create: bool = True):
         self.config = config
-        self._chunk_ids: dict[str, list[str]] = {}  # paper id -> its chunk ids, from snapshot()
+        self._chunks: dict[str, tuple[str, int]] = {}  # paper id -> (text hash, chunk count), from snapshot()
         self._client = _connect(config, create)
         prefix = config.collection
         try:
@@ -285,9 +285,7 @@ class Store:
         (one read, so an ingest in another process cannot come between the two)."""
         got = self._get_all(self.papers, ["metadatas", "documents"])
         rows = sorted(zip(got["ids"], got["documents"], got["metadatas"]))
-        self._chunk_ids = {
-            i: [f"{i}:{m['text_hash'][:8]}:{n}" for n in range(m["chunks"])] for i, _, m in rows if m.get("chunks")
-        }
+        self._chunks = {i: (m["text_hash"], m["chunks"]) for i, _, m in rows if m.get("chunks")}
         return [_paper_from(i, d, m) for i, d, m in rows], _fingerprint((i, m["text_hash"]) for i, _, m in rows)
 
     def counts(self) -> dict[str, int]:
@@ -317,8 +315,8 @@ class Store:
         best: dict[str, float] = {}
         for got in self._chunk_vectors(paper_ids):
             sims = np.asarray(got["embeddings"], dtype=np.float32) @ np.asarray(vector, dtype=np.float32)
-            for chunk_id, sim in zip(got["ids"], sims):
-                pid = paper_of_chunk(chunk_id)
+            for cid, sim in zip(got["ids"], sims):
+                pid = paper_of_chunk(cid)
                 best[pid] = max(best.get(pid, -1.0), float(sim))
         return best
 
@@ -337,8 +335,9 @@ class Store:
         ids: list[str] = []
         unknown: list[str] = []
         for pid in sorted(set(paper_ids)):
-            if known := self._chunk_ids.get(pid):
-                ids.extend(known)
+            if pid in self._chunks:
+                text_hash, count = self._chunks[pid]
+                ids.extend(chunk_id(pid, text_hash, n) for n in range(count))
             else:
                 unknown.append(pid)
         selections = ([{"ids": ids}] if ids else []) + ([{"where": {"paper_id": {"$in": unknown}}}] if unknown else [])
@@ -351,7 +350,7 @@ class Store:
         """``collection.get`` with embeddings, or None while an ingest in another process is
         writing some of them (Chroma: "Error finding id"); callers then go on without."""
         try:
-            return collection.get(include=["embeddings", "metadatas"], **selection)
+            return collection.get(include=["embeddings"], **selection)
         except StoreError as exc:
             if "Error finding id" in str(exc):
                 return None
@@ -399,9 +398,10 @@ class Store:
             self.papers.delete(ids=part)
             self.chunks.delete(where={"paper_id": {"$in": part}})
 
-    def sweep_orphans(self) -> int:
-        """Delete chunks whose paper record is missing or holds another text; return how many."""
-        committed = {pid: th for pid, (th, _) in self.paper_hashes().items()}
+    def sweep_orphans(self, hashes: dict[str, tuple[str, str]] | None = None) -> int:
+        """Delete chunks whose paper record is missing or holds another text; return how many.
+        ``hashes`` is ``paper_hashes()`` when the caller has just read it."""
+        committed = {pid: th for pid, (th, _) in (self.paper_hashes() if hashes is None else hashes).items()}
         got = self._get_all(self.chunks, ["metadatas"])
         orphans = [
             cid for cid, m in zip(got["ids"], got["metadatas"]) if committed.get(m["paper_id"]) != m.get("text_hash")
@@ -417,11 +417,6 @@ class Store:
                 self._client.delete_collection(col.name)
         self.papers = self._collection(f"{self.config.collection}-papers")
         self.chunks = self._collection(f"{self.config.collection}-chunks")
-
-
-def paper_of_chunk(chunk_id: str) -> str:
-    """The paper id in a chunk id (``<paper id>:<text hash>:<n>``, see ``index.chunk``)."""
-    return chunk_id.rsplit(":", 2)[0]
 
 
 def _fingerprint(pairs: Iterable[tuple[str, str]]) -> str:

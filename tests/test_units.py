@@ -11,8 +11,8 @@ from assistant.followup import resolve_references
 from index.chunk import _windows, chunk_paper
 from index.config import Config, ConfigError
 from index.embed import SentenceTransformerEmbedder, resolve_model_path
-from index.records import Paper
-from index.store import Filters, paper_of_chunk
+from index.records import Paper, paper_of_chunk
+from index.store import Filters
 from index.text import sentence_spans, terms
 
 
