@@ -29,13 +29,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _common import ENV, SCRIPT, bundled_papers, dev_questions, disk_mb, percentile
+
 STARTED = time.perf_counter()  # a child's build time counts from here, imports included
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-SCRIPT = Path(sys.executable).with_name("assistant")
 QUESTION = "How many participants took part in the struggle-determination video dataset?"
-DEV = REPO.parent / "shared" / "eval" / "dev_questions.jsonl"
 FALLBACK_QUESTIONS = [
     QUESTION,
     "Which papers study continual learning without forgetting?",
@@ -43,36 +41,10 @@ FALLBACK_QUESTIONS = [
 ]
 REPEATS = 3  # passes over the questions for the warm latencies
 COLD_RUNS = 3  # cold `assistant ask` processes per run
-ENV = {
-    **os.environ,
-    "HF_HUB_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "ANONYMIZED_TELEMETRY": "False",
-    "TOKENIZERS_PARALLELISM": "false",  # no fork warnings from the tokenizers library
-}
 TARGETS = {"embed_speedup": ">= 2", "reingest_s": "<= 2", "cold_ask_s": "<= 4", "warm_ask_p50_ms": "<= 30"}
 
 
 # helpers shared by the child processes
-
-
-def _questions() -> list[str]:
-    if DEV.exists():
-        return [json.loads(line)["question"] for line in DEV.read_text().splitlines() if line.strip()]
-    return FALLBACK_QUESTIONS
-
-
-def _papers():
-    """The bundled corpus through the product's parser, deduplicated as ingest does."""
-    from index.config import BUNDLED_CORPUS
-    from index.parse import parse_source
-    from index.records import merge
-
-    entries = []
-    for f in sorted(BUNDLED_CORPUS.iterdir()):
-        if f.is_file() and not f.name.startswith("."):
-            entries.extend(parse_source(str(f), f.read_text(encoding="utf-8")).papers)
-    return merge(entries)
 
 
 def _paper_text(paper) -> str:
@@ -88,15 +60,6 @@ def _latencies(fn, questions: list[str]) -> list[float]:
             fn(q)
             out.append(time.perf_counter() - started)
     return out
-
-
-def _p(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[int(q * (len(ordered) - 1))]
-
-
-def _disk_mb(path: Path) -> float:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
 
 
 def _model_path() -> str:
@@ -122,7 +85,7 @@ def child_baseline(folder: Path, backend: str, order: str) -> dict[str, Any]:
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
-    papers = _papers()
+    papers = bundled_papers()
     nodes = [TextNode(id_=p.paper_id, text=_paper_text(p)) for p in papers]
     embed_model = HuggingFaceEmbedding(model_name=_model_path(), device="cpu")
     store = ChromaVectorStore(chroma_collection=_chroma_client(folder).get_or_create_collection("baseline"))
@@ -131,7 +94,7 @@ def child_baseline(folder: Path, backend: str, order: str) -> dict[str, Any]:
     )
     build = time.perf_counter() - STARTED
     retriever = index.as_retriever(similarity_top_k=5)
-    retrieve = _latencies(retriever.retrieve, _questions())
+    retrieve = _latencies(retriever.retrieve, dev_questions(FALLBACK_QUESTIONS))
     return {"papers": len(papers), "build_s": build, "retrieve_ms": [1000 * t for t in retrieve]}
 
 
@@ -160,7 +123,7 @@ def child_product(folder: Path, backend: str, order: str) -> dict[str, Any]:
     again = ingest(config)
     reingest = time.perf_counter() - started
     assistant = Assistant(config)
-    questions = _questions()
+    questions = dev_questions(FALLBACK_QUESTIONS)
     retrieve = _latencies(assistant.retrieve, questions)
     ask = _latencies(assistant.ask, questions)
     return {
@@ -181,7 +144,7 @@ def child_embed(folder: Path, backend: str, order: str) -> dict[str, Any]:
     from index.config import Config
     from index.embed import make_embedder
 
-    texts = [_paper_text(p) for p in _papers()]
+    texts = [_paper_text(p) for p in bundled_papers()]
     baseline = HuggingFaceEmbedding(model_name=_model_path(), device="cpu")
     product = make_embedder(Config.load(embed_backend=backend))
     runners = {"baseline": baseline.get_text_embedding_batch, "product": product.embed}
@@ -255,25 +218,25 @@ def one_run(backend: str, index: int) -> dict[str, float]:
             "reingest_inprocess_s": prod["reingest_inprocess_s"],
             "cold_ask_s": statistics.median(c[0] for c in cold),
             "warm_ask_p50_ms": statistics.median(prod["ask_ms"]),
-            "warm_ask_p95_ms": _p(prod["ask_ms"], 0.95),
+            "warm_ask_p95_ms": percentile(prod["ask_ms"], 0.95),
             "warm_retrieve_p50_ms": statistics.median(prod["retrieve_ms"]),
-            "warm_retrieve_p95_ms": _p(prod["retrieve_ms"], 0.95),
+            "warm_retrieve_p95_ms": percentile(prod["retrieve_ms"], 0.95),
             "build_s": prod["build_s"],
             "build_papers_per_s": prod["papers"] / prod["build_s"],
             "embed_papers_per_s": rates["product"],
             "embedded": prod["embedded"],
             "peak_rss_mb": prod_rss,
             "cold_ask_rss_mb": max(c[1] for c in cold),
-            "disk_mb": _disk_mb(prod_dir),
+            "disk_mb": disk_mb(prod_dir),
             "baseline_build_s": base["build_s"],
             "baseline_build_papers_per_s": base["papers"] / base["build_s"],
             "baseline_embed_papers_per_s": rates["baseline"],
             "baseline_warm_retrieve_p50_ms": statistics.median(base["retrieve_ms"]),
-            "baseline_warm_retrieve_p95_ms": _p(base["retrieve_ms"], 0.95),
+            "baseline_warm_retrieve_p95_ms": percentile(base["retrieve_ms"], 0.95),
             "baseline_cold_query_s": base_cold,
             "baseline_peak_rss_mb": base_rss,
             "baseline_cold_query_rss_mb": base_cold_rss,
-            "baseline_disk_mb": _disk_mb(base_dir),
+            "baseline_disk_mb": disk_mb(base_dir),
         }
 
 

@@ -35,34 +35,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _common import ENV, bundled_papers, dev_questions, disk_mb, percentile
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 CHROMA = Path(sys.executable).with_name("chroma")
-DEV = REPO.parent / "shared" / "eval" / "dev_questions.jsonl"
 SEED = 7
 GROUP = 1000  # papers written per store call, as ingest's groups but larger
 NOISE = 0.025  # per-dimension noise on unit vectors of 384 dimensions: cosine ~0.9 to the original
 REPEATS = 3
-ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"}
-
-
-def _questions() -> list[str]:
-    if DEV.exists():
-        return [json.loads(line)["question"] for line in DEV.read_text().splitlines() if line.strip()]
-    return ["Which papers study continual learning without forgetting?", "What does the Master Key Hypothesis state?"]
-
-
-def _real_papers():
-    from index.config import BUNDLED_CORPUS
-    from index.parse import parse_source
-    from index.records import merge
-
-    entries = []
-    for f in sorted(BUNDLED_CORPUS.iterdir()):
-        if f.is_file() and not f.name.startswith("."):
-            entries.extend(parse_source(str(f), f.read_text(encoding="utf-8")).papers)
-    return merge(entries)
+FALLBACK_QUESTIONS = [
+    "Which papers study continual learning without forgetting?",
+    "What does the Master Key Hypothesis state?",
+]
 
 
 def base_vectors(backend: str | None, out: Path) -> None:
@@ -73,7 +56,7 @@ def base_vectors(backend: str | None, out: Path) -> None:
 
     config = Config.load(embed_backend=backend)
     embedder = make_embedder(config)
-    papers = _real_papers()
+    papers = bundled_papers()
     max_tokens = min(config.chunk_tokens, embedder.max_tokens)
     chunk_texts, owner = [], []
     for i, p in enumerate(papers):
@@ -93,7 +76,7 @@ class Synth:
         from index.embed import resolve_model_path
         from index.text import sentences
 
-        self.real = _real_papers()
+        self.real = bundled_papers()
         self.sentences = [sentences(p.abstract) for p in self.real]
         self.title_words = [p.title.split() for p in self.real]
         saved = np.load(vectors)
@@ -160,15 +143,6 @@ class Synth:
     def _perturb(vectors: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         out = vectors + rng.normal(0, NOISE, vectors.shape).astype(np.float32)
         return (out / np.linalg.norm(out, axis=1, keepdims=True)).astype(np.float32)
-
-
-def _disk_mb(*paths: Path) -> float:
-    return sum(f.stat().st_size for p in paths if p.exists() for f in p.rglob("*") if f.is_file()) / 1e6
-
-
-def _p(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[int(q * (len(ordered) - 1))]
 
 
 def _timed_searches(search, questions: list[str]) -> tuple[list[float], dict[str, float]]:
@@ -238,7 +212,7 @@ def child(size: int, data_dir: Path, vectors: Path, host: str | None, port: int,
     search = HybridSearch.open(config)
     open_s = time.perf_counter() - started
     reused = manifest.stat().st_mtime_ns == saved_at  # loaded by its fingerprint, not rebuilt
-    latencies, parts = _timed_searches(search, _questions())
+    latencies, parts = _timed_searches(search, dev_questions(FALLBACK_QUESTIONS))
     result: dict[str, Any] = {
         "papers": counts["papers"],
         "chunks": counts["chunks"],
@@ -249,7 +223,7 @@ def child(size: int, data_dir: Path, vectors: Path, host: str | None, port: int,
         "open_s": open_s,
         "keyword_index_reused": reused,
         "retrieve_p50_ms": statistics.median(latencies),
-        "retrieve_p95_ms": _p(latencies, 0.95),
+        "retrieve_p95_ms": percentile(latencies, 0.95),
         "retrieve_mean_ms_in": parts,
     }
     if host:  # a second process elsewhere: same server, its own (empty) data dir
@@ -331,7 +305,7 @@ def one(size: int, mode: str, vectors: Path, backend: str | None) -> dict[str, A
             wall_s=time.perf_counter() - started,
             client_peak_rss_mb=usage.ru_maxrss / 1024,
             server_peak_rss_mb=server_rss,
-            disk_mb=_disk_mb(data_dir, Path(tmp) / "chroma-server"),
+            disk_mb=disk_mb(data_dir, Path(tmp) / "chroma-server"),
         )
         return result
 

@@ -16,16 +16,13 @@ import json
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-SCRIPT = Path(sys.executable).with_name("assistant")
+from _common import SCRIPT, dev_questions
+
 QUESTION = "How many participants took part in the struggle-determination video dataset?"
-DEV = REPO.parent / "shared" / "eval" / "dev_questions.jsonl"
 FALLBACK_QUESTIONS = [
     QUESTION,
     "Which papers study continual learning without forgetting?",
@@ -40,17 +37,11 @@ def _timed(*args: str, env: dict | None = None) -> float:
     return time.perf_counter() - started
 
 
-def _questions() -> list[str]:
-    if DEV.exists():
-        return [json.loads(line)["question"] for line in DEV.read_text().splitlines() if line.strip()]
-    return FALLBACK_QUESTIONS
-
-
 def _warm_latencies(data_dir: str, repeats: int = 3) -> list[float]:
     from assistant import Assistant, Config
 
     assistant = Assistant(Config(data_dir=Path(data_dir)))
-    questions = _questions()
+    questions = dev_questions(FALLBACK_QUESTIONS)
     assistant.ask(questions[0])  # load the model and the index
     latencies = []
     for _ in range(repeats):

@@ -20,9 +20,11 @@ import threading
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from _common import REPO
+
+from tests.faults import chat_text  # the chat's last message, whichever shape gradio_client returns
+
 QUESTIONS = [
     "How many participants took part in the struggle-determination video dataset?",
     "Which papers study continual learning without forgetting?",
@@ -69,21 +71,11 @@ def one_question(client, question: str, start: threading.Barrier) -> dict[str, f
     job = client.submit(question, [], "extractive", "", "", "", 5, api_name="/ask")
     first = None
     for update in job:  # blocks until the next streamed update arrives
-        if first is None and _last_text(update[0]):
+        if first is None and chat_text(update[0]):
             first = time.perf_counter() - started
-    text = _last_text(job.result()[0])
+    text = chat_text(job.result()[0])
     total = time.perf_counter() - started
     return {"first_s": first or total, "total_s": total, "answered": bool(text) and not text.startswith("⚠️")}
-
-
-def _last_text(chat: list[dict]) -> str:
-    """The text of the last chat message, whichever content shape the client returns."""
-    if not chat:
-        return ""
-    content = chat[-1].get("content")
-    if isinstance(content, list):
-        return "".join(part.get("text", "") for part in content if isinstance(part, dict))
-    return content or ""
 
 
 def one_run(url: str, n: int) -> dict[str, float]:

@@ -14,6 +14,7 @@ import pytest
 from assistant import Answer, Assistant, BackendError
 from assistant.backends import BACKENDS
 from assistant.backends.generative import GenerativeBackend
+from tests.conftest import send_json
 
 pytestmark = pytest.mark.slow
 
@@ -168,12 +169,7 @@ class _Stub(BaseHTTPRequestHandler):
         if self.mode == "slow":
             time.sleep(5)
         if self.mode in ("500", "429"):
-            body = json.dumps({"error": {"message": "boom", "type": "server_error"}}).encode()
-            self.send_response(int(self.mode))
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            send_json(self, int(self.mode), {"error": {"message": "boom", "type": "server_error"}})
             return
         self.send_response(200)  # "empty": a stream that carries no text
         self.send_header("Content-Type", "text/event-stream")

@@ -24,7 +24,7 @@ from assistant.backends import BACKENDS
 from assistant.bot import BotCore, Message
 from assistant.slack import render
 from index.ingest import ingest
-from tests.conftest import REPO, SMALL, stop
+from tests.conftest import REPO, SMALL, send_json, stop
 from tests.faults import chat_text, start_ui, write_jsonl
 from tests.test_answer import assert_citation_invariants
 from tests.test_cli import run
@@ -219,13 +219,8 @@ class _Unauthorized(BaseHTTPRequestHandler):
     def do_POST(self):  # noqa: N802 (http.server's naming)
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         type(self).seen.append(self.headers.get("Authorization", ""))
-        body = json.dumps({"error": {"message": "Incorrect API key provided", "type": "invalid_request_error",
-                                     "code": "invalid_api_key"}}).encode()  # fmt: skip
-        self.send_response(401)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        send_json(self, 401, {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error",
+                                        "code": "invalid_api_key"}})  # fmt: skip
 
     def log_message(self, *args):
         pass

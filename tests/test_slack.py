@@ -21,7 +21,7 @@ from slack_sdk.signature import SignatureVerifier
 from assistant.answer import Answer, Citation, Source
 from assistant.bot import BotCore, Message, RateLimit, Reply
 from assistant.slack import SEARCHING, render
-from tests.conftest import free_port, stop
+from tests.conftest import free_port, send_json, stop
 
 pytestmark = pytest.mark.slow
 
@@ -54,12 +54,7 @@ class SlackStandIn:
                     reply.update(user_id="UBOT", bot_id="BBOT", team_id="T1", user="paperbot")
                 elif method == "chat.postMessage":
                     reply.update(channel=data.get("channel"), ts=f"1800000000.{number:06d}")
-                body = json.dumps(reply).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                send_json(self, 200, reply)
 
             def log_message(self, *args):
                 pass
