@@ -43,7 +43,6 @@ EXAMPLES = [
 USER_ERRORS = (QuestionError, BackendError, StoreError, ConfigError)
 _MARKER = re.compile(r"\\\[(\d+)\\\]")  # a [n] marker, as inert() leaves it
 _MARKDOWN = re.compile(r"([\\`*_\[\]#|~$:.])")  # ':' and '.' too, so no bare URL becomes a link
-_ISO_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 Chat = list[dict[str, str]]
 
 
@@ -69,25 +68,17 @@ class Backends:
 
 
 def parse_filters(date_from: str, date_to: str, organization: str) -> Filters | None:
-    """Filters from the UI fields; a malformed date is a QuestionError the chat shows."""
-    for label, value in (("from", date_from), ("to", date_to)):
-        if value and not _ISO_DATE.match(value.strip()):
-            raise QuestionError(f"the date {label} '{value}' is not a date; write it as 2024, 2024-05 or 2024-05-31")
-    filters = Filters(
-        date_from=_pad(date_from, "01") or None,
-        date_to=_pad(date_to, "12", end=True) or None,
-        organization=(organization or "").strip() or None,
-    )
+    """Filters from the UI fields (blank means no filter); a bad value is a QuestionError the chat
+    shows, worded by ``Filters`` itself."""
+    try:
+        filters = Filters(
+            date_from=(date_from or "").strip() or None,
+            date_to=(date_to or "").strip() or None,
+            organization=(organization or "").strip() or None,
+        )
+    except ValueError as exc:  # Filters' FilterError: one sentence naming the value
+        raise QuestionError(str(exc)) from None
     return filters or None
-
-
-def _pad(value: str, month: str, end: bool = False) -> str:
-    value = (value or "").strip()
-    if len(value) == 4:
-        return f"{value}-{month}-{'31' if end else '01'}"
-    if len(value) == 7:
-        return f"{value}-{'31' if end else '01'}"
-    return value
 
 
 def inert(text: str) -> str:

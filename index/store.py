@@ -8,8 +8,10 @@ commit marker: chunks without a matching paper record are orphans and are swept 
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 import json
+import re
 import shutil
 import sqlite3
 import uuid
@@ -17,6 +19,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -84,14 +87,59 @@ class Hit:
     similarity: float  # cosine similarity, 1 is identical
 
 
+class FilterError(ValueError):
+    """A filter value is malformed; the message names the value and the forms accepted."""
+
+
+DATE_FORMS = "YYYY, YYYY-MM or YYYY-MM-DD (for example 2024, 2024-05 or 2024-05-31)"
+_PARTIAL_DATE = re.compile(r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?")
+
+
+def filter_date(value: object, which: str, end: bool = False) -> str:
+    """``value`` (YYYY, YYYY-MM or YYYY-MM-DD) as the ISO date that bounds a range: the first day it
+    names, or with ``end`` the last one ("2024-02" -> 2024-02-29). Raises FilterError otherwise."""
+    text = value.strip() if isinstance(value, str) else ""
+    m = _PARTIAL_DATE.fullmatch(text)
+    try:
+        if not m:
+            raise ValueError
+        year, month = int(m[1]), int(m[2] or (12 if end else 1))
+        day = int(m[3]) if m[3] else (calendar.monthrange(year, month)[1] if end else 1)
+        return date(year, month, day).isoformat()
+    except ValueError:  # calendar.IllegalMonthError is one too
+        raise FilterError(f"the {which} date {_shown(value)} is not a date; write it as {DATE_FORMS}") from None
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 @dataclass(frozen=True)
 class Filters:
-    """Metadata filters on papers. Dates are ISO strings; papers with no known year never
-    match a date filter. Organisation matching ignores case."""
+    """Metadata filters on papers, checked when built: dates are YYYY, YYYY-MM or YYYY-MM-DD and
+    are stored as the ISO day that bounds the range ("2024" from is 2024-01-01, to is 2024-12-31);
+    the start is not after the end; an organisation is non-empty text. A bad value raises
+    FilterError naming it. Papers with no known year never match a date filter. Organisation
+    matching ignores case."""
 
     date_from: str | None = None
     date_to: str | None = None
     organization: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.date_from is not None:
+            object.__setattr__(self, "date_from", filter_date(self.date_from, "start"))
+        if self.date_to is not None:
+            object.__setattr__(self, "date_to", filter_date(self.date_to, "end", end=True))
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise FilterError(
+                f"the start date {self.date_from} is after the end date {self.date_to}; give the earlier date first"
+            )
+        if self.organization is not None:
+            if not isinstance(self.organization, str) or not self.organization.strip():
+                raise FilterError(f"the organisation {_shown(self.organization)} is not a name; give it as text")
+            object.__setattr__(self, "organization", self.organization.strip())
 
     def __bool__(self) -> bool:
         return bool(self.date_from or self.date_to or self.organization)
@@ -106,7 +154,7 @@ class Filters:
         if self.date_to and not self.date_from:  # unknown dates are stored as 0
             clauses.append({"date_ord": {"$gt": 0}})
         if self.organization:
-            clauses.append({"org_key": self.organization.strip().lower()})
+            clauses.append({"org_key": self.organization.lower()})
         if not clauses:
             return None
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
@@ -120,7 +168,7 @@ class Filters:
         if self.date_to and paper.date and paper.date > self.date_to:
             return False
         if self.organization:
-            return (paper.organization or "").lower() == self.organization.strip().lower()
+            return (paper.organization or "").lower() == self.organization.lower()
         return True
 
 
