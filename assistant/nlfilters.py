@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from index.store import Filters
+from index.store import FilterError, Filters
 
 _MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m} | {
     m.lower(): i for i, m in enumerate(calendar.month_abbr) if m
@@ -64,10 +64,17 @@ def _month_end(year: int, month: int | None) -> str:
     return f"{year:04d}-{month:02d}-{calendar.monthrange(year, month)[1]:02d}"
 
 
-def _shift_months(day: date, months: int) -> date:
+def _shift_months(day: date, months: int) -> date | None:
+    """``day`` moved ``months`` back, or None when that is before year 1 (no lower bound at all)."""
     total = day.year * 12 + day.month - 1 - months
+    if total < 12:
+        return None
     year, month = divmod(total, 12)
     return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def _since(day: date | None) -> tuple[str | None, None]:
+    return (day.isoformat() if day else None), None
 
 
 def _dates(kind: str, m: re.Match[str], today: date) -> tuple[str | None, str | None]:
@@ -81,10 +88,12 @@ def _dates(kind: str, m: re.Match[str], today: date) -> tuple[str | None, str | 
         if rel.startswith("last year"):
             return _month_start(today.year - 1, None), _month_end(today.year - 1, None)
         if rel.startswith("recent"):
-            return _shift_months(today, 12).isoformat(), None
+            return _since(_shift_months(today, 12))
         n_text, unit = (m["n"] or m["n2"]).lower(), (m["unit"] or m["unit2"]).lower()
+        if n_text not in _WORDS and len(n_text.lstrip("0")) > 6:  # a million years or more: every date
+            return None, None
         n = _WORDS.get(n_text) or int(n_text)
-        return _shift_months(today, n * 12 if unit == "years" else n).isoformat(), None
+        return _since(_shift_months(today, n * 12 if unit == "years" else n))
     year, month = int(m["year"]), _MONTHS.get((m["month"] or "").lower().rstrip("."))
     if kind == "since":
         return _month_start(year, month), None
@@ -107,7 +116,9 @@ def _describe(filters: Filters) -> str:
 
 
 def parse(question: str, organizations: list[str], today: date | None = None) -> Parsed:
-    """Find date and organisation filters in ``question``."""
+    """Find date and organisation filters in ``question``. Never raises: a period reaching back
+    before year 1 ("the last 3000 years") is no date filter, and a phrase that would give an
+    invalid filter gives none."""
     today = today or date.today()
     text = question
     date_from = date_to = None
@@ -124,7 +135,10 @@ def parse(question: str, organizations: list[str], today: date | None = None) ->
             organization = org
             text = text[: m.start()] + text[m.end() :]
             break
-    filters = Filters(date_from=date_from, date_to=date_to, organization=organization)
+    try:
+        filters = Filters(date_from=date_from, date_to=date_to, organization=organization)
+    except FilterError:  # e.g. an organisation the index knows only as blank text
+        return Parsed(None, question, None)
     if not filters:
         return Parsed(None, question, None)
     cleaned = re.sub(r"\s+([?.!,])", r"\1", " ".join(text.split())) or question

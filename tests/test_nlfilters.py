@@ -6,8 +6,11 @@ import json
 from datetime import date
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from assistant.nlfilters import parse
+from index.store import Filters
 from tests.conftest import SHARED
 
 ORGS = ["ByteDance Seed", "Korea University"]
@@ -79,3 +82,67 @@ def test_no_filters_on_any_dev_question():
     for line in (SHARED / "eval" / "dev_questions.jsonl").read_text().splitlines():
         question = json.loads(line)["question"]
         assert parse(question, ORGS, TODAY).filters is None, question
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "papers from the last 3000 years",
+        "papers from the last 2027 years on agents",
+        "the past 99999999999999999999999999 months of robotics",
+        "in the last " + "9" * 5000 + " years",  # beyond int()'s 4,300-digit limit
+    ],
+)
+def test_periods_beyond_year_one_or_huge_counts_give_no_date_filter(question):
+    parsed = parse(question, ORGS, TODAY)
+    assert parsed.filters is None and parsed.question == question
+
+
+def test_a_period_that_fits_is_still_a_filter():
+    filters = parse("papers from the last 2025 years", ORGS, TODAY).filters  # reaches back to year 1
+    assert filters is not None and filters.date_from == "0001-11-23"
+    padded = parse("from the last 000000000000000000000012 months", ORGS, TODAY).filters
+    assert padded is not None and padded.date_from == "2025-11-23"
+    parsed = parse("papers from ByteDance Seed in the last 3000 years", ORGS, TODAY)
+    assert parsed.filters is not None and (parsed.filters.date_from, parsed.filters.organization) == (
+        None,
+        "ByteDance Seed",
+    )
+
+
+PHRASES = [
+    "papers from the last {n} years",
+    "in the past {n} months",
+    "the last {n} months",
+    "papers since {y}",
+    "work before {m} {y}",
+    "between {y} and {y2}",
+    "in {m} {y}",
+    "from {org} since {y}",
+]
+
+
+@st.composite
+def filter_questions(draw) -> str:
+    """Text around filter phrasing with any count, year, month and organisation."""
+    digits = st.text("0123456789٣３", min_size=1, max_size=draw(st.sampled_from([3, 12, 5000])))
+    phrase = draw(st.sampled_from(PHRASES)).format(
+        n=draw(digits),
+        y=draw(st.integers(1900, 2099)),
+        y2=draw(st.integers(1900, 2099)),
+        m=draw(st.sampled_from(["Jan", "February", "Sept.", "dec"])),
+        org=draw(st.sampled_from(ORGS + ["", " "])),
+    )
+    return draw(st.text(max_size=40)) + " " + phrase + " " + draw(st.text(max_size=40))
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(question=st.one_of(st.text(max_size=300), filter_questions()), today=st.dates())
+def test_parse_never_raises(question, today):
+    organizations = ORGS + [" ", "Robotics Lab"]
+    parsed = parse(question, organizations, today)
+    if parsed.filters is not None:
+        assert parsed.filters and parsed.description
+        assert parsed.filters == Filters(**vars(parsed.filters))  # already valid and normalised
+    else:
+        assert parsed.question == question
