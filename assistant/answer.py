@@ -54,6 +54,17 @@ class Source:
         who = self.organization or (f"{self.authors} authors" if self.authors else None)
         return " · ".join(x for x in (who, self.date_text) if x)
 
+    def listing(self) -> str:
+        """What the listing says of the paper, in words a claim about it would use."""
+        parts = [
+            f"{self.authors} authors" if self.authors else "",
+            f"organisation {self.organization}" if self.organization else "",
+            f"listed with the date {self.date_text}" if self.date_text else "",
+            f"{self.upvotes} upvotes in the listing" if self.upvotes is not None else "",
+            f"links to {self.url}" if self.url else "",
+        ]
+        return "; ".join(p for p in parts if p)
+
 
 @dataclass(frozen=True)
 class Citation:
@@ -63,6 +74,7 @@ class Citation:
     paper_id: str
     title: str
     quotes: tuple[str, ...] = ()  # the abstract sentences that support the cited claims
+    marks: tuple[str, ...] = ()  # the spans of those quotes that hold what was asked ("61.68 hours")
 
 
 @dataclass(frozen=True)
@@ -95,6 +107,8 @@ class Answer:
     standalone_question: str | None = None  # a follow-up, rewritten for retrieval
     notice: str | None = None  # e.g. that the LLM failed and the extractive backend answered
     filters: str | None = None  # filters read from the question, in words ("papers dated 2024-01-01 or later")
+    kind: str = "other"  # the kind of question (assistant.questions.Kind): fact, which, compare, ...
+    gaps: tuple[str, ...] = ()  # what the question asks that the abstracts do not hold ("batch size")
 
     def citation(self, number: int) -> Citation | None:
         """The citation with this number, if any."""
@@ -112,8 +126,16 @@ class Answer:
             "standalone_question": self.standalone_question,
             "notice": self.notice,
             "filters": self.filters,
+            "kind": self.kind,
+            "gaps": list(self.gaps),
             "citations": [
-                {"number": c.number, "paper_id": c.paper_id, "title": c.title, "quotes": list(c.quotes)}
+                {
+                    "number": c.number,
+                    "paper_id": c.paper_id,
+                    "title": c.title,
+                    "quotes": list(c.quotes),
+                    "marks": list(c.marks),
+                }
                 for c in self.citations
             ],
             "sources": [

@@ -135,6 +135,7 @@ class Assistant:
             backend=backend,
             fallback=self._fallback,
             support=search.support,
+            idf=search.keyword.idf,
             refusal=load("refusal", self.config.prompts_dir),
             closest=load("closest", self.config.prompts_dir),
             min_similarity=self.config.min_similarity,

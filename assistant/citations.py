@@ -36,6 +36,16 @@ class Checked:
     unsupported: int  # claim sentences left without a supported citation
 
 
+def _claim_spans(text: str) -> list[tuple[int, int]]:
+    """Sentence spans, with a line break ending a sentence too (list items are claims of their own)."""
+    spans: list[tuple[int, int]] = []
+    offset = 0
+    for line in text.splitlines(keepends=True):
+        spans.extend((offset + s, offset + e) for s, e in sentence_spans(line) if line[s:e].strip())
+        offset += len(line)
+    return spans
+
+
 def check_citations(text: str, sources: list[Source], support: Support, min_support: float) -> Checked:
     """Keep only markers that point at a source whose abstract supports their sentence."""
     text = _AFTER_STOP.sub(lambda m: f"{m.group(2)}{m.group(1)}", text)
@@ -44,7 +54,7 @@ def check_citations(text: str, sources: list[Source], support: Support, min_supp
     pieces: list[str] = []
     unsupported = 0
     previous_end = 0
-    for start, end in sentence_spans(text):
+    for start, end in _claim_spans(text):
         sentence = text[start:end]
         claim = MARKER.sub("", sentence).strip()
         kept: list[int] = []

@@ -12,8 +12,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-DEFAULT_EVAL = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "dev_questions.jsonl"
-
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="assistant", description="Cited answers from research-paper abstracts.")
@@ -51,7 +49,13 @@ def _parser() -> argparse.ArgumentParser:
     slack.add_argument("--socket", action="store_true", help="connect with Socket Mode ($SLACK_APP_TOKEN)")
 
     ev = sub.add_parser("eval", help="measure retrieval and answers on a question set, or on a BEIR dataset")
-    ev.add_argument("questions", nargs="?", type=Path, default=DEFAULT_EVAL)
+    ev.add_argument(
+        "questions",
+        nargs="?",
+        type=Path,
+        help="a .jsonl question file (default: the bundled data/eval/questions.jsonl)",
+    )
+    ev.add_argument("--part", choices=["tuning", "heldout"], help="only this part of the question set")
     ev.add_argument("--beir", type=Path, metavar="DIR", help="a BEIR dataset (e.g. ../shared/data/scifact) instead")
     ev.add_argument("--split", default="test", help="the BEIR split to evaluate (default: test)")
     ev.add_argument("--json", action="store_true")
@@ -128,12 +132,14 @@ def _run(args: argparse.Namespace) -> int:
         result = beir.run(args.beir, args.split, config.data_dir / "beir", config)
         print(json.dumps(result, indent=2) if args.json else beir.format_table(result))
     elif args.command == "eval":
-        from assistant.evaluate import evaluate, format_metrics, load_questions
+        from assistant.evaluate import DEFAULT_QUESTIONS, evaluate, format_report, load_questions
 
-        if not args.questions.exists():
-            raise FileNotFoundError(f"question file {args.questions} does not exist; pass the path of a .jsonl file")
-        result = evaluate(assistant, load_questions(args.questions))
-        print(json.dumps(result, indent=2) if args.json else format_metrics(result["metrics"]))
+        path = args.questions or DEFAULT_QUESTIONS
+        if not path.exists():
+            raise FileNotFoundError(f"question file {path} does not exist; pass the path of a .jsonl file")
+        questions = [q for q in load_questions(path) if args.part in (None, q.split)]
+        result = evaluate(assistant, questions)
+        print(json.dumps(result, indent=2) if args.json else format_report(result))
     return 0
 
 

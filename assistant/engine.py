@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from llama_index.core.base.response.schema import Response
 from llama_index.core.query_engine import CustomQueryEngine
 from llama_index.core.retrievers import BaseRetriever
 
-from assistant.answer import Answer, Source
+from assistant.answer import Answer, Citation, Source
+from assistant.answerability import Focus, Gap, assess, named_sources
 from assistant.backends.base import AnswerBackend, BackendError
 from assistant.citations import check_citations
+from assistant.questions import Kind, Reading, answer_marks, read
 from assistant.retrieve import node_to_source, source_to_node
 
 CLOSEST_SHOWN = 3
+METADATA_MIN_SIMILARITY = 0.3  # a listing question about a paper it does not name needs retrieval this sure
 
 
 class CitedQueryEngine(CustomQueryEngine):
@@ -25,6 +29,7 @@ class CitedQueryEngine(CustomQueryEngine):
     backend: Any  # AnswerBackend (Any keeps pydantic from validating the ABC)
     fallback: Any = None  # AnswerBackend used when `backend` fails, if configured
     support: Any  # citations.Support: (claim, source) -> (score, quote)
+    idf: Any  # term -> inverse document frequency in the corpus
     refusal: str  # "The indexed abstracts do not answer this question."
     closest: str  # "The closest papers are: {titles}."
     min_similarity: float
@@ -48,11 +53,26 @@ class CitedQueryEngine(CustomQueryEngine):
         top = sources[0] if sources else None
         confidence = max(top.similarity, top.coverage) if top else 0.0
         backend: AnswerBackend = self.backend
-        base: dict[str, Any] = {"question": question, "sources": sources, "confidence": confidence}
-        if top is None or (top.similarity < self.min_similarity and top.coverage < self.min_coverage):
+        reading = read(question)
+        base: dict[str, Any] = {
+            "question": question,
+            "sources": sources,
+            "confidence": confidence,
+            "kind": reading.kind.value,
+        }
+        weak = top is None or (top.similarity < self.min_similarity and top.coverage < self.min_coverage)
+        if weak and top is not None and reading.kind is Kind.METADATA:  # "how many upvotes" shares few words
+            weak = not named_sources(question, sources) and top.similarity < METADATA_MIN_SIMILARITY
+        if weak:
             text = self._refusal(sources)
             yield text
             yield Answer(text=text, refused=True, backend=backend.name, **base)
+            return
+        focus = assess(question, reading, sources, self.idf)
+        if not focus.answered:
+            answer = self._gap_answer(focus.gaps, sources, backend.name, base)
+            yield answer.text
+            yield answer
             return
         pieces: list[str] = []
         notice = None
@@ -68,17 +88,51 @@ class CitedQueryEngine(CustomQueryEngine):
             pieces = [backend.write(question, sources)]
             yield "\n\n" + pieces[0]
         text = backend.scrub("".join(pieces)).strip()
-        checked = check_citations(text, sources, self.support, self.min_support)
+        checked = check_citations(text, sources, self._focused_support(focus), self.min_support)
         if text.startswith(self.refusal) or not checked.citations:
             text = self._refusal(sources)
             yield Answer(text=text, refused=True, backend=backend.name, notice=notice, **base)
             return
+        text, citations = checked.text, _marked(checked.citations, question, reading)
+        if focus.gaps:  # a question in several parts: the parts the abstracts do not answer, named
+            said = " ".join(g.sentence(sources) for g in focus.gaps)
+            yield "\n" + said
+            text = f"{text}\n{said}"
+            citations = _with_gap_citations(citations, focus.gaps, sources)
         yield Answer(
-            text=checked.text,
-            citations=checked.citations,
+            text=text,
+            citations=citations,
             unsupported=checked.unsupported,
             backend=backend.name,
             notice=notice,
+            gaps=tuple(g.what for g in focus.gaps),
+            **base,
+        )
+
+    def _focused_support(self, focus: Focus):
+        """The citation check, plus: a sentence that pins a focus term on a paper whose abstract
+        does not hold it loses that citation (for every backend)."""
+
+        def support(claim: str, source: Source) -> tuple[float, str]:
+            if not focus.supported(claim, source):
+                return 0.0, ""
+            score, quote = self.support(claim, source)
+            return score, quote
+
+        return support
+
+    def _gap_answer(self, gaps: tuple[Gap, ...], sources: list[Source], backend: str, base: dict) -> Answer:
+        """Say plainly what the abstracts lack: of the paper asked about, or of all of them."""
+        text = " ".join(g.sentence(sources) for g in gaps)
+        if all(g.source is None for g in gaps):
+            titles = "; ".join(s.title for s in sources[:CLOSEST_SHOWN])
+            text = f"{text} {self.closest.format(titles=titles)}"
+        return Answer(
+            text=text,
+            citations=_with_gap_citations([], gaps, sources),
+            refused=True,
+            backend=backend,
+            gaps=tuple(g.what for g in gaps),
             **base,
         )
 
@@ -87,3 +141,23 @@ class CitedQueryEngine(CustomQueryEngine):
             return self.refusal
         titles = "; ".join(s.title for s in sources[:CLOSEST_SHOWN])
         return f"{self.refusal} {self.closest.format(titles=titles)}"
+
+
+def _marked(citations: list[Citation], question: str, reading: Reading) -> list[Citation]:
+    """Citations with the spans of their quotes that hold what a fact question asks."""
+    out = []
+    for c in citations:
+        marks = tuple(m for q in c.quotes for m in answer_marks(question, reading, q))
+        out.append(replace(c, marks=marks[:2]) if marks else c)
+    return out
+
+
+def _with_gap_citations(citations: list[Citation], gaps: tuple[Gap, ...], sources: list[Source]) -> list[Citation]:
+    """A gap said of one paper cites that paper (with no quote: nothing in it supports a claim)."""
+    numbers = {c.number for c in citations}
+    extra = [
+        Citation(number=g.source, paper_id=sources[g.source - 1].paper_id, title=sources[g.source - 1].title)
+        for g in gaps
+        if g.source is not None and g.source not in numbers
+    ]
+    return sorted([*citations, *{c.number: c for c in extra}.values()], key=lambda c: c.number)

@@ -1,8 +1,13 @@
 """The evaluation harness behind ``assistant eval``.
 
-Reads questions in the format of ``dev_questions.jsonl`` (id, type, question, gold_titles,
-answer_keywords) and measures retrieval hits, keyword coverage of fact answers, refusals and
-latency through the public API.
+Reads questions in JSON Lines (id, type, split, question, gold_titles, answer_keywords, answerable,
+gap_terms; ``dev_questions.jsonl``'s older shape also reads) and measures, through the public API,
+per question type and per split: retrieval hits, keyword coverage of the answers, refusals of
+unanswerable questions and false refusals, whether the gold papers are cited, and latency.
+
+The repository's own set, ``data/eval/questions.jsonl``, was written from the bundled corpus and
+split once, by paper, into a tuning part (two thirds) and a held-out part (one third): no paper
+has questions in both. Thresholds are tuned on the tuning part only.
 """
 
 from __future__ import annotations
@@ -10,12 +15,17 @@ from __future__ import annotations
 import json
 import statistics
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from assistant.api import Assistant
+from index.config import PROJECT_ROOT
 from index.records import normalise_title
+
+DEFAULT_QUESTIONS = PROJECT_ROOT / "data" / "eval" / "questions.jsonl"
+UNANSWERABLE = ("absent", "gap", "unanswerable")
 
 
 @dataclass
@@ -25,10 +35,9 @@ class Question:
     question: str
     gold_titles: list[str] = field(default_factory=list)
     answer_keywords: list[str] = field(default_factory=list)
-
-    @property
-    def answerable(self) -> bool:
-        return bool(self.gold_titles)
+    answerable: bool = True
+    gap_terms: list[str] = field(default_factory=list)
+    split: str = "tuning"
 
 
 def load_questions(path: Path) -> list[Question]:
@@ -39,16 +48,21 @@ def load_questions(path: Path) -> list[Question]:
             continue
         try:
             d = json.loads(line)
+            kind = str(d.get("type", ""))
+            gold = list(d.get("gold_titles") or [])
             questions.append(
                 Question(
                     id=str(d.get("id", number)),
-                    type=str(d.get("type", "")),
+                    type=kind,
                     question=str(d["question"]),
-                    gold_titles=list(d.get("gold_titles") or []),
+                    gold_titles=gold,
                     answer_keywords=list(d.get("answer_keywords") or []),
+                    answerable=bool(d.get("answerable", bool(gold) and kind not in UNANSWERABLE)),
+                    gap_terms=list(d.get("gap_terms") or []),
+                    split=str(d.get("split", "tuning")),
                 )
             )
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"{path}:{number}: not a question record ({exc})") from None
     return questions
 
@@ -60,31 +74,55 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
+def judge(q: Question, ranked: list[str], answer: Any) -> dict[str, Any]:
+    """One question's row: what a reader would check of its answer."""
+    gold = [normalise_title(t) for t in q.gold_titles]
+    cited = {normalise_title(c.title) for c in answer.citations}
+    text = answer.text.lower()
+    single = len(gold) == 1
+    return {
+        "id": q.id,
+        "type": q.type,
+        "split": q.split,
+        "kind": answer.kind,
+        "answerable": q.answerable,
+        "hit1": ranked[:1] == gold[:1] if single else None,
+        "hit5": gold[0] in ranked[:5] if single else None,
+        "recall10": sum(g in ranked for g in gold) / len(gold) if len(gold) > 1 else None,
+        "keywords": all(k.lower() in text for k in q.answer_keywords) if q.answer_keywords and q.answerable else None,
+        "refused": answer.refused,
+        "cited_gold": gold[0] in cited if single and q.answerable else None,
+        "cited_all_gold": all(g in cited for g in gold) if len(gold) > 1 and q.answerable else None,
+        "gap_named": all(t.lower() in text for t in q.gap_terms) if q.gap_terms else None,
+        "answer": answer.text,
+    }
+
+
 def evaluate(assistant: Assistant, questions: list[Question]) -> dict[str, Any]:
-    """Run every question through retrieve() and ask(); return the metrics and per-question rows."""
+    """Run every question through retrieve() and ask(); the metrics overall, per split and per
+    type, and the per-question rows."""
     rows = []
     latencies = []
     for q in questions:
         ranked = [normalise_title(s.title) for s in assistant.retrieve(q.question, k=10)]
-        gold = [normalise_title(t) for t in q.gold_titles]
         started = time.perf_counter()
         answer = assistant.ask(q.question)
         latencies.append(time.perf_counter() - started)
-        text = answer.text.lower()
-        rows.append(
-            {
-                "id": q.id,
-                "type": q.type,
-                "hit1": bool(gold) and ranked[:1] == gold[:1] if len(gold) == 1 else None,
-                "hit5": bool(gold) and gold[0] in ranked[:5] if len(gold) == 1 else None,
-                "recall10": sum(g in ranked for g in gold) / len(gold) if len(gold) > 1 else None,
-                "keywords": all(k.lower() in text for k in q.answer_keywords) if q.answer_keywords else None,
-                "refused": answer.refused,
-                "answerable": q.answerable,
-                "answer": answer.text,
-            }
-        )
-    return {"metrics": _metrics(rows, latencies), "questions": rows}
+        rows.append(judge(q, ranked, answer))
+    splits = sorted({r["split"] for r in rows}, key=lambda s: (s != "tuning", s))
+    return {
+        "metrics": {**metrics(rows), **_latency(latencies)},
+        "splits": {s: metrics([r for r in rows if r["split"] == s]) for s in splits},
+        "types": {
+            s: {t: metrics([r for r in rows if r["split"] == s and r["type"] == t]) for t in _types(rows)}
+            for s in splits
+        },
+        "questions": rows,
+    }
+
+
+def _types(rows: Iterable[dict]) -> list[str]:
+    return sorted({r["type"] for r in rows})
 
 
 def _share(rows: list[dict], key: str, where=lambda r: True) -> float | None:
@@ -92,7 +130,8 @@ def _share(rows: list[dict], key: str, where=lambda r: True) -> float | None:
     return round(sum(values) / len(values), 4) if values else None
 
 
-def _metrics(rows: list[dict], latencies: list[float]) -> dict[str, Any]:
+def metrics(rows: list[dict]) -> dict[str, Any]:
+    """The shares over ``rows``; None where no question measures it."""
     return {
         "questions": len(rows),
         "hit@1": _share(rows, "hit1"),
@@ -100,8 +139,16 @@ def _metrics(rows: list[dict], latencies: list[float]) -> dict[str, Any]:
         "multi_recall@10": _share(rows, "recall10"),
         "fact_keywords": _share(rows, "keywords", lambda r: r["type"] == "fact"),
         "all_keywords": _share(rows, "keywords"),
-        "refusal_rate_unanswerable": _share(rows, "refused", lambda r: not r["answerable"]),
-        "false_refusal_rate": _share(rows, "refused", lambda r: r["answerable"]),
+        "refused_unanswerable": _share(rows, "refused", lambda r: not r["answerable"]),
+        "false_refusal": _share(rows, "refused", lambda r: r["answerable"]),
+        "gold_cited": _share(rows, "cited_gold"),
+        "multi_all_gold_cited": _share(rows, "cited_all_gold"),
+        "gap_named": _share(rows, "gap_named"),
+    }
+
+
+def _latency(latencies: list[float]) -> dict[str, Any]:
+    return {
         "ask_p50_ms": round(1000 * statistics.median(latencies), 1) if latencies else None,
         "ask_p95_ms": round(1000 * _percentile(latencies, 0.95), 1),
     }
@@ -111,3 +158,28 @@ def format_metrics(metrics: dict[str, Any]) -> str:
     """The metrics as an aligned two-column table."""
     width = max(len(k) for k in metrics)
     return "\n".join(f"{k:<{width}}  {'n/a' if v is None else v}" for k, v in metrics.items())
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """Per split (tuning | held-out), the headline metrics, then per question type."""
+    splits = list(report["splits"])
+    keys = [k for k in report["metrics"] if k in next(iter(report["splits"].values()), {})]
+    width = max(len(k) for k in keys)
+    lines = [f"{'':<{width}}  " + "  ".join(f"{s:>9}" for s in splits)]
+    for k in keys:
+        cells = ["n/a" if (v := report["splits"][s][k]) is None else str(v) for s in splits]
+        lines.append(f"{k:<{width}}  " + "  ".join(f"{c:>9}" for c in cells))
+    lines.append("")
+    for s in splits:
+        lines.append(f"by type, {s}:")
+        shown = [k for k in keys if k != "multi_recall@10"]
+        lines.append(f"  {'type':<12} " + " ".join(f"{k[:10]:>10}" for k in shown))
+        for t, m in report["types"][s].items():
+            if m["questions"]:
+                cells = [
+                    "-" if m[k] is None else f"{m[k]:.2f}" if isinstance(m[k], float) else str(m[k]) for k in shown
+                ]
+                lines.append(f"  {t:<12} " + " ".join(f"{c:>10}" for c in cells))
+    lines.append("")
+    lines.append(f"ask p50 {report['metrics']['ask_p50_ms']} ms, p95 {report['metrics']['ask_p95_ms']} ms")
+    return "\n".join(lines)

@@ -127,7 +127,7 @@ class HybridSearch:
         cosine between the claim and the paper's closest stored vector decides.
         """
         weights = self.term_weights(claim)
-        lexical = coverage(weights, f"{source.title}\n{source.byline()}\n{source.abstract}")
+        lexical = coverage(weights, f"{source.title}\n{source.listing()}\n{source.abstract}")
         quote = max(sentences(source.abstract), key=lambda s: coverage(weights, s), default="")
         if lexical >= self.config.min_support:
             return lexical, quote

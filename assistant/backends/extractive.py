@@ -1,6 +1,17 @@
-"""The default backend: no generative model. It answers with the abstract sentences that best
-match the question, each followed by the [n] of the paper it comes from, and refuses when no
-sentence covers what the question asks."""
+"""The default backend: no generative model. It composes an answer from the abstracts' own
+sentences, by the kind of question (``assistant.questions``) and the role of each sentence
+(``assistant.roles``), each sentence followed by the [n] of the paper it comes from:
+
+- fact: the sentence that holds what is asked;
+- which papers: every retrieved paper that matches, title and contribution, best first;
+- compare: each named paper's contribution and key result side by side, then what the
+  abstracts say on the point the question raises;
+- summary: contribution, method, headline result;
+- metadata: the listing's fields (authors, date, upvotes, organisation, URL);
+- other: the best-matching sentences of the top paper and of close runners-up.
+
+It writes the refusal wording when no sentence covers what the question asks.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +20,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from assistant.answer import Source
+from assistant.answerability import SCAFFOLD, named_sources
 from assistant.backends.base import AnswerBackend
 from assistant.citations import defuse
+from assistant.questions import Kind, Reading, compare_parts, field_label, read
+from assistant.roles import Role, contribution, headline_result, roles
 from index.config import Config
 from index.text import sentences, terms
 
@@ -19,16 +33,9 @@ MIN_SUPPORT = 0.3  # below this share of the question's terms a sentence does no
 MIN_GAIN = 0.1  # a further sentence must add this share of the question's terms
 NUMBER_BONUS = 0.15  # "how many" questions prefer sentences with numbers in them
 RELATED_SHARE = 0.6  # a further source is quoted if its score is this close to the top one
-
-_AUTHORS_Q = re.compile(r"\bhow many (?:authors|people|researchers|co-?authors)\b|\bauthor count\b", re.I)
-_DATE_Q = re.compile(r"\b(?:when (?:was|were|did|is)|what (?:year|date)|which year|published when)\b", re.I)
-_LIST_Q = re.compile(r"\b(?:which|what|any|list|find)\b.*\b(?:papers|works|studies|approaches|methods)\b", re.I)
-_COMPARE_Q = re.compile(r"\b(?:compare|comparison|differ|difference|versus|vs\.?|both)\b", re.I)
-_NUMERIC_Q = re.compile(
-    r"\b(?:how (?:many|much|large|long|big|fast)|what (?:improvement|percentage|share|number))\b", re.I
-)
+MATCH_COVERAGE = 0.5  # a "which papers" answer lists a paper whose text holds this share of the question...
+MATCH_SHARE = 0.75  # ...or whose retrieval score is this close to the top paper's
 _DIGIT = re.compile(r"\d")
-QUESTION_WORDS = {"mani", "much", "took", "take", "part", "get"}
 
 
 @dataclass(frozen=True)
@@ -36,10 +43,11 @@ class Scored:
     source: int  # 1-based source number
     sentences: tuple[str, ...]  # the quoted sentences, in abstract order
     support: float  # idf-weighted share of question terms the best sentence covers
+    coverage: float  # idf-weighted share of question terms in the title and the whole abstract
 
 
 class ExtractiveBackend(AnswerBackend):
-    """Quote the best-matching sentences of the top papers."""
+    """Compose an answer from the abstracts' sentences."""
 
     name = "extractive"
 
@@ -51,7 +59,7 @@ class ExtractiveBackend(AnswerBackend):
         self.refusal = load("refusal", config.prompts_dir)
 
     def stream(self, question: str, sources: list[Source]) -> Iterator[str]:
-        """One piece per quoted paper, or the refusal wording."""
+        """One piece per paragraph, or the refusal wording."""
         parts = self._compose(question, sources)
         if not parts:
             yield self.refusal
@@ -62,67 +70,220 @@ class ExtractiveBackend(AnswerBackend):
     def _compose(self, question: str, sources: list[Source]) -> list[str]:
         if not sources:
             return []
-        meta = _metadata_answer(question, sources[0])
-        if meta:
-            return [meta]
-        weights = {t: self.idf(t) for t in set(terms(question)) if t not in QUESTION_WORDS}
+        reading = read(question)
+        if reading.kind is Kind.METADATA:
+            return _metadata_answer(reading, question, sources)
+        weights = {t: self.idf(t) for t in set(terms(question)) if t not in SCAFFOLD}
+        if not weights:
+            weights = {t: self.idf(t) for t in set(terms(question))}
         if not weights:
             return []
-        numeric = bool(_NUMERIC_Q.search(question))
-        best = [self._quote(i, s, weights, numeric) for i, s in enumerate(sources[:MAX_SOURCES], 1)]
-        # ...unless retrieval itself is sure of the paper (paraphrased questions share few words)
-        if best[0].support < self.config.min_coverage and sources[0].similarity < self.config.min_similarity:
+        scored = [self._quote(i, s, weights, reading.numeric) for i, s in enumerate(sources[:MAX_SOURCES], 1)]
+        named = [n for n in named_sources(question, sources) if n <= len(scored)]
+        subject = scored[named[0] - 1] if named else scored[0]
+        if not subject.sentences:
             return []
-        return [  # the abstracts' own [n] markers are defused, so only ours cite
-            f"{defuse(sources[c.source - 1].title)}: "
-            + " ".join(f"{defuse(s.strip())} [{c.source}]" for s in c.sentences)
-            for c in self._choose(question, sources, best)
-        ]
+        if reading.kind is Kind.COMPARE:
+            return self._compare(question, sources, scored, named, weights)
+        if reading.kind is Kind.WHICH and not reading.single:
+            return self._which(sources, scored)
+        if reading.kind is Kind.SUMMARY or (reading.kind is Kind.WHICH and reading.single):
+            return [_summary(subject.source, sources[subject.source - 1], reading.single)]
+        if reading.kind is Kind.FACT:
+            return [_line(sources, subject)]
+        return [_line(sources, c) for c in self._choose(question, sources, scored, subject)]
 
     def _quote(self, number: int, source: Source, weights: dict[str, float], numeric: bool) -> Scored:
-        """The sentences of ``source`` that together cover most of the question, greedily:
-        the best one, then a second if it covers enough of what the first left out."""
+        """The sentences of ``source`` that together cover most of the question, greedily: the
+        best one (a number in it for "how many" questions, a name for "which model"), then a
+        second if it covers enough of what the title and the first left out."""
         total = sum(weights.values())
-        covered = set(terms(source.title)) & set(weights)  # the title answers "which paper"
+        title_terms = set(terms(source.title))
+        covered = title_terms & set(weights)  # the title answers "which paper"
         base = sum(weights[t] for t in covered) / total
+        every = title_terms | set(terms(source.abstract))
+        coverage = sum(w for t, w in weights.items() if t in every) / total
+
+        def holds(candidate: tuple[int, str, set[str]]) -> float:
+            return sum(w for t, w in weights.items() if t in candidate[2]) / total
 
         def gain(candidate: tuple[int, str, set[str]]) -> float:
             return sum(w for t, w in weights.items() if t in candidate[2] and t not in covered) / total
 
         def score(candidate: tuple[int, str, set[str]]) -> float:
-            return gain(candidate) + (NUMBER_BONUS if numeric and _DIGIT.search(candidate[1]) else 0.0)
+            bonus = NUMBER_BONUS if numeric and _DIGIT.search(candidate[1]) else 0.0
+            return gain(candidate) + 0.5 * holds(candidate) + bonus
 
         candidates = [(i, s, set(terms(s))) for i, s in enumerate(sentences(source.abstract))]
         if not candidates:
-            return Scored(number, (), base)
+            return Scored(number, (), base, coverage)
         first = max(candidates, key=score)
         support = base + gain(first)
         covered |= first[2]
         picked = [first]
-        second = max((c for c in candidates if c is not first), key=score, default=None)
-        if second is not None and score(second) >= MIN_GAIN:
+        second = max((c for c in candidates if c is not first), key=gain, default=None)
+        if second is not None and gain(second) >= MIN_GAIN:
             picked.append(second)
-        return Scored(number, tuple(s for _, s, _ in sorted(picked)), support)
+        return Scored(number, tuple(s for _, s, _ in sorted(picked)), support, coverage)
 
-    def _choose(self, question: str, sources: list[Source], best: list[Scored]) -> list[Scored]:
-        """The top paper's quote, plus close runners-up for list and comparison questions."""
-        top = best[0]
-        chosen = [top]
-        wide = bool(_LIST_Q.search(question) or _COMPARE_Q.search(question))
-        for cand in best[1:]:
+    def _choose(self, question: str, sources: list[Source], best: list[Scored], subject: Scored) -> list[Scored]:
+        """The subject paper's quote, plus a close runner-up that answers as well."""
+        chosen = [subject]
+        for cand in best:
+            if cand is subject:
+                continue
             close = sources[cand.source - 1].score >= RELATED_SHARE * sources[0].score
-            if cand.sentences and close and cand.support >= MIN_SUPPORT and (wide or cand.support >= top.support):
+            if cand.sentences and close and cand.support >= max(MIN_SUPPORT, subject.support):
                 chosen.append(cand)
-        return chosen[: 4 if wide else 2]
+        return chosen[:2]
+
+    def _which(self, sources: list[Source], scored: list[Scored]) -> list[str]:
+        """Every retrieved paper that matches, best first, each as title and contribution."""
+        top = sources[0].score
+        matching = [
+            c
+            for c in scored
+            if c.sentences
+            and c.support >= MIN_SUPPORT
+            and (c.coverage >= MATCH_COVERAGE or sources[c.source - 1].score >= MATCH_SHARE * top)
+        ] or scored[:1]
+        verb = "matches" if len(matching) == 1 else "match"
+        lines = [f"{_count(len(matching))} of the {_count(len(scored)).lower()} retrieved papers {verb}:"]
+        for c in matching:
+            s = sources[c.source - 1]
+            sentence = contribution(s.abstract) or c.sentences[0]
+            lines.append(f"- {defuse(s.title)} [{c.source}]: {defuse(sentence.strip())} [{c.source}]")
+        return lines
+
+    def _compare(
+        self, question: str, sources: list[Source], scored: list[Scored], named: list[int], weights: dict[str, float]
+    ) -> list[str]:
+        """Each compared paper's contribution and key result, in the order the question names them,
+        then what each abstract says on the aspect the question asks about."""
+        picked = list(dict.fromkeys(named))
+        for part in compare_parts(question):
+            if len(picked) >= 3:
+                break
+            n = _best_for(part, sources, self.idf, exclude=picked)
+            if n is not None:
+                picked.append(n)
+        for c in scored:  # fall back on the best-ranked papers
+            if len(picked) >= 2:
+                break
+            if c.source not in picked and c.sentences:
+                picked.append(c.source)
+        lines: list[str] = []
+        for n in picked:
+            s = sources[n - 1]
+            lines.append(f"{defuse(s.title)} [{n}]:")
+            said = []
+            for label, sentence in (("proposes", contribution(s.abstract)), ("reports", headline_result(s.abstract))):
+                if sentence and sentence not in said:
+                    said.append(sentence)
+                    lines.append(f"- It {label}: {defuse(sentence.strip())} [{n}]")
+        aspect = {t: w for t, w in weights.items() if not any(t in terms(sources[n - 1].title) for n in picked)}
+        if aspect:
+            notes = []
+            for n in picked:
+                sentence = _best_sentence(sources[n - 1].abstract, aspect, exclude=_said(lines))
+                if sentence:
+                    notes.append(f"{short(sources[n - 1].title)}: {defuse(sentence.strip())} [{n}]")
+            if notes:
+                lines.append("On the point the question raises:")
+                lines.extend(f"- {note}" for note in notes)
+        return lines
 
 
-def _metadata_answer(question: str, top: Source) -> str | None:
-    """Answer 'how many authors' and 'when was it published' from the listing's metadata."""
-    if _AUTHORS_Q.search(question):
-        if top.authors:
-            return f"{top.title} lists {top.authors} authors [1]."
-        if top.organization:
-            return f"The listing for {top.title} names the organisation {top.organization}, not its authors [1]."
-    elif _DATE_Q.search(question) and top.date_text:
-        return f"{top.title} is listed with the date {top.date_text} [1]."
-    return None
+def _said(lines: list[str]) -> set[str]:
+    return {line for line in lines}
+
+
+def _best_sentence(abstract: str, weights: dict[str, float], exclude: set[str]) -> str | None:
+    """The abstract's sentence that holds most of ``weights``, if it holds any."""
+    total = sum(weights.values()) or 1.0
+    best, best_score = None, 0.0
+    for sentence in sentences(abstract):
+        if any(sentence.strip() in line for line in exclude):
+            continue
+        score = sum(w for t, w in weights.items() if t in set(terms(sentence))) / total
+        if score > best_score:
+            best, best_score = sentence, score
+    return best if best_score >= MIN_SUPPORT else None
+
+
+def _best_for(part: str, sources: list[Source], idf: Callable[[str], float], exclude: list[int]) -> int | None:
+    """The source a phrase of the question ("the struggle dataset") describes best."""
+    weights = {t: idf(t) for t in set(terms(part)) if t not in SCAFFOLD}
+    total = sum(weights.values())
+    if not total:
+        return None
+    best, best_score = None, 0.0
+    for n, s in enumerate(sources, 1):
+        if n in exclude:
+            continue
+        title, text = set(terms(s.title)), set(terms(s.abstract))
+        score = sum(w * (1.0 if t in title else 0.7 if t in text else 0.0) for t, w in weights.items()) / total
+        if score > best_score:
+            best, best_score = n, score
+    return best if best_score >= 0.5 else None
+
+
+def short(title: str) -> str:
+    """A paper's name for a side-by-side line: its short name, else its title."""
+    from assistant.answerability import short_name
+
+    return defuse(short_name(title) or title)
+
+
+def _count(n: int) -> str:
+    words = ["No", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine", "Ten"]
+    return words[n] if n < len(words) else str(n)
+
+
+def _line(sources: list[Source], c: Scored) -> str:
+    """The abstracts' own [n] markers are defused, so only ours cite."""
+    title = defuse(sources[c.source - 1].title)
+    return f"{title}: " + " ".join(f"{defuse(s.strip())} [{c.source}]" for s in c.sentences)
+
+
+def _summary(n: int, source: Source, single: bool) -> str:
+    """Contribution, then method, then headline result, each once."""
+    by_role = roles(source.abstract)
+    picked: list[str] = []
+    for role in (Role.CONTRIBUTION, Role.METHOD, Role.RESULT):
+        sentence = (
+            headline_result(source.abstract)
+            if role is Role.RESULT
+            else next((s for s, r in by_role if r is role), None)
+        )
+        if sentence and sentence not in picked:
+            picked.append(sentence)
+    if not picked and by_role:
+        picked.append(by_role[0][0])
+    lead = f"{defuse(source.title)} [{n}]" + (" is the closest match." if single else ":")
+    return lead + " " + " ".join(f"{defuse(s.strip())} [{n}]" for s in picked)
+
+
+def _metadata_answer(reading: Reading, question: str, sources: list[Source]) -> list[str]:
+    """The listing's fields the question asks for, of the paper it names (else the top one)."""
+    named = named_sources(question, sources)
+    n = named[0] if named else 1
+    s = sources[n - 1]
+    title = defuse(s.title)
+    lines = []
+    for name in reading.fields:
+        if name == "authors" and s.authors:
+            lines.append(f"The listing for {title} gives {s.authors} authors [{n}].")
+        elif name == "date" and s.date_text:
+            lines.append(f"{title} is listed with the date {s.date_text} [{n}].")
+        elif name == "upvotes" and s.upvotes is not None:
+            lines.append(f"{title} has {s.upvotes} upvotes in the listing [{n}].")
+        elif name == "organization" and s.organization:
+            lines.append(f"The listing for {title} names the organisation {s.organization} [{n}].")
+        elif name == "url" and s.url:
+            lines.append(f"The listing for {title} links to {s.url} [{n}].")
+        elif name == "authors" and s.organization:
+            lines.append(f"The listing for {title} names the organisation {s.organization}, not its authors [{n}].")
+        else:
+            lines.append(f"The listing for {title} [{n}] does not give its {field_label(name)}.")
+    return lines

@@ -1,0 +1,322 @@
+"""Can the retrieved abstracts answer this question? One check for every backend.
+
+A question's *focus terms* are what an answer must be about: the benchmarks, datasets, metrics,
+quantities, methods and paper names it mentions, as opposed to its scaffolding ("which papers",
+"what does ... report"). Three outcomes:
+
+- a focus term that no top abstract mentions: the question is refused in words that name it
+  ("None of the indexed abstracts mention weather forecasting.");
+- the question names a paper (or describes one) and asks for a detail its abstract does not hold:
+  it is said of that paper ("The abstract of <title> [1] does not report its batch size.");
+- otherwise the question can be answered, and a generated sentence that carries a focus term the
+  abstract it cites does not hold loses that citation (``Focus.supported``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from assistant.answer import Source
+from assistant.citations import defuse
+from assistant.questions import Kind, Reading, field_label
+from index.text import STOPWORDS, sentences, terms
+
+# the words of a question that say how it asks, not what it asks about
+SCAFFOLD = (
+    frozenset(
+        terms(
+            """which what who whom whose how many much when where why paper papers work works study studies article
+        articles publication publications abstract abstracts author authors propose proposes proposed introduce
+        introduces introduced present presents presented report reports reported describe describes described
+        method methods approach approaches technique use uses used using show shows find finds found achieve
+        achieves achieved reach reaches obtain get gets got does do did done is are was were be been there any
+        list give tell explain summarise summarize summary compare compared comparison differ differs difference
+        differences between both main key idea ideas contribution contributions new novel way ways one ones
+        kind kinds look looking someone anyone know mention mentions mentioned say says said claim claims
+        discuss discusses deal deals address addresses tackle tackles focus focuses please can could would
+        also well exactly roughly approximately around about overall respectively altogether actually really
+        year years listed listing published release released""",
+            keep_stopwords=True,
+        )
+    )
+    | STOPWORDS
+)
+
+# details a question can ask of one paper, each with the terms its abstract must hold to report it
+_DETAIL = re.compile(
+    r"\b(?P<detail>batch sizes?|learning rates?|(?:number of |how many )?(?:gpus?|tpus?|a100s?|h100s?|v100s?)"
+    r"|(?:gpu|tpu|compute|training|inference|wall-clock) (?:hours|days|time|cost|budget)|training (?:time|cost)"
+    r"|epochs?|optimi[sz]ers?|weight decay|dropout(?: rate)?|warm-?up|hyper-?parameters?|random seeds?|seeds"
+    r"|licen[cs]es?|funding|grants?|countr(?:y|ies)|nationalit(?:y|ies)|hardware|memory footprint|vram"
+    r"|(?:number of |how many )?(?:parameters|layers|attention heads|heads)|parameter count|model size"
+    r"|sampling rate|frame rate|resolution|context (?:length|window)|vocabulary size|tokeni[sz]er)\b",
+    re.I,
+)
+_NAME = re.compile(  # coined names and identifiers: GSM8K, MMLU, CIFAR-10, Qwen3-4B, ImageNet, SkillMimic
+    r"(?<![\w-])(?:[A-Z][a-z]*[A-Z0-9][\w-]*|[A-Z]{2,}[\w-]*|[a-z]+[A-Z][\w-]*|[A-Za-z]+-?\d[\w.-]*)(?![\w-])"
+)
+_NUMBER = re.compile(
+    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|hundred|thousand"
+    r"|million|billion|dozen|half|double|twice|triple)\b",
+    re.I,
+)
+_TITLE_NAME = re.compile(r"^\s*([^:]{2,60}?)\s*:")  # "SkillMimic: Learning ..." -> "SkillMimic"
+
+FOCUS_IDF = 2.2  # a content term this rare (idf) or rarer is a focus term
+TOP_CHECKED = 5  # abstracts read for the focus terms
+
+
+def short_name(title: str) -> str | None:
+    """The name a paper goes by: the part of its title before a colon ("SkillMimic"), when short."""
+    m = _TITLE_NAME.match(title)
+    return m.group(1) if m and len(m.group(1).split()) <= 4 else None
+
+
+def _phrase_in(phrase: str, text: str) -> bool:
+    return bool(re.search(rf"(?<![\w-]){re.escape(phrase)}(?![\w-])", text, re.I))
+
+
+def named_sources(question: str, sources: list[Source]) -> list[int]:
+    """1-based numbers of the sources the question names, in the order the question names them:
+    by their short name ("SkillMimic"), or by their whole title."""
+    found: list[tuple[int, int]] = []
+    for n, source in enumerate(sources, 1):
+        for name in (short_name(source.title), source.title):
+            if name and len(name) >= 3 and (m := re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", question, re.I)):
+                found.append((m.start(), n))
+                break
+    return [n for _, n in sorted(found)]
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Something the question asks that the abstracts do not hold."""
+
+    what: str  # in the question's words: "its batch size", "weather forecasting", "MMLU"
+    source: int | None = None  # the paper it was asked of (1-based), or None: of every top abstract
+    verb: str = "report"  # "does not report its batch size", "does not mention MMLU", "does not say how many"
+    listing: bool = False  # a field of the listing (organisation, upvotes), not of the abstract
+
+    def sentence(self, sources: list[Source]) -> str:
+        if self.source is None:
+            return f"None of the indexed abstracts mention {self.what}."
+        title = defuse(sources[self.source - 1].title)
+        if self.listing:
+            return f"The listing for {title} [{self.source}] does not give its {self.what}."
+        return f"The abstract of {title} [{self.source}] does not {self.verb} {self.what}."
+
+
+@dataclass(frozen=True)
+class Focus:
+    """The question's focus terms and what the top abstracts hold of them."""
+
+    terms: frozenset[str]  # stemmed focus terms
+    names: tuple[str, ...]  # coined names and identifiers in the question, as written
+    gaps: tuple[Gap, ...] = ()
+    answered: bool = True  # False: refuse (gaps say what is missing)
+
+    def supported(self, claim: str, source: Source) -> bool:
+        """False when ``claim`` carries a focus term or name that ``source`` does not hold: a
+        generated sentence may not pin on a paper what its abstract does not say."""
+        text = f"{source.title}\n{source.listing()}\n{source.abstract}"
+        present = set(terms(text))
+        if any(t not in present for t in set(terms(claim)) & self.terms):
+            return False
+        return all(_phrase_in(name, text) for name in self.names if _phrase_in(name, claim))
+
+
+def _listed(source: Source, field: str) -> bool:
+    if field == "authors":
+        return bool(source.authors or source.organization)
+    value = {"date": source.date_text, "upvotes": source.upvotes, "organization": source.organization}.get(
+        field, source.url
+    )
+    return value is not None and value != ""
+
+
+def _source_text(source: Source) -> str:
+    return f"{source.title}\n{source.abstract}"
+
+
+def assess(question: str, reading: Reading, sources: list[Source], idf: Callable[[str], float]) -> Focus:
+    """What of ``question`` the top ``sources`` hold; see the module docstring."""
+    named = named_sources(question, sources)
+    named_terms: set[str] = set()
+    for n in named:
+        named_terms |= set(terms(sources[n - 1].title))
+    names = tuple(
+        dict.fromkeys(
+            m.group(0).strip(".-")
+            for m in _NAME.finditer(question)
+            if not set(terms(m.group(0))) <= named_terms and m.group(0).strip(".-").lower() not in _COMMON_NAMES
+        )
+    )
+    content = [t for t in dict.fromkeys(terms(question)) if t not in SCAFFOLD]
+    focus = frozenset(t for t in content if idf(t) >= FOCUS_IDF and t not in named_terms)
+    if not sources:
+        return Focus(focus, names, answered=False)
+    if reading.kind is Kind.METADATA:
+        subject = named[0] if named else 1
+        listing_gaps = tuple(
+            Gap(field_label(f), subject, listing=True) for f in reading.fields if not _listed(sources[subject - 1], f)
+        )
+        return Focus(focus, names, gaps=listing_gaps, answered=len(listing_gaps) < len(reading.fields))
+    single = reading.kind in (Kind.FACT, Kind.OTHER) or (reading.kind is Kind.WHICH and reading.single)
+    if named and reading.kind is not Kind.COMPARE or (not named and single):
+        subject = named[0] if named else 1
+        missing, present = _subject_gaps(question, reading, sources[subject - 1], names, idf)
+        if missing:
+            gaps = tuple(Gap(what, subject, verb) for what, verb in missing)
+            return Focus(focus, names, gaps=gaps, answered=bool(present))
+    if not named and absent_probability(question, sources, idf) >= ABSENT_THRESHOLD:
+        return Focus(focus, names, gaps=(Gap(_absent_phrase(question, sources, idf)),), answered=False)
+    return Focus(focus, names)
+
+
+# Is no retrieved abstract about this? A logistic model over what retrieval already measured,
+# fitted on the tuning part of data/eval/questions.jsonl by bench/fit_answerability.py:
+# the top paper's cosine, how far it leads the second, the share of the question's content (idf
+# weighted) missing from every top abstract and from the top one, and the top BM25 score.
+ABSENT_WEIGHTS = (-5.81, -2.08, 0.88, 4.89, -3.94)
+ABSENT_BIAS = 11.65
+ABSENT_THRESHOLD = 0.5
+
+
+def absent_features(question: str, sources: list[Source], idf: Callable[[str], float]) -> tuple[float, ...]:
+    """The model's inputs (see ABSENT_WEIGHTS)."""
+    weights = {t: idf(t) for t in dict.fromkeys(terms(question)) if t not in SCAFFOLD}
+    total = sum(weights.values()) or 1.0
+    present = [set(terms(f"{s.title}\n{s.abstract}")) for s in sources[:TOP_CHECKED]]
+    missing_all = sum(w for t, w in weights.items() if not any(t in p for p in present)) / total
+    missing_top = sum(w for t, w in weights.items() if t not in present[0]) / total
+    lead = sources[0].score / sources[1].score if len(sources) > 1 and sources[1].score > 0 else 2.5
+    return (sources[0].similarity, min(lead, 2.5), missing_all, missing_top, math.log1p(sources[0].keyword_score))
+
+
+def absent_probability(question: str, sources: list[Source], idf: Callable[[str], float]) -> float:
+    """How likely it is that no top abstract is about what ``question`` asks (0..1)."""
+    z = ABSENT_BIAS + sum(w * x for w, x in zip(ABSENT_WEIGHTS, absent_features(question, sources, idf)))
+    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+
+def _absent_phrase(question: str, sources: list[Source], idf: Callable[[str], float]) -> str:
+    """The question's words for what the top abstracts lack: the terms no top abstract holds, else
+    those the top one lacks, each with the content words around it ("spiking neural networks")."""
+    content = [t for t in dict.fromkeys(terms(question)) if t not in SCAFFOLD]
+    present = [set(terms(f"{s.title}\n{s.abstract}")) for s in sources[:TOP_CHECKED]]
+    missing = [t for t in content if not any(t in p for p in present)]
+    missing = missing or [t for t in content if t not in present[0]] or content
+    return _words_for(question, missing, extend=True)
+
+
+_WH_HEAD = re.compile(  # the question word that opens the question or a clause of it
+    r"(?:^|[,:;?]\s*|\b(?:and|but|so)\s+)(?:\w+\s+){0,2}?(?P<wh>how many|how much|what|which)\s+(?P<head>(?:[\w-]+\s+){0,3})",
+    re.I,
+)
+_HEAD_STOP = frozenset(
+    terms(
+        """took take taken come comes came contain contains contained participate participated appear
+        appears receive received need needs make makes made run runs ran employ employed gain gains
+        get gets yield yields per""",
+        keep_stopwords=True,
+    )
+)
+_MODIFIERS = frozenset(  # adjectives that narrow what is asked but are not it ("exact score", "larger model")
+    terms(
+        """exact exactly average overall main best total larger smaller bigger biggest largest smallest
+        specific final top highest lowest typical reported different other particular real actual""",
+        keep_stopwords=True,
+    )
+)
+_PERCENT = frozenset(terms("percentage percent share fraction proportion ratio", keep_stopwords=True))
+_COMMON_NAMES = {"llm", "llms", "ai", "nlp", "rl", "ml", "gpu", "cpu", "api", "i", "ok"}
+
+
+def _asked_head(question: str) -> list[str]:
+    """The words after the question word that name what is asked ("top-1 accuracy", "clusters")."""
+    m = _WH_HEAD.search(question)
+    if not m:
+        return []
+    head: list[str] = []
+    for word in m.group("head").split():
+        stems = terms(word, keep_stopwords=True)
+        if not stems or stems[0] in STOPWORDS or stems[0] in _HEAD_STOP or stems[0] in _AUX:
+            break
+        head.append(word)
+    return head
+
+
+_AUX = frozenset(terms("do does did is are was were has have had can could would will should", keep_stopwords=True))
+
+
+def _subject_gaps(
+    question: str, reading: Reading, source: Source, names: tuple[str, ...], idf: Callable[[str], float]
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """What the question asks of ``source`` that its abstract does not hold, as (words, verb);
+    and what it asks that the abstract does hold."""
+    text = _source_text(source)
+    present = set(terms(text))
+    missing: list[tuple[str, str]] = []
+    held: list[str] = []
+    for m in _DETAIL.finditer(question):
+        detail = m.group("detail")
+        needed = set(terms(detail)) - {"number"}
+        (held.append(detail) if needed <= present else missing.append((f"its {detail.lower()}", "report")))
+    missing += [(name, "mention") for name in names if not _phrase_in(name, text)]
+    if missing:
+        return missing, held
+    head = _asked_head(question)
+    stems = [t for w in head for t in terms(w) if t not in SCAFFOLD and t not in _MODIFIERS and t not in _PERCENT]
+    if stems:
+        weights = {t: idf(t) for t in stems}
+        lacking = sum(w for t, w in weights.items() if t not in present) / (sum(weights.values()) or 1.0)
+        m = _WH_HEAD.search(question)
+        asked = f"{m.group('wh').lower()} {' '.join(head)}" if m else " ".join(head)
+        anchors = set(stems) | {t for name in names for t in terms(name)}
+        numbered = [set(terms(x)) for x in sentences(source.abstract) if _NUMBER.search(x)]
+        if reading.numeric:  # a quantity: some sentence gives a number about what is asked
+            if not any(anchors & sentence for sentence in numbered):
+                return [(asked, "say")], []
+        elif lacking >= 0.5:
+            return [(asked, "say")], []
+    return [], held
+
+
+def _join(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
+
+
+def _words_for(question: str, stems: list[str], extend: bool = False) -> str:
+    """The question's own words for ``stems``, as a phrase where they stand together; with
+    ``extend``, each widened by the content words beside it ("spiking" -> "spiking neural networks")."""
+    words = re.findall(r"[\w-]+", question)
+
+    def content(i: int) -> bool:
+        stem = terms(words[i])
+        return bool(stem) and stem[0] not in SCAFFOLD
+
+    picked = [i for i, w in enumerate(words) if terms(w) and terms(w)[0] in stems]
+    if not picked:
+        return " ".join(stems)
+    if extend:
+        wider = set(picked)
+        for i in picked:
+            j = i - 1
+            while j >= 0 and content(j) and j not in wider:
+                wider.add(j)
+                j -= 1
+            j = i + 1
+            while j < len(words) and content(j) and j not in wider:
+                wider.add(j)
+                j += 1
+        picked = sorted(wider)
+    runs: list[list[int]] = [[picked[0]]]
+    for i in picked[1:]:
+        if i - runs[-1][-1] <= 2:  # "weather forecasting", "speech of whales"
+            runs[-1].extend(range(runs[-1][-1] + 1, i + 1))
+        else:
+            runs.append([i])
+    return _join([" ".join(words[j] for j in run) for run in runs])

@@ -1,0 +1,207 @@
+"""What a question asks, read once: its kind, the listing fields it asks for, the detail it names,
+and, for comparisons, the parts that each name one paper.
+
+Pure text in, a frozen ``Reading`` out; the answering backends and the answerability check both
+use it, so every backend sees the question the same way.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from index.text import terms
+
+
+class Kind(StrEnum):
+    """The kinds of question the extractive backend composes for."""
+
+    FACT = "fact"  # a quantity, a name, a setting a paper reports
+    WHICH = "which"  # which papers do X: every matching paper, best first
+    COMPARE = "compare"  # how do A and B differ: each paper side by side
+    SUMMARY = "summary"  # what does X propose: contribution, method, result
+    METADATA = "metadata"  # authors, date, upvotes, organisation, URL from the listing
+    OTHER = "other"
+
+
+# listing fields: (field, what the question says, how the answer names it)
+METADATA_FIELDS: tuple[tuple[str, re.Pattern[str], str], ...] = (
+    (
+        "authors",
+        re.compile(
+            r"\bhow many (?:authors|people|researchers|co-?authors|writers)\b|\bauthor count\b|\bnumber of authors\b"
+            r"|\bhow many (?:people|researchers) (?:wrote|authored|are behind)\b",
+            re.I,
+        ),
+        "author count",
+    ),
+    (
+        "date",
+        re.compile(
+            r"\b(?:when (?:was|were|did|is)\b.*\b(?:published|released|listed|posted|appear|appeared|come out|out"
+            r"|show up|showed up|submitted|announced|listing)"
+            r"|what (?:year|date|day|month)|which (?:year|date|day|month)|publication date|published when"
+            r"|date of (?:publication|release|listing)|release date)\b",
+            re.I,
+        ),
+        "date",
+    ),
+    ("upvotes", re.compile(r"\bup-?votes?\b|\bupvoted\b|\bhow (?:popular|many votes)\b|\blikes\b", re.I), "upvotes"),
+    (
+        "organization",
+        re.compile(
+            r"\b(?:organi[sz]ations?|institutions?|affiliations?|compan(?:y|ies)|labs?|universit(?:y|ies))\b"
+            r"|\bwhich (?:group|team)\b|\bwho (?:is|are) behind\b",
+            re.I,
+        ),
+        "organisation",
+    ),
+    ("url", re.compile(r"\b(?:url|link|web ?page|where can i (?:find|read))\b", re.I), "URL"),
+)
+_METADATA_ASK = re.compile(
+    r"^\s*(?:how many|when|what|which|who|where|give|list|tell|show)\b|\?\s*$", re.I
+)  # a listing field is asked for, not merely mentioned ("trained on many labs' data")
+
+_COMPARE = re.compile(
+    r"\b(?:compare[sd]?|comparison|comparing|versus|vs\.?|contrast(?:s|ed|ing)?|in common|relate to each other"
+    r"|how does .+ relate to|differences? between|differ(?:s|ent)? from|distinguish(?:es)? .+ from"
+    r"|similarities between|what sets .+ apart)\b"
+    r"|\b(?:how|in what ways?|where|why) (?:do|does|did|would)\b.+\bdiffer\b",
+    re.I,
+)
+_WHICH = re.compile(
+    r"\b(?:which|what|any|list|find|name|show)\s+(?:[\w-]+\s+){0,3}?(?:papers|works|studies|approaches|methods"
+    r"|articles|publications|systems|frameworks|techniques|efforts)\b"
+    r"|\bare there (?:any )?(?:\w+\s+){0,2}(?:papers|works|studies|approaches|methods)\b"
+    r"|\b(?:papers|works|studies) (?:that|which|on|about|using|proposing|studying|tackling)\b",
+    re.I,
+)
+_WHICH_ONE = re.compile(
+    r"^\s*(?:which|what) (?:paper|work|study|article|publication|method|approach|system)\b"
+    r"|\b(?:is there|do you know|i'?m looking for|looking for|find me|point me to) (?:a|an|the|any)\b",
+    re.I,
+)
+_SUMMARY = re.compile(
+    r"\b(?:summari[sz]e|summary|overview|tl;?dr|gist|main (?:idea|contribution|point)s?|key (?:idea|contribution)s?"
+    r"|describe|explain (?:what|how)|tell me about|what (?:is|are) (?:\S+\s+){0,6}?about"
+    r"|what (?:does|did|do) (?:\S+\s+){0,8}?(?:propose|introduce|present|contribute|do|offer|find|show|suggest|claim)"
+    r"|what (?:is|was) (?:the )?(?:contribution|idea|proposal)"
+    r"|how does (?:\S+\s+){0,8}?work)\b",
+    re.I,
+)
+_FACT = re.compile(
+    r"\bhow (?:many|much|large|long|big|fast|small|high|low|often|far)\b"
+    r"|\bwhat (?:\w+\s+){0,2}?(?:score|accuracy|improvement|gain|percentage|share|number|size|rate|speed-?up|reduction"
+    r"|dataset|benchmark|model|backbone|architecture|metric|value|result|performance|error|cost|budget|hardware"
+    r"|resolution|length|year|ratio|language|languages)s?\b"
+    r"|\bwhich (?:\w+\s+){0,2}?(?:dataset|benchmark|model|llm|backbone|architecture|metric|base model|language"
+    r"|languages|tasks?|domains?|robot|simulator|encoder|optimizer)s?\b"
+    r"|\b(?:by how much|what percentage|what fraction|what proportion)\b"
+    r"|\b(?:what|which) (?:did|does|do) .+ (?:train on|evaluate on|use as|build on|fine-tune|score)\b",
+    re.I,
+)
+_NUMERIC = re.compile(
+    r"\bhow (?:many|much|large|long|big|fast|small|high|low|often|far)\b|\bby how much\b"
+    r"|\bwhat (?:\w+\s+){0,2}?(?:score|accuracy|improvement|gain|percentage|share|number|size|rate|speed-?up"
+    r"|reduction|ratio|error|cost|budget|value|length|resolution)\b|\bwhat (?:percentage|fraction|proportion)\b",
+    re.I,
+)
+# "How do SkillMimic and EvoStruggle differ?" -> the parts that name one paper each
+_COMPARE_SPLIT = re.compile(r"\s*(?:\band\b|\bversus\b|\bvs\.?|\bwith\b|\bfrom\b|\bto\b|\bagainst\b|,|;)\s*", re.I)
+_COMPARE_FRAME = re.compile(
+    r"^\s*(?:how|what|in what ways?|where|compare|contrast)\b(?:\s+(?:do|does|did|is|are|the|the difference"
+    r"|differences?|between|would you|can you|please))*\s*|\b(?:differ|compare|contrast)\b.*$",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What ``read(question)`` found in a question."""
+
+    kind: Kind
+    fields: tuple[str, ...] = ()  # listing fields asked, for METADATA
+    numeric: bool = False  # a quantity is asked for
+    single: bool = False  # "which paper..." asks for one paper
+    parts: tuple[str, ...] = ()  # for COMPARE: the phrases that each name a paper
+
+
+def read(question: str) -> Reading:
+    """Classify ``question``; the first matching rule wins, in the order below."""
+    fields = tuple(name for name, pattern, _ in METADATA_FIELDS if pattern.search(question))
+    numeric = bool(_NUMERIC.search(question))
+    if fields and _METADATA_ASK.search(question) and not _about_the_work(question, fields):
+        return Reading(Kind.METADATA, fields=fields)
+    if numeric:
+        return Reading(Kind.FACT, numeric=True)
+    if _COMPARE.search(question) or _BOTH.search(question):
+        return Reading(Kind.COMPARE, parts=compare_parts(question))
+    if _WHICH_ONE.search(question):
+        return Reading(Kind.WHICH, single=True)
+    if _WHICH.search(question) and not _WHICH_COUNT.search(question):
+        return Reading(Kind.WHICH)
+    if _SUMMARY.search(question):
+        return Reading(Kind.SUMMARY)
+    if _FACT.search(question) or _WHICH_COUNT.search(question):
+        return Reading(Kind.FACT)
+    if _DEFINITION.search(question):
+        return Reading(Kind.SUMMARY)
+    return Reading(Kind.OTHER)
+
+
+def _about_the_work(question: str, fields: tuple[str, ...]) -> bool:
+    """'How many labs collected the data' asks about the work, not about its listing."""
+    return set(fields) <= {"authors", "organization"} and bool(_FACT_BEYOND_LISTING.search(question))
+
+
+_WHICH_COUNT = re.compile(r"\bwhich (?:two|three|four|five|2|3|4|5)\b", re.I)
+_DEFINITION = re.compile(r"^\s*(?:what|who) (?:is|are|was|were)\b", re.I)
+_BOTH = re.compile(r"\bboth\b.+\band\b|\bhow do .+ and .+ (?:differ|compare|relate)\b", re.I)
+_FACT_BEYOND_LISTING = re.compile(  # "how many labs collected the data" is about the paper, not its listing
+    r"\b(?:data|dataset|experiments?|participants|annotators|collected|recorded|evaluated|benchmark)\b", re.I
+)
+
+
+def compare_parts(question: str) -> tuple[str, ...]:
+    """The phrases of a comparison that each name one paper ("SkillMimic", "the struggle dataset")."""
+    body = _COMPARE_FRAME.sub(" ", question.rstrip(" ?.!"))
+    body = re.sub(r"\b(?:the )?differences? between\b|\bbetween\b|\bboth\b", " ", body, flags=re.I)
+    parts = [p.strip(" ,;:") for p in _COMPARE_SPLIT.split(body)]
+    return tuple(p for p in parts if len(terms(p)) >= 1)
+
+
+def field_label(name: str) -> str:
+    """How an answer names a listing field ("organisation", "author count")."""
+    return next(label for field, _, label in METADATA_FIELDS if field == name)
+
+
+_QUANTITY = re.compile(
+    r"(?<![\w.])[~≈]?\d[\d,]*(?:\.\d+)?(?:\s?\\?%|x|×)?(?:\s?[-–]\s?\d[\d,]*(?:\.\d+)?(?:\s?\\?%|x|×)?)?"
+    r"(?:\s+(?P<unit>[A-Za-z][\w-]*))?"
+)
+_IDENTIFIER = re.compile(r"(?<![\w-])(?:[A-Z][a-z]*[A-Z0-9][\w.-]*|[A-Z]{2,}[\w.-]*|[A-Za-z]+-\d[\w.-]*)(?![\w-])")
+
+
+def answer_marks(question: str, reading: Reading, quote: str) -> tuple[str, ...]:
+    """The span of ``quote`` that holds what a fact question asks: the quantity (with its unit),
+    or the name the question does not already contain."""
+    if reading.kind is not Kind.FACT:
+        return ()
+    asked = set(terms(question))
+    if reading.numeric:
+        found = [m for m in _QUANTITY.finditer(quote)]
+        if not found:
+            return ()
+        best = max(found, key=lambda m: bool(m.group("unit") and set(terms(m.group("unit"))) & asked))
+        span = best.group(0).strip()
+        unit = best.group("unit")
+        if unit and not set(terms(unit)) & asked and unit.lower() in _GLUE:
+            span = span[: -len(unit)].strip()
+        return (span,)
+    names = [m.group(0).rstrip(".") for m in _IDENTIFIER.finditer(quote)]
+    fresh = [n for n in names if not set(terms(n)) <= asked]
+    return tuple(dict.fromkeys(fresh))[:2]
+
+
+_GLUE = {"and", "or", "to", "in", "on", "of", "for", "with", "than", "over", "the", "a", "an", "at", "by", "from"}
