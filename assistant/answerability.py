@@ -213,7 +213,8 @@ def _absent_phrase(question: str, sources: list[Source], idf: Callable[[str], fl
 
 
 _WH_HEAD = re.compile(  # the question word that opens the question or a clause of it
-    r"(?:^|[,:;?]\s*|\b(?:and|but|so)\s+)(?:\w+\s+){0,2}?(?P<wh>how many|how much|what|which)\s+(?P<head>(?:[\w-]+\s+){0,3})",
+    r"(?:^|[,:;?]\s*|\b(?:and|but|so)\s+)(?:\w+\s+){0,2}?(?P<wh>how many|how much|what|which)\s+"
+    r"(?P<head>(?:[\w-]+\s+){0,3})",
     re.I,
 )
 _HEAD_STOP = frozenset(
