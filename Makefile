@@ -41,6 +41,7 @@ lint: setup
 bench: setup
 	$(BIN)/python bench/perf.py
 	$(BIN)/python bench/ui_load.py
+	$(BIN)/python bench/concurrency.py
 	$(BIN)/python bench/retrieval.py --dataset ../shared/data/scifact --split test
 	$(BIN)/python bench/reliability.py
 	$(BIN)/python bench/scale.py

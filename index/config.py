@@ -100,6 +100,18 @@ class Config(BaseModel):
     llm_max_tokens: int = Field(512, ge=16, description="Most tokens the LLM may write per answer.")
     llm_temperature: float = Field(0.1, ge=0, le=2, description="Sampling temperature of the LLM.")
     llm_context_window: int = Field(4096, ge=512, description="Context window for in-process llama.cpp models.")
+    llm_max_concurrency: int = Field(
+        8,
+        ge=1,
+        description="Most requests sent at once to an OpenAI-compatible server (in-process llama.cpp "
+        "always writes one answer at a time).",
+    )
+    llm_threads: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=1,
+        description="CPU threads in-process llama.cpp uses to read the prompt and write the answer "
+        "(default: every core).",
+    )
     llm_fallback: bool = Field(
         False, description="When the LLM fails, answer with the extractive backend instead (the answer says so)."
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -82,6 +83,21 @@ def test_llama_cpp_follow_up_goes_through_the_model(bundled, tiny_model):
     assert follow.question == "and what did the second one find?"
     assert follow.standalone_question  # rewritten (by noise, or by the reference fallback)
     assert_citation_invariants(follow)
+
+
+def test_llama_cpp_abandoned_streams_do_not_block_the_next_question(bundled, tiny_model):
+    assistant = _assistant(bundled, llm="llama-cpp", llm_model=str(tiny_model), llm_max_tokens=256)
+    closed = assistant.stream(QUESTION)
+    assert isinstance(next(closed), str)
+    closed.close()  # the reader went away after the first piece
+    left_open = assistant.stream(QUESTION)
+    assert isinstance(next(left_open), str)  # and this one is kept but never read again
+    answers: list[Answer] = []
+    asker = threading.Thread(target=lambda: answers.append(assistant.ask(QUESTION)), daemon=True)
+    asker.start()
+    asker.join(timeout=120)  # a bound on a hang (a lock held by a paused stream), not a speed limit
+    assert answers and isinstance(answers[0], Answer), "the next question waited for an abandoned stream"
+    assert_citation_invariants(answers[0])
 
 
 def test_llama_cpp_missing_file_is_one_sentence(bundled, tmp_path):

@@ -1,4 +1,7 @@
-"""A GGUF model run in-process by llama-cpp-python (the optional 'llama-cpp' extra)."""
+"""A GGUF model run in-process by llama-cpp-python (the optional 'llama-cpp' extra).
+
+One model in memory writes one answer at a time (the base class serialises its generations, but
+never across a ``yield`` to the reader), on ``llm_threads`` cores."""
 
 from __future__ import annotations
 
@@ -28,7 +31,13 @@ class LlamaCppBackend(GenerativeBackend):
         if not self.path.is_file():
             raise BackendError(f"no GGUF model file at {self.path}; check --model")
         try:
-            self.llm = Llama(model_path=str(self.path), n_ctx=config.llm_context_window, verbose=False)
+            self.llm = Llama(
+                model_path=str(self.path),
+                n_ctx=config.llm_context_window,
+                n_threads=config.llm_threads,  # llama-cpp-python's default is half the cores
+                n_threads_batch=config.llm_threads,
+                verbose=False,
+            )
         except (ValueError, RuntimeError) as exc:
             raise BackendError(f"llama.cpp could not load {self.path} ({exc}); is it a GGUF model?") from None
 
@@ -44,9 +53,12 @@ class LlamaCppBackend(GenerativeBackend):
                 temperature=self.config.llm_temperature,
                 stream=True,
             )
-            for chunk in chunks:
-                delta = chunk["choices"][0].get("delta", {})
-                if delta.get("content"):
-                    yield delta["content"]
+            try:
+                for chunk in chunks:
+                    delta = chunk["choices"][0].get("delta", {})
+                    if delta.get("content"):
+                        yield delta["content"]
+            finally:
+                chunks.close()  # a reader that went away stops the generation here
         except ValueError as exc:  # e.g. the prompt exceeds the context window
             raise BackendError(f"llama.cpp failed on {self.path.name}: {exc}; raise llm_context_window") from None

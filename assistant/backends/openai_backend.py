@@ -1,5 +1,6 @@
 """The OpenAI API, or any OpenAI-compatible server (Ollama, vLLM, LM Studio, llama.cpp's server),
-through the official ``openai`` client."""
+through the official ``openai`` client. Servers answer many requests at once, so up to
+``llm_max_concurrency`` are sent at a time."""
 
 from __future__ import annotations
 
@@ -45,6 +46,10 @@ class OpenAIBackend(GenerativeBackend):
     def where(self) -> str:
         return redact_url(str(self.client.base_url).rstrip("/"))
 
+    @property
+    def max_concurrency(self) -> int:
+        return self.config.llm_max_concurrency
+
     def _chat(self, messages: list[dict[str, str]], max_tokens: int) -> Iterator[str]:
         openai = self._openai
         try:
@@ -55,9 +60,10 @@ class OpenAIBackend(GenerativeBackend):
                 temperature=self.config.llm_temperature,
                 stream=True,
             )
-            for chunk in stream:
-                if chunk.choices and chunk.choices[0].delta.content:
-                    yield chunk.choices[0].delta.content
+            with stream:  # closes the connection when the reader goes away
+                for chunk in stream:
+                    if chunk.choices and chunk.choices[0].delta.content:
+                        yield chunk.choices[0].delta.content
         except openai.APITimeoutError:
             raise BackendError(
                 f"the LLM server at {self.where} did not answer within {self.config.llm_timeout:g} s; "
