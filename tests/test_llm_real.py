@@ -100,6 +100,31 @@ def test_llama_cpp_abandoned_streams_do_not_block_the_next_question(bundled, tin
     assert_citation_invariants(answers[0])
 
 
+def test_llama_cpp_prompt_fits_a_small_context_window(bundled, tiny_model):
+    from assistant.backends.llama_cpp_backend import LlamaCppBackend
+
+    config = bundled.config.model_copy(update={**LLM_SETTINGS, "llm_model": str(tiny_model),
+                                               "llm_context_window": 1024, "llm_max_tokens": 128})  # fmt: skip
+    model = LlamaCppBackend(config)
+    sources = bundled.retrieve(QUESTION, k=5)
+    prompt = model.llm.tokenize(_chatml(model.messages(QUESTION, sources)).encode(), add_bos=False, special=True)
+    assert len(prompt) > 1024  # five abstracts do not fit this model's 1,024 tokens (2.4 characters a token)
+    kept, notice = model.fit(QUESTION, sources)
+    fitted = model.llm.tokenize(_chatml(model.messages(QUESTION, kept)).encode(), add_bos=False, special=True)
+    assert len(fitted) + 128 <= 1024
+    assert [s.paper_id for s in kept] == [s.paper_id for s in sources[: len(kept)]]
+    assert len(kept) < 5 and notice and "1,024-token context window" in notice
+    answer = _assistant(bundled, llm="llama-cpp", llm_model=str(tiny_model), top_k=5,
+                        llm_context_window=1024, llm_max_tokens=128).ask(QUESTION)  # fmt: skip
+    assert_citation_invariants(answer)  # answered: before fitting, llama.cpp rejected the prompt
+
+
+def _chatml(messages: list[dict[str, str]]) -> str:
+    """The prompt as the tiny model's ChatML template renders it, generation prompt included."""
+    turns = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
+    return turns + "<|im_start|>assistant\n"
+
+
 def test_llama_cpp_missing_file_is_one_sentence(bundled, tmp_path):
     with pytest.raises(BackendError, match="no GGUF model file at"):
         _assistant(bundled, llm="llama-cpp", llm_model=str(tmp_path / "none.gguf")).ask(QUESTION)

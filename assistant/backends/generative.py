@@ -1,17 +1,21 @@
-"""What every LLM backend shares: the prompts, streaming, how many generations run at once,
-follow-up rewriting, failures.
+"""What every LLM backend shares: the prompts, fitting them to the model's context, streaming,
+how many generations run at once, follow-up rewriting, failures.
 
 A concrete backend writes one method, ``_chat``: messages in, text pieces out, raising
 BackendError with one sentence a user can act on. It may say how many generations it serves at
-once (``max_concurrency``, default 1).
+once (``max_concurrency``, default 1) and count tokens with the model's own tokenizer
+(``count_tokens``, default a conservative estimate).
 """
 
 from __future__ import annotations
 
+import math
 import queue
 import threading
 from abc import abstractmethod
 from collections.abc import Iterator
+from dataclasses import replace
+from typing import NamedTuple
 
 from assistant.answer import Source, Turn
 from assistant.backends.base import AnswerBackend, BackendError
@@ -21,16 +25,46 @@ from index.config import Config
 MAX_SENTENCES = 6
 HISTORY_TURNS = 3  # earlier turns shown to the model when rewriting a follow-up
 ABSTRACT_CHARS = 2500  # per source in the prompt; abstracts are rarely longer
+# A server's tokenizer is unknown here. OpenAI's (cl100k, o200k) read the bundled abstracts at 5.4
+# characters a token, 4.3 for the densest; models with smaller vocabularies need more tokens.
+CHARS_PER_TOKEN = 3.0
+TEMPLATE_TOKENS = 48  # the chat template's role markers, and a margin for counting the parts one by one
+MIN_ABSTRACT_CHARS = 400  # sources are shortened to this before any is left out
+ELLIPSIS = " …"
+
+
+class Fitted(NamedTuple):
+    """The sources as they fit the model's context window: the kept ones, best first (the lower
+    ranked ones maybe shortened), and a notice for the answer when some were left out."""
+
+    sources: list[Source]
+    notice: str | None
+
+
+def source_block(n: int, source: Source) -> str:
+    """Source ``n`` as the model sees it: number, title, date, abstract. The abstract's own [n]
+    markers are defused, so the only [n] the model sees are the sources' numbers."""
+    when = f" ({source.date_text})" if source.date_text else ""
+    return f"[{n}] {defuse(source.title)}{when}\n{defuse(source.abstract[:ABSTRACT_CHARS])}"
 
 
 def format_sources(sources: list[Source]) -> str:
-    """The numbered sources as the model sees them: number, title, date, abstract. The abstracts'
-    own [n] markers are defused, so the only [n] the model sees are the sources' numbers."""
-    blocks = []
-    for n, s in enumerate(sources, 1):
-        when = f" ({s.date_text})" if s.date_text else ""
-        blocks.append(f"[{n}] {defuse(s.title)}{when}\n{defuse(s.abstract[:ABSTRACT_CHARS])}")
-    return "\n\n".join(blocks)
+    """The numbered sources as the model sees them, one block each."""
+    return "\n\n".join(source_block(n, s) for n, s in enumerate(sources, 1))
+
+
+def cut(text: str, chars: int) -> str:
+    """``text`` cut to about ``chars`` characters at a word boundary, marked with an ellipsis."""
+    if len(text) <= chars:
+        return text
+    head = text[:chars]
+    head = head.rsplit(None, 1)[0] if " " in head else head
+    return head.rstrip(" ,;:") + ELLIPSIS
+
+
+def _cut_abstract(source: Source, chars: int) -> Source:
+    abstract = source.abstract[:ABSTRACT_CHARS]
+    return source if len(abstract) <= chars else replace(source, abstract=cut(abstract, chars))
 
 
 def _words(text: str) -> str:
@@ -64,6 +98,16 @@ class GenerativeBackend(AnswerBackend):
         """Generations this backend runs at once; 1 (one after the other) unless it can do more."""
         return 1
 
+    @property
+    def context_window(self) -> int:
+        """Tokens the model reads and writes per request: prompt and answer together."""
+        return self.config.llm_context_window
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens ``text`` takes in the model's context. Without the model's tokenizer, a
+        conservative estimate: a few characters a token fewer than English text usually has."""
+        return math.ceil(len(text) / CHARS_PER_TOKEN)
+
     def messages(self, question: str, sources: list[Source]) -> list[dict[str, str]]:
         system = self.system_prompt.format(refusal=self.refusal, max_sentences=MAX_SENTENCES)
         user = self.sources_prompt.format(sources=format_sources(sources), question=question)
@@ -78,9 +122,73 @@ class GenerativeBackend(AnswerBackend):
         kept = [line for line in lines if not any(rule in _words(line) for rule in rules)]
         return "\n".join(kept) if len(kept) < len(lines) else text
 
+    def fit(self, question: str, sources: list[Source]) -> Fitted:
+        """The sources that fit the context window beside the instructions, the question and an
+        answer of ``llm_max_tokens``. The lowest-ranked are left out while even their shortest
+        form does not fit, then the kept ones are shortened, lowest-ranked first."""
+        budget = self._budget(question)
+        costs = [self._cost(n, s) for n, s in enumerate(sources, 1)]
+        if sum(costs) <= budget:
+            return Fitted(list(sources), None)
+        floors = [self._cost(n, _cut_abstract(s, MIN_ABSTRACT_CHARS)) for n, s in enumerate(sources, 1)]
+        keep = len(sources)
+        while keep > 1 and sum(floors[:keep]) > budget:
+            keep -= 1
+        kept, costs = list(sources[:keep]), costs[:keep]
+        for i in reversed(range(keep)):
+            over = sum(costs) - budget
+            if over <= 0:
+                break  # the top source goes below MIN_ABSTRACT_CHARS only when it is the only one
+            kept[i], costs[i] = self._shorten(i + 1, kept[i], costs[i] - over, MIN_ABSTRACT_CHARS if i else 0)
+        shortened = sum(k.abstract != s.abstract for k, s in zip(kept, sources))
+        return Fitted(kept, self._notice(len(sources) - keep, shortened, len(sources)))
+
+    def _budget(self, question: str) -> int:
+        """Tokens left for the sources once everything else in the request is counted."""
+        empty = self.messages(question, [])
+        fixed = sum(self.count_tokens(m["content"]) for m in empty) + TEMPLATE_TOKENS
+        budget = self.context_window - self.config.llm_max_tokens - fixed
+        if budget <= 0:
+            raise BackendError(
+                f"the question and an answer of up to {self.config.llm_max_tokens} tokens leave no room for the "
+                f"papers in the model's {self.context_window}-token context window; raise llm_context_window "
+                "(and the server's own context size) or lower llm_max_tokens"
+            )
+        return budget
+
+    def _cost(self, n: int, source: Source) -> int:
+        return self.count_tokens(source_block(n, source)) + 1  # + the blank line between sources
+
+    def _shorten(self, n: int, source: Source, target: int, floor: int) -> tuple[Source, int]:
+        """Source ``n`` with its abstract cut to the longest length that costs at most ``target``
+        tokens, but not below ``floor`` characters; and its cost."""
+        length = len(source.abstract[:ABSTRACT_CHARS])
+        lo, hi = min(floor, length), length
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if self._cost(n, _cut_abstract(source, mid)) <= target:
+                lo = mid
+            else:
+                hi = mid - 1
+        shortened = _cut_abstract(source, lo)
+        return shortened, self._cost(n, shortened)
+
+    def _notice(self, dropped: int, shortened: int, total: int) -> str | None:
+        """What the answer says when papers were left out (shortened ones alone go unmentioned)."""
+        if not dropped:
+            return None
+        left_out = f"the lowest-ranked {dropped} of {total} sources" if dropped > 1 else f"source {total} of {total}"
+        also = f", and shortened {shortened} abstract{'s' if shortened > 1 else ''}," if shortened else ""
+        return (
+            f"Left out {left_out}{also} to fit the model's {self.context_window:,}-token context window; "
+            "raise llm_context_window if the model can read more."
+        )
+
     def stream(self, question: str, sources: list[Source]) -> Iterator[str]:
+        """Yield the answer from the sources that fit the model's context (see ``fit``)."""
         wrote = False
-        for piece in self._generate(self.messages(question, sources), self.config.llm_max_tokens):
+        messages = self.messages(question, self.fit(question, sources).sources)
+        for piece in self._generate(messages, self.config.llm_max_tokens):
             wrote = True
             yield piece
         if not wrote:

@@ -1,7 +1,8 @@
 """A GGUF model run in-process by llama-cpp-python (the optional 'llama-cpp' extra).
 
 One model in memory writes one answer at a time (the base class serialises its generations, but
-never across a ``yield`` to the reader), on ``llm_threads`` cores."""
+never across a ``yield`` to the reader), on ``llm_threads`` cores; prompts are measured with the
+model's own tokenizer."""
 
 from __future__ import annotations
 
@@ -44,6 +45,15 @@ class LlamaCppBackend(GenerativeBackend):
     @property
     def where(self) -> str:
         return str(self.path)
+
+    @property
+    def context_window(self) -> int:
+        return int(self.llm.n_ctx())
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` by the model's own tokenizer (it only reads the vocabulary, so it
+        needs no slot and may run beside a generation)."""
+        return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
     def _chat(self, messages: list[dict[str, str]], max_tokens: int) -> Iterator[str]:
         try:

@@ -1,6 +1,7 @@
 """The OpenAI API, or any OpenAI-compatible server (Ollama, vLLM, LM Studio, llama.cpp's server),
 through the official ``openai`` client. Servers answer many requests at once, so up to
-``llm_max_concurrency`` are sent at a time."""
+``llm_max_concurrency`` are sent at a time; their tokenizer is unknown here, so prompts are
+measured with the base class's conservative estimate."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from assistant.backends.generative import GenerativeBackend
 from index.config import Config, redact_url
 
 DEFAULT_MODEL = "gpt-4o-mini"
+OPENAI_CONTEXT_WINDOW = 128_000  # what the OpenAI API's chat models read, unless llm_context_window says otherwise
 LOCAL_KEY = "not-needed"  # local servers ignore the key, but the client insists on one
 
 
@@ -49,6 +51,14 @@ class OpenAIBackend(GenerativeBackend):
     @property
     def max_concurrency(self) -> int:
         return self.config.llm_max_concurrency
+
+    @property
+    def context_window(self) -> int:
+        """``llm_context_window``; for the OpenAI API itself (no base URL), 128k unless it was set.
+        A local server's context is its own setting (Ollama: num_ctx), which the API cannot read."""
+        if self.config.llm_base_url is None and "llm_context_window" not in self.config.model_fields_set:
+            return OPENAI_CONTEXT_WINDOW
+        return self.config.llm_context_window
 
     def _chat(self, messages: list[dict[str, str]], max_tokens: int) -> Iterator[str]:
         openai = self._openai
