@@ -6,8 +6,9 @@ Starts a local stand-in for an OpenAI-compatible server on 127.0.0.1 (tests/open
 a thread per request, each answered after --delay seconds, streamed in OpenAI's chunk format; it
 records the most requests in flight at once), opens ``assistant.Assistant(llm="openai")`` over
 the bundled corpus pointed at it (the index is built on first use in a temporary folder, unless
---data-dir names one), asks one question to warm up, then asks --concurrent questions at once
-from as many threads. Reports the batch's wall time and the server's max in flight, medians over
+--data-dir names one), asks each candidate question once to warm up and keeps those that reach
+the LLM (some are answered or refused before it), then asks --concurrent of them at once from as
+many threads. Reports the batch's wall time and the server's max in flight, medians over
 runs. Sent together the batch takes about --delay seconds; one request at a time it takes
 --concurrent times that.
 """
@@ -23,9 +24,20 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from _common import ENV
-from ui_load import QUESTIONS  # questions the bundled corpus answers, so each one reaches the LLM
+from ui_load import QUESTIONS  # questions about the bundled corpus
 
 from tests.openai_standin import StandIn
+
+
+def reaching_the_llm(assistant, standin: StandIn, candidates: list[str]) -> list[str]:
+    """The candidates the assistant sends to the LLM, each asked once."""
+    reaching = []
+    for question in candidates:
+        before = len(standin.requests)
+        assistant.ask(question)
+        if len(standin.requests) > before:
+            reaching.append(question)
+    return reaching
 
 
 def one_run(assistant, standin: StandIn, questions: list[str]) -> dict[str, float]:
@@ -49,12 +61,12 @@ def main() -> None:
     os.environ.update(ENV)  # offline: a mistake fails in seconds instead of retrying a hub
     from assistant import Assistant, Config
 
-    questions = (QUESTIONS * args.concurrent)[: args.concurrent]
     with tempfile.TemporaryDirectory(prefix="bench-concurrency-") as tmp, StandIn(delay=args.delay) as standin:
         config = Config.load(data_dir=args.data_dir or tmp, llm="openai", llm_base_url=standin.url,
                              llm_model="stand-in", llm_retries=0)  # fmt: skip
         assistant = Assistant(config)
-        assistant.ask(questions[0])  # builds or opens the index, loads the embedder
+        reaching = reaching_the_llm(assistant, standin, QUESTIONS)  # also builds the index, loads the embedder
+        questions = (reaching * args.concurrent)[: args.concurrent]
         runs = [one_run(assistant, standin, questions) for _ in range(args.runs)]
     median = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
     result = {"concurrent": args.concurrent, "delay_s": args.delay, "median": median, "runs": runs}
