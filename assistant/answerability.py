@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 from assistant.answer import Source
 from assistant.citations import defuse
-from assistant.questions import Kind, Reading, field_label
+from assistant.names import mentions, rare_by
+from assistant.questions import Kind, Reading, asked_head, field_label, wh_word
 from index.text import STOPWORDS, sentences, terms
 
 # the words of a question that say how it asks, not what it asks about
@@ -63,31 +64,20 @@ _NUMBER = re.compile(
     r"|million|billion|dozen|half|double|twice|triple)\b",
     re.I,
 )
-_TITLE_NAME = re.compile(r"^\s*([^:]{2,60}?)\s*:")  # "SkillMimic: Learning ..." -> "SkillMimic"
 
 FOCUS_IDF = 2.2  # a content term this rare (idf) or rarer is a focus term
 TOP_CHECKED = 5  # abstracts read for the focus terms
-
-
-def short_name(title: str) -> str | None:
-    """The name a paper goes by: the part of its title before a colon ("SkillMimic"), when short."""
-    m = _TITLE_NAME.match(title)
-    return m.group(1) if m and len(m.group(1).split()) <= 4 else None
 
 
 def _phrase_in(phrase: str, text: str) -> bool:
     return bool(re.search(rf"(?<![\w-]){re.escape(phrase)}(?![\w-])", text, re.I))
 
 
-def named_sources(question: str, sources: list[Source]) -> list[int]:
-    """1-based numbers of the sources the question names, in the order the question names them:
-    by their short name ("SkillMimic"), or by their whole title."""
-    found: list[tuple[int, int]] = []
-    for n, source in enumerate(sources, 1):
-        for name in (short_name(source.title), source.title):
-            if name and len(name) >= 3 and (m := re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", question, re.I)):
-                found.append((m.start(), n))
-                break
+def named_sources(question: str, sources: list[Source], idf: Callable[[str], float] | None = None) -> list[int]:
+    """1-based numbers of the sources the question names (``assistant.names``), in the order the
+    question names them; with ``idf``, a rare capitalised word ("Zamba") names a paper too."""
+    rare = rare_by(idf) if idf else None
+    found = [(pos, n) for n, s in enumerate(sources, 1) if (pos := mentions(question, s.title, rare)) is not None]
     return [n for _, n in sorted(found)]
 
 
@@ -143,7 +133,7 @@ def _source_text(source: Source) -> str:
 
 def assess(question: str, reading: Reading, sources: list[Source], idf: Callable[[str], float]) -> Focus:
     """What of ``question`` the top ``sources`` hold; see the module docstring."""
-    named = named_sources(question, sources)
+    named = named_sources(question, sources, idf)
     named_terms: set[str] = set()
     for n in named:
         named_terms |= set(terms(sources[n - 1].title))
@@ -155,7 +145,7 @@ def assess(question: str, reading: Reading, sources: list[Source], idf: Callable
         )
     )
     content = [t for t in dict.fromkeys(terms(question)) if t not in SCAFFOLD]
-    focus = frozenset(t for t in content if idf(t) >= FOCUS_IDF and t not in named_terms)
+    focus = frozenset(t for t in content if idf(t) >= FOCUS_IDF)
     if not sources:
         return Focus(focus, names, answered=False)
     if reading.kind is Kind.METADATA:
@@ -167,12 +157,13 @@ def assess(question: str, reading: Reading, sources: list[Source], idf: Callable
     single = reading.kind in (Kind.FACT, Kind.OTHER) or (reading.kind is Kind.WHICH and reading.single)
     if named and reading.kind is not Kind.COMPARE or (not named and single):
         subject = named[0] if named else 1
-        missing, present = _subject_gaps(question, reading, sources[subject - 1], names, idf)
+        strict = bool(named) or reading.kind is Kind.FACT  # a description in the user's own words is not
+        missing, present = _subject_gaps(question, reading, sources[subject - 1], names, idf, strict)
         if missing:
             gaps = tuple(Gap(what, subject, verb) for what, verb in missing)
             return Focus(focus, names, gaps=gaps, answered=bool(present))
     if not named and absent_probability(question, sources, idf) >= ABSENT_THRESHOLD:
-        return Focus(focus, names, gaps=(Gap(_absent_phrase(question, sources, idf)),), answered=False)
+        return Focus(focus, names, gaps=(Gap(absent_phrase(question, sources, idf)),), answered=False)
     return Focus(focus, names)
 
 
@@ -180,9 +171,9 @@ def assess(question: str, reading: Reading, sources: list[Source], idf: Callable
 # fitted on the tuning part of data/eval/questions.jsonl by bench/fit_answerability.py:
 # the top paper's cosine, how far it leads the second, the share of the question's content (idf
 # weighted) missing from every top abstract and from the top one, and the top BM25 score.
-ABSENT_WEIGHTS = (-5.81, -2.08, 0.88, 4.89, -3.94)
-ABSENT_BIAS = 11.65
-ABSENT_THRESHOLD = 0.5
+ABSENT_WEIGHTS = (-3.11, -0.64, 0.63, 1.01, -0.82)
+ABSENT_BIAS = 2.88
+ABSENT_THRESHOLD = 0.4
 
 
 def absent_features(question: str, sources: list[Source], idf: Callable[[str], float]) -> tuple[float, ...]:
@@ -202,7 +193,7 @@ def absent_probability(question: str, sources: list[Source], idf: Callable[[str]
     return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
 
-def _absent_phrase(question: str, sources: list[Source], idf: Callable[[str], float]) -> str:
+def absent_phrase(question: str, sources: list[Source], idf: Callable[[str], float]) -> str:
     """The question's words for what the top abstracts lack: the terms no top abstract holds, else
     those the top one lacks, each with the content words around it ("spiking neural networks")."""
     content = [t for t in dict.fromkeys(terms(question)) if t not in SCAFFOLD]
@@ -212,19 +203,6 @@ def _absent_phrase(question: str, sources: list[Source], idf: Callable[[str], fl
     return _words_for(question, missing, extend=True)
 
 
-_WH_HEAD = re.compile(  # the question word that opens the question or a clause of it
-    r"(?:^|[,:;?]\s*|\b(?:and|but|so)\s+)(?:\w+\s+){0,2}?(?P<wh>how many|how much|what|which)\s+"
-    r"(?P<head>(?:[\w-]+\s+){0,3})",
-    re.I,
-)
-_HEAD_STOP = frozenset(
-    terms(
-        """took take taken come comes came contain contains contained participate participated appear
-        appears receive received need needs make makes made run runs ran employ employed gain gains
-        get gets yield yields per""",
-        keep_stopwords=True,
-    )
-)
 _MODIFIERS = frozenset(  # adjectives that narrow what is asked but are not it ("exact score", "larger model")
     terms(
         """exact exactly average overall main best total larger smaller bigger biggest largest smallest
@@ -236,25 +214,13 @@ _PERCENT = frozenset(terms("percentage percent share fraction proportion ratio",
 _COMMON_NAMES = {"llm", "llms", "ai", "nlp", "rl", "ml", "gpu", "cpu", "api", "i", "ok"}
 
 
-def _asked_head(question: str) -> list[str]:
-    """The words after the question word that name what is asked ("top-1 accuracy", "clusters")."""
-    m = _WH_HEAD.search(question)
-    if not m:
-        return []
-    head: list[str] = []
-    for word in m.group("head").split():
-        stems = terms(word, keep_stopwords=True)
-        if not stems or stems[0] in STOPWORDS or stems[0] in _HEAD_STOP or stems[0] in _AUX:
-            break
-        head.append(word)
-    return head
-
-
-_AUX = frozenset(terms("do does did is are was were has have had can could would will should", keep_stopwords=True))
-
-
 def _subject_gaps(
-    question: str, reading: Reading, source: Source, names: tuple[str, ...], idf: Callable[[str], float]
+    question: str,
+    reading: Reading,
+    source: Source,
+    names: tuple[str, ...],
+    idf: Callable[[str], float],
+    strict: bool,
 ) -> tuple[list[tuple[str, str]], list[str]]:
     """What the question asks of ``source`` that its abstract does not hold, as (words, verb);
     and what it asks that the abstract does hold."""
@@ -266,16 +232,17 @@ def _subject_gaps(
         detail = m.group("detail")
         needed = set(terms(detail)) - {"number"}
         (held.append(detail) if needed <= present else missing.append((f"its {detail.lower()}", "report")))
-    missing += [(name, "mention") for name in names if not _phrase_in(name, text)]
+    if strict:  # a named paper, or a fact asked of it: a name it never mentions is not in it
+        missing += [(name, "mention") for name in names if not _phrase_in(name, text)]
     if missing:
         return missing, held
-    head = _asked_head(question)
+    head = asked_head(question)
     stems = [t for w in head for t in terms(w) if t not in SCAFFOLD and t not in _MODIFIERS and t not in _PERCENT]
     if stems:
         weights = {t: idf(t) for t in stems}
         lacking = sum(w for t, w in weights.items() if t not in present) / (sum(weights.values()) or 1.0)
-        m = _WH_HEAD.search(question)
-        asked = f"{m.group('wh').lower()} {' '.join(head)}" if m else " ".join(head)
+        wh = wh_word(question)
+        asked = f"{wh.group('wh').lower()} {' '.join(head)}" if wh else " ".join(head)
         anchors = set(stems) | {t for name in names for t in terms(name)}
         numbered = [set(terms(x)) for x in sentences(source.abstract) if _NUMBER.search(x)]
         if reading.numeric:  # a quantity: some sentence gives a number about what is asked

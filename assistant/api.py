@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.answer import Answer, Source, Turn
+from assistant.questions import Kind, read
 from index.config import Config
 from index.ingest import IngestReport, ingest
 from index.records import Paper
@@ -178,6 +179,8 @@ class Assistant:
         searched, described = standalone, None
         if filters is None and self.config.auto_filters:
             searched, filters, described = self._read_filters(standalone)
+        if k is None and read(searched).kind is Kind.WHICH and not read(searched).single:
+            k = max(self.config.top_k, self.config.list_top_k)  # a list must see every paper that matches
         engine = self._engine(k, filters)
         for item in engine.stream(searched):
             if isinstance(item, Answer):

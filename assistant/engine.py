@@ -11,7 +11,7 @@ from llama_index.core.query_engine import CustomQueryEngine
 from llama_index.core.retrievers import BaseRetriever
 
 from assistant.answer import Answer, Citation, Source
-from assistant.answerability import Focus, Gap, assess, named_sources
+from assistant.answerability import Focus, Gap, absent_phrase, assess, named_sources
 from assistant.backends.base import AnswerBackend, BackendError
 from assistant.citations import check_citations
 from assistant.questions import Kind, Reading, answer_marks, read
@@ -60,13 +60,21 @@ class CitedQueryEngine(CustomQueryEngine):
             "confidence": confidence,
             "kind": reading.kind.value,
         }
-        weak = top is None or (top.similarity < self.min_similarity and top.coverage < self.min_coverage)
-        if weak and top is not None and reading.kind is Kind.METADATA:  # "how many upvotes" shares few words
-            weak = not named_sources(question, sources) and top.similarity < METADATA_MIN_SIMILARITY
+        if top is None:
+            yield self.refusal
+            yield Answer(text=self.refusal, refused=True, backend=backend.name, **base)
+            return
+        weak = top.similarity < self.min_similarity and top.coverage < self.min_coverage
+        if weak and named_sources(
+            question, sources, self.idf
+        ):  # a paper named by name is found, however few words match
+            weak = False
+        if weak and reading.kind is Kind.METADATA:  # "how many upvotes" shares few words with any abstract
+            weak = top.similarity < METADATA_MIN_SIMILARITY
         if weak:
-            text = self._refusal(sources)
-            yield text
-            yield Answer(text=text, refused=True, backend=backend.name, **base)
+            answer = self._gap_answer((Gap(absent_phrase(question, sources, self.idf)),), sources, backend.name, base)
+            yield answer.text
+            yield answer
             return
         focus = assess(question, reading, sources, self.idf)
         if not focus.answered:

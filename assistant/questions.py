@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from index.text import terms
+from index.text import STOPWORDS, terms
 
 
 class Kind(StrEnum):
@@ -30,8 +30,8 @@ METADATA_FIELDS: tuple[tuple[str, re.Pattern[str], str], ...] = (
     (
         "authors",
         re.compile(
-            r"\bhow many (?:authors|people|researchers|co-?authors|writers)\b|\bauthor count\b|\bnumber of authors\b"
-            r"|\bhow many (?:people|researchers) (?:wrote|authored|are behind)\b",
+            r"\bhow many (?:authors|co-?authors|writers)\b|\bauthor (?:count|list)\b|\bnumber of authors\b"
+            r"|\bhow many (?:people|researchers) (?:wrote|authored|are behind|are credited|are listed)\b",
             re.I,
         ),
         "author count",
@@ -98,6 +98,7 @@ _FACT = re.compile(
     r"|\bwhich (?:\w+\s+){0,2}?(?:dataset|benchmark|model|llm|backbone|architecture|metric|base model|language"
     r"|languages|tasks?|domains?|robot|simulator|encoder|optimizer)s?\b"
     r"|\b(?:by how much|what percentage|what fraction|what proportion)\b"
+    r"|\bwhat (?:is|was|are|were) the (?:name|names|title|acronym)\b|\bwhat (?:is|was|are|were) .+ called\b"
     r"|\b(?:what|which) (?:did|does|do) .+ (?:train on|evaluate on|use as|build on|fine-tune|score)\b",
     re.I,
 )
@@ -152,14 +153,14 @@ def read(question: str) -> Reading:
 
 def _about_the_work(question: str, fields: tuple[str, ...]) -> bool:
     """'How many labs collected the data' asks about the work, not about its listing."""
-    return set(fields) <= {"authors", "organization"} and bool(_FACT_BEYOND_LISTING.search(question))
+    return set(fields) <= {"organization"} and bool(_FACT_BEYOND_LISTING.search(question))
 
 
 _WHICH_COUNT = re.compile(r"\bwhich (?:two|three|four|five|2|3|4|5)\b", re.I)
 _DEFINITION = re.compile(r"^\s*(?:what|who) (?:is|are|was|were)\b", re.I)
 _BOTH = re.compile(r"\bboth\b.+\band\b|\bhow do .+ and .+ (?:differ|compare|relate)\b", re.I)
-_FACT_BEYOND_LISTING = re.compile(  # "how many labs collected the data" is about the paper, not its listing
-    r"\b(?:data|dataset|experiments?|participants|annotators|collected|recorded|evaluated|benchmark)\b", re.I
+_FACT_BEYOND_LISTING = re.compile(  # "how many labs collected the data" is about the work, not its listing
+    r"\b(?:collected|recorded|annotated|contributed|participated|took part|were recruited|used|evaluated)\b", re.I
 )
 
 
@@ -189,11 +190,17 @@ def answer_marks(question: str, reading: Reading, quote: str) -> tuple[str, ...]
     if reading.kind is not Kind.FACT:
         return ()
     asked = set(terms(question))
+    head = {t for word in asked_head(question) for t in terms(word)}
     if reading.numeric:
-        found = [m for m in _QUANTITY.finditer(quote)]
+        found = list(_QUANTITY.finditer(quote))
         if not found:
             return ()
-        best = max(found, key=lambda m: bool(m.group("unit") and set(terms(m.group("unit"))) & asked))
+
+        def fit(m: re.Match[str]) -> tuple[bool, bool]:
+            unit = set(terms(m.group("unit") or ""))
+            return bool(unit & head), bool(unit & asked)
+
+        best = max(found, key=fit)
         span = best.group(0).strip()
         unit = best.group("unit")
         if unit and not set(terms(unit)) & asked and unit.lower() in _GLUE:
@@ -205,3 +212,43 @@ def answer_marks(question: str, reading: Reading, quote: str) -> tuple[str, ...]
 
 
 _GLUE = {"and", "or", "to", "in", "on", "of", "for", "with", "than", "over", "the", "a", "an", "at", "by", "from"}
+
+
+_WH_HEAD = re.compile(  # the question word that opens the question or a clause of it
+    r"(?:^|[,:;?.]\s*|\b(?:and|but|so)\s+)(?:\w+\s+){0,2}?(?P<wh>how many|how much|what|which)\s+"
+    r"(?P<head>(?:[\w-]+\s+){0,3})",
+    re.I,
+)
+_HEAD_STOP = frozenset(
+    terms(
+        """took take taken come comes came contain contains contained appear appears receive received
+        need needs make makes made ran employ employed get gets yield yields per gave give gives went
+        got saw won beat led set put kept held brought began chose drew grew knew left lost met paid
+        said sent spent stood taught told thought wrote help helps helped let lets""",
+        keep_stopwords=True,
+    )
+)
+
+
+def asked_head(question: str) -> list[str]:
+    """The words after the question word that name what is asked ("top-1 accuracy", "clusters")."""
+    m = _WH_HEAD.search(question)
+    if not m:
+        return []
+    head: list[str] = []
+    for word in m.group("head").split():
+        stems = terms(word, keep_stopwords=True)
+        if not stems or stems[0] in STOPWORDS or stems[0] in _HEAD_STOP or stems[0] in _AUX:
+            break
+        if head and word.lower().endswith("ed") and not word.lower().endswith("eed"):  # "which model trained"
+            break
+        head.append(word)
+    return head
+
+
+_AUX = frozenset(terms("do does did is are was were has have had can could would will should", keep_stopwords=True))
+
+
+def wh_word(question: str) -> re.Match[str] | None:
+    """Where the question word that opens the question (or a clause of it) stands, and its head."""
+    return _WH_HEAD.search(question)

@@ -10,6 +10,7 @@ from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
 from assistant.answer import Source
+from assistant.names import NameIndex, rare_by
 from index.config import Config
 from index.embed import Embedder, make_embedder
 from index.keyword import KeywordIndex
@@ -23,6 +24,7 @@ from index.text import sentences, terms
 # ahead a paper is, which reciprocal rank fusion throws away (+0.03 nDCG@10 on SciFact).
 KEYWORD_WEIGHT = 1.0
 DENSE_WEIGHT = 2.5
+NAME_WEIGHT = 1.0  # a paper the question names by name ("SkillMimic", "Memory Networks") comes first
 
 
 class HybridSearch:
@@ -44,6 +46,7 @@ class HybridSearch:
         self.keyword = keyword
         self.papers = {p.paper_id: p for p in papers}
         self.organizations = sorted({p.organization for p in papers if p.organization})
+        self.names = NameIndex(((p.paper_id, p.title) for p in papers), rare_by(keyword.idf))
 
     @classmethod
     def open(cls, config: Config, embedder: Embedder | None = None) -> HybridSearch:
@@ -82,8 +85,10 @@ class HybridSearch:
         similarity: dict[str, float] = {}
         for hit in hits:
             similarity.setdefault(hit.paper_id, hit.similarity)  # hits come best first
+        named = [pid for pid in self.names.find(question) if not filters or filters.accepts(self.papers[pid])]
         pool = dict.fromkeys(list(similarity)[:depth])  # ordered set: dense candidates, then BM25 ones
         pool.update(dict.fromkeys(pid for pid, _ in self.keyword.top(kw_all, depth)))
+        pool.update(dict.fromkeys(named))
         pool = {pid: None for pid in pool if pid in self.papers}
         best_kw = float(kw_all.max()) if len(kw_all) else 0.0
 
@@ -92,7 +97,8 @@ class HybridSearch:
             return float(kw_all[row]) if row is not None else 0.0
 
         def fuse(pid: str, dense: float) -> float:
-            return KEYWORD_WEIGHT * (keyword(pid) / best_kw if best_kw else 0.0) + DENSE_WEIGHT * dense
+            bonus = NAME_WEIGHT if pid in named else 0.0
+            return KEYWORD_WEIGHT * (keyword(pid) / best_kw if best_kw else 0.0) + DENSE_WEIGHT * dense + bonus
 
         fused = {pid: fuse(pid, similarity[pid]) for pid in pool if pid in similarity}
         missing = [pid for pid in pool if pid not in similarity]

@@ -28,15 +28,16 @@ _AVAILABILITY = re.compile(
 )
 _CONTRIBUTION = re.compile(
     r"\b(?:we|this (?:paper|work|study|article|report)|in this (?:paper|work)|here,? we|our (?:work|paper))\b"
-    r"[^.]{0,60}?\b(?:propose|proposes|introduce|introduces|present|presents|develop|develops|design|designs"
-    r"|build|builds|construct|curate|create|offer|put forward|describe|contribute|formulate|release|unveil|devise"
-    r"|investigate|study|explore|examine|analy[sz]e|show|demonstrate|argue|find|revisit|tackle|address)\b"
+    r"[^.]{0,60}?\b(?:propos\w*|introduc\w*|present\w*|develop\w*|design\w*|build\w*|buil[dt]|construct\w*"
+    r"|curat\w*|creat\w*|offer\w*|put forward|describ\w*|contribut\w*|formulat\w*|releas\w*|unveil\w*|devis\w*"
+    r"|deriv\w*|investigat\w*|stud(?:y|ies|ied)|explor\w*|examin\w*|analy[sz]\w*|show\w*|demonstrat\w*|argu\w*"
+    r"|find|found|revisit\w*|tackl\w*|address\w*|overcom\w*|leverag\w*|extend\w*|collect\w*|train\w*)\b"
     r"|\b(?:is|are) (?:a|an) (?:novel|new|simple|unified|general|first|large-scale|scalable|efficient)\b"
     r"|^(?:To (?:this end|address|tackle|bridge|overcome|fill|solve|mitigate|remedy|close))\b",
     re.I,
 )
 _STRONG_CONTRIBUTION = re.compile(
-    r"\b(?:propose|proposes|introduce|introduces|present|presents|put forward|unveil|devise)\b", re.I
+    r"\b(?:propos\w*|introduc\w*|present(?:s|ed|ing)?|put forward|unveil\w*|devis\w*|deriv\w*)\b", re.I
 )
 _RESULT = re.compile(
     r"\b(?:outperform\w*|surpass\w*|improv\w*|achiev\w*|reach\w*|state-of-the-art|sota|gains?|boosts?|reduc\w*"
@@ -92,8 +93,10 @@ def first_of(abstract: str, role: Role) -> str | None:
 
 
 def contribution(abstract: str) -> str | None:
-    """The sentence that says what the paper does."""
-    return first_of(abstract, Role.CONTRIBUTION)
+    """The sentence that says what the paper does: the first that proposes, introduces or presents
+    something, else the first contribution sentence ("we study", "we show")."""
+    candidates = [s for s, r in roles(abstract) if r is Role.CONTRIBUTION]
+    return next((s for s in candidates if _STRONG_CONTRIBUTION.search(s)), candidates[0] if candidates else None)
 
 
 def headline_result(abstract: str) -> str | None:

@@ -78,6 +78,9 @@ class Config(BaseModel):
 
     # retrieval
     top_k: int = Field(5, ge=1, le=100, description="Papers returned by retrieval and shown as sources.")
+    list_top_k: int = Field(
+        10, ge=1, le=100, description='Papers read for "which papers..." questions, which list every one that matches.'
+    )
     refresh_seconds: float = Field(
         5.0,
         ge=0,

@@ -23,19 +23,26 @@ from assistant.answer import Source
 from assistant.answerability import SCAFFOLD, named_sources
 from assistant.backends.base import AnswerBackend
 from assistant.citations import defuse
-from assistant.questions import Kind, Reading, compare_parts, field_label, read
+from assistant.names import short_name
+from assistant.questions import Kind, Reading, asked_head, compare_parts, field_label, read
 from assistant.roles import Role, contribution, headline_result, roles
 from index.config import Config
 from index.text import sentences, terms
 
-MAX_SOURCES = 5  # sources read for sentences
 MIN_SUPPORT = 0.3  # below this share of the question's terms a sentence does not answer it...
 MIN_GAIN = 0.1  # a further sentence must add this share of the question's terms
 NUMBER_BONUS = 0.15  # "how many" questions prefer sentences with numbers in them
 RELATED_SHARE = 0.6  # a further source is quoted if its score is this close to the top one
-MATCH_COVERAGE = 0.5  # a "which papers" answer lists a paper whose text holds this share of the question...
-MATCH_SHARE = 0.75  # ...or whose retrieval score is this close to the top paper's
-_DIGIT = re.compile(r"\d")
+# A "which papers" answer lists every paper whose retrieval score is this close to the top one's,
+# or whose title and abstract hold this much of what the top one holds of the question (tuned on
+# the tuning part of data/eval/questions.jsonl, with list_top_k = 10 papers read).
+MATCH_SHARE = 0.85
+MATCH_COVERAGE = 0.6
+NAME_BONUS = 0.15  # "which model" questions prefer sentences that name one
+HEAD_WEIGHT = 2.0  # a fact question's asked words ("how many GPUs") count this much more than the rest
+MAX_SOURCES = 10
+_DIGIT = re.compile(r"(?<![\w.])\d[\d,.]*(?![\w)])|(?<![\w.])\d[\d,.]*(?:%|x\b|×)")  # a quantity, not "GSM8K" or "1)"
+_IDENTIFIER = re.compile(r"(?<![\w-])(?:[A-Z][a-z]*[A-Z0-9][\w.-]*|[A-Z]{2,}[\w.-]*)(?![\w-])")
 
 
 @dataclass(frozen=True)
@@ -72,14 +79,20 @@ class ExtractiveBackend(AnswerBackend):
             return []
         reading = read(question)
         if reading.kind is Kind.METADATA:
-            return _metadata_answer(reading, question, sources)
+            return _metadata_answer(reading, question, sources, self.idf)
         weights = {t: self.idf(t) for t in set(terms(question)) if t not in SCAFFOLD}
         if not weights:
             weights = {t: self.idf(t) for t in set(terms(question))}
         if not weights:
             return []
-        scored = [self._quote(i, s, weights, reading.numeric) for i, s in enumerate(sources[:MAX_SOURCES], 1)]
-        named = [n for n in named_sources(question, sources) if n <= len(scored)]
+        if reading.kind is Kind.FACT:  # what is asked ("sample-efficiency improvement") outweighs the description
+            for t in {t for word in asked_head(question) for t in terms(word)} & set(weights):
+                weights[t] *= HEAD_WEIGHT
+        names_fact = reading.kind is Kind.FACT
+        scored = [
+            self._quote(i, s, weights, reading.numeric, names_fact) for i, s in enumerate(sources[:MAX_SOURCES], 1)
+        ]
+        named = [n for n in named_sources(question, sources, self.idf) if n <= len(scored)]
         subject = scored[named[0] - 1] if named else scored[0]
         if not subject.sentences:
             return []
@@ -93,7 +106,9 @@ class ExtractiveBackend(AnswerBackend):
             return [_line(sources, subject)]
         return [_line(sources, c) for c in self._choose(question, sources, scored, subject)]
 
-    def _quote(self, number: int, source: Source, weights: dict[str, float], numeric: bool) -> Scored:
+    def _quote(
+        self, number: int, source: Source, weights: dict[str, float], numeric: bool, names_fact: bool = False
+    ) -> Scored:
         """The sentences of ``source`` that together cover most of the question, greedily: the
         best one (a number in it for "how many" questions, a name for "which model"), then a
         second if it covers enough of what the title and the first left out."""
@@ -110,8 +125,16 @@ class ExtractiveBackend(AnswerBackend):
         def gain(candidate: tuple[int, str, set[str]]) -> float:
             return sum(w for t, w in weights.items() if t in candidate[2] and t not in covered) / total
 
+        asked = set(weights)
+
+        def names_new(sentence: str) -> bool:
+            return any(not set(terms(m.group(0))) <= asked for m in _IDENTIFIER.finditer(sentence))
+
         def score(candidate: tuple[int, str, set[str]]) -> float:
-            bonus = NUMBER_BONUS if numeric and _DIGIT.search(candidate[1]) else 0.0
+            if numeric:
+                bonus = NUMBER_BONUS if _DIGIT.search(candidate[1]) else 0.0
+            else:
+                bonus = NAME_BONUS if names_fact and names_new(candidate[1]) else 0.0
             return gain(candidate) + 0.5 * holds(candidate) + bonus
 
         candidates = [(i, s, set(terms(s))) for i, s in enumerate(sentences(source.abstract))]
@@ -139,14 +162,17 @@ class ExtractiveBackend(AnswerBackend):
 
     def _which(self, sources: list[Source], scored: list[Scored]) -> list[str]:
         """Every retrieved paper that matches, best first, each as title and contribution."""
-        top = sources[0].score
+        top, top_coverage = sources[0].score, sources[0].coverage
         matching = [
             c
             for c in scored
             if c.sentences
-            and c.support >= MIN_SUPPORT
-            and (c.coverage >= MATCH_COVERAGE or sources[c.source - 1].score >= MATCH_SHARE * top)
-        ] or scored[:1]
+            and (
+                c is scored[0]
+                or sources[c.source - 1].score >= MATCH_SHARE * top
+                or sources[c.source - 1].coverage >= MATCH_COVERAGE * top_coverage
+            )
+        ]
         verb = "matches" if len(matching) == 1 else "match"
         lines = [f"{_count(len(matching))} of the {_count(len(scored)).lower()} retrieved papers {verb}:"]
         for c in matching:
@@ -230,8 +256,6 @@ def _best_for(part: str, sources: list[Source], idf: Callable[[str], float], exc
 
 def short(title: str) -> str:
     """A paper's name for a side-by-side line: its short name, else its title."""
-    from assistant.answerability import short_name
-
     return defuse(short_name(title) or title)
 
 
@@ -249,24 +273,19 @@ def _line(sources: list[Source], c: Scored) -> str:
 def _summary(n: int, source: Source, single: bool) -> str:
     """Contribution, then method, then headline result, each once."""
     by_role = roles(source.abstract)
-    picked: list[str] = []
-    for role in (Role.CONTRIBUTION, Role.METHOD, Role.RESULT):
-        sentence = (
-            headline_result(source.abstract)
-            if role is Role.RESULT
-            else next((s for s, r in by_role if r is role), None)
-        )
-        if sentence and sentence not in picked:
-            picked.append(sentence)
+    lead_sentence = contribution(source.abstract)
+    after = [s for s, _ in by_role][[s for s, _ in by_role].index(lead_sentence) + 1 :] if lead_sentence else []
+    method = next((s for s, r in by_role if r is Role.METHOD and s in after), None)
+    picked = [s for s in dict.fromkeys((lead_sentence, method, headline_result(source.abstract))) if s]
     if not picked and by_role:
         picked.append(by_role[0][0])
     lead = f"{defuse(source.title)} [{n}]" + (" is the closest match." if single else ":")
     return lead + " " + " ".join(f"{defuse(s.strip())} [{n}]" for s in picked)
 
 
-def _metadata_answer(reading: Reading, question: str, sources: list[Source]) -> list[str]:
+def _metadata_answer(reading: Reading, question: str, sources: list[Source], idf: Callable[[str], float]) -> list[str]:
     """The listing's fields the question asks for, of the paper it names (else the top one)."""
-    named = named_sources(question, sources)
+    named = named_sources(question, sources, idf)
     n = named[0] if named else 1
     s = sources[n - 1]
     title = defuse(s.title)

@@ -1,0 +1,121 @@
+"""The names papers go by, and finding them in a question.
+
+A paper is named by its short name ("SkillMimic" of "SkillMimic: Learning Reusable Basketball
+Skills..."), the parts of a bracketed one ("Proposer-Agent-Evaluator", "PAE"), or its whole title.
+Only names that cannot be ordinary words count: a coined word (inner capital or digit:
+"SkillMimic", "GPT-4", "T5"), an acronym ("LIMA"), a short title written as a name ("Memory
+Networks", matched with its capitals), or a longer title (matched in any case). So "deep learning"
+in a question names no paper called "Deep Learning: A Review".
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+
+from index.text import terms
+
+_TOKEN = re.compile(r"[\w'’-]+")
+_TITLE_NAME = re.compile(r"^\s*([^:]{2,60}?)\s*:")  # "SkillMimic: Learning ..." -> "SkillMimic"
+_BRACKETED = re.compile(r"^(.+?)\s*\((.+?)\)\s*$")
+_COINED = re.compile(  # SkillMimic, GPT-4, T5, LIMA, Proposer-Agent-Evaluator
+    r"^(?:[A-Za-z]*[a-z][A-Z0-9][\w'-]*|[A-Z][A-Za-z]*\d[\w-]*|[A-Z]{3,}[\w-]*|[A-Z][a-z]+(?:-[A-Z][a-z]*)+)$"
+)
+LONG_TITLE_WORDS = 4  # a title this long is a name in any case
+RARE_IDF_GAP = 2.0  # a word at most this far below an unseen word's idf is in about 3 papers or fewer
+Rare = Callable[[str], bool]
+
+
+def rare_by(idf: Callable[[str], float]) -> Rare:
+    """Whether a word is rare in the corpus (in about three papers or fewer), from the corpus's idf."""
+    top = idf("\x00")  # a term in no paper
+
+    def rare(word: str) -> bool:
+        stems = terms(word)
+        return bool(stems) and all(top - idf(t) <= RARE_IDF_GAP for t in stems)
+
+    return rare
+
+
+def short_name(title: str) -> str | None:
+    """The name a paper goes by: the part of its title before a colon ("SkillMimic"), when short."""
+    m = _TITLE_NAME.match(title)
+    return m.group(1) if m and len(m.group(1).split()) <= 4 else None
+
+
+def names_of(title: str) -> list[str]:
+    """What a paper may be called: its short name ("Proposer-Agent-Evaluator(PAE)"), that name
+    without and inside its brackets ("Proposer-Agent-Evaluator", "PAE"), and its whole title."""
+    names = []
+    short = short_name(title)
+    if short:
+        names.append(short)
+        m = _BRACKETED.match(short)
+        if m:
+            names.extend([m.group(1), m.group(2)])
+    names.append(title)
+    return names
+
+
+def _tokens(text: str) -> tuple[str, ...]:
+    words = (t.strip("'-") for t in _TOKEN.findall(text.replace("’", "'")))
+    return tuple(t for t in words if t)
+
+
+def _key(name: str, rare: Rare | None = None) -> tuple[tuple[str, ...], bool] | None:
+    """The tokens a name is matched by, and whether case matters; None for a name that could be
+    an ordinary phrase. A capitalised single word ("Zamba") is a name when the corpus says it is rare."""
+    tokens = _tokens(name)
+    if not tokens:
+        return None
+    if len(tokens) == 1 and tokens[0][:1].isupper() and len(tokens[0]) >= 4 and rare is not None and rare(tokens[0]):
+        return tokens, True
+    if len(tokens) >= LONG_TITLE_WORDS:
+        return tuple(t.casefold() for t in tokens), False
+    if any(_COINED.match(t) for t in tokens):
+        return tokens, True
+    if len(tokens) >= 2 and all(t[0].isupper() for t in tokens if len(t) > 3):  # "Memory Networks"
+        return tokens, True
+    return None
+
+
+class NameIndex:
+    """Paper names -> paper ids, for finding the papers a question names."""
+
+    def __init__(self, papers: Iterable[tuple[str, str]], rare: Rare | None = None):  # (paper_id, title)
+        self._exact: dict[tuple[str, ...], list[str]] = defaultdict(list)
+        self._folded: dict[tuple[str, ...], list[str]] = defaultdict(list)
+        self.longest = 0
+        for pid, title in papers:
+            for name in names_of(title):
+                key = _key(name, rare)
+                if key is None:
+                    continue
+                tokens, exact = key
+                table = self._exact if exact else self._folded
+                if pid not in table[tokens]:
+                    table[tokens].append(pid)
+                self.longest = max(self.longest, len(tokens))
+
+    def positions(self, question: str) -> dict[str, int]:
+        """Paper id -> the token position where ``question`` first names it."""
+        tokens = _tokens(question)
+        folded = tuple(t.casefold() for t in tokens)
+        found: dict[str, int] = {}
+        for start in range(len(tokens)):
+            for length in range(min(self.longest, len(tokens) - start), 0, -1):
+                exact = self._exact.get(tokens[start : start + length], [])
+                for pid in exact + self._folded.get(folded[start : start + length], []):
+                    found.setdefault(pid, start)
+        return found
+
+    def find(self, question: str) -> list[str]:
+        """Ids of the papers ``question`` names, in the order it names them."""
+        found = self.positions(question)
+        return sorted(found, key=lambda pid: found[pid])
+
+
+def mentions(question: str, title: str, rare: Rare | None = None) -> int | None:
+    """Where in ``question`` (token position) the paper called ``title`` is named, if it is."""
+    return NameIndex([("paper", title)], rare).positions(question).get("paper")

@@ -1,0 +1,238 @@
+"""Answers by question type over the real bundled index, checked the way a reader would check them:
+the named papers are cited, the quantity is in the answer and marked in its quote, the gap
+sentence names what is missing. Plus the pure parts: question kinds and sentence roles."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from assistant import Answer, Assistant
+from assistant.backends import BACKENDS
+from assistant.backends.generative import GenerativeBackend
+from assistant.names import NameIndex, names_of, short_name
+from assistant.questions import Kind, asked_head, compare_parts, read
+from assistant.roles import Role, contribution, headline_result, roles
+
+EVO = "EvoStruggle: A Dataset Capturing the Evolution of Struggle across Activities and Skill Levels"
+SKILLMIMIC = "SkillMimic: Learning Reusable Basketball Skills from Demonstrations"
+
+
+def cited_titles(answer: Answer) -> list[str]:
+    return [c.title for c in answer.citations]
+
+
+def assert_invariants(answer: Answer) -> None:
+    markers = {int(n) for n in re.findall(r"\[(\d+)\]", answer.text)}
+    assert markers == {c.number for c in answer.citations}
+    for c in answer.citations:
+        source = answer.sources[c.number - 1]
+        assert source.paper_id == c.paper_id
+        assert all(q in source.abstract for q in c.quotes)
+        assert all(any(m in q for q in c.quotes) for m in c.marks), "a mark is a span of a quote"
+
+
+# the pure parts
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("How many participants took part in the struggle dataset?", Kind.FACT),
+        ("Which LLM was the structure-aware fine-tuning applied to?", Kind.FACT),
+        ("What is the name of the dataset released with 'Let's Verify Step by Step'?", Kind.FACT),
+        ("Which papers tackle catastrophic forgetting in speech models?", Kind.WHICH),
+        ("How do SkillMimic and EvoStruggle differ?", Kind.COMPARE),
+        ("Compare TIES-Merging with Model Breadcrumbs.", Kind.COMPARE),
+        ("What does the TIES-Merging paper propose?", Kind.SUMMARY),
+        ("Summarise the Thought Cloning paper.", Kind.SUMMARY),
+        ("How many authors does OmniGen have?", Kind.METADATA),
+        ("Which organisation is behind SpatialTree?", Kind.METADATA),
+        ("How many upvotes did Trace2Skill receive?", Kind.METADATA),
+        ("When was CLIPort published?", Kind.METADATA),
+        ("What sparsity percentage does Model Breadcrumbs use when masking weight differences?", Kind.FACT),
+    ],
+)
+def test_question_kinds(question: str, kind: Kind):
+    assert read(question).kind is kind
+
+
+def test_which_paper_asks_for_one_and_compare_parts_name_each_paper():
+    assert read("Which paper trains a humanoid to dribble?").single
+    assert not read("Which papers train humanoids?").single
+    assert compare_parts("How do SkillMimic and EvoStruggle differ?") == ("SkillMimic", "EvoStruggle")
+
+
+def test_names_and_asked_words():
+    assert short_name(SKILLMIMIC) == "SkillMimic"
+    assert names_of("Proposer-Agent-Evaluator(PAE): Autonomous Skill Discovery")[:3] == [
+        "Proposer-Agent-Evaluator(PAE)",
+        "Proposer-Agent-Evaluator",
+        "PAE",
+    ]
+    index = NameIndex([("a", SKILLMIMIC), ("b", "Memory Networks"), ("c", "Deep Learning: A Review")])
+    assert index.find("How do Memory Networks and SkillMimic differ?") == ["b", "a"]
+    assert index.find("what is deep learning, and are memory networks good?") == []  # ordinary words
+    assert asked_head("How many GPUs were used to pre-train YuLan?") == ["GPUs"]
+    assert asked_head("There's an RL method. How much sample-efficiency improvement does it claim?") == [
+        "sample-efficiency",
+        "improvement",
+    ]
+
+
+def test_sentence_roles():
+    abstract = (
+        "Large models are costly to adapt. Prior work fine-tunes every weight. "
+        "We propose LoFT, a method that tunes a low-rank update. Specifically, we learn two small matrices per layer. "
+        "LoFT matches full fine-tuning while training 0.1% of the parameters. Code is available at github.com/x/loft."
+    )
+    assert [r for _, r in roles(abstract)] == [
+        Role.BACKGROUND,
+        Role.BACKGROUND,
+        Role.CONTRIBUTION,
+        Role.METHOD,
+        Role.RESULT,
+        Role.AVAILABILITY,
+    ]
+    assert contribution(abstract).startswith("We propose LoFT")
+    assert headline_result(abstract).startswith("LoFT matches")
+
+
+# answers over the bundled index
+
+
+@pytest.mark.slow
+def test_fact_answer_holds_the_quantity_and_marks_it(bundled: Assistant):
+    answer = bundled.ask("How many participants took part in the struggle-determination video dataset?")
+    assert_invariants(answer)
+    assert answer.kind == "fact" and not answer.refused
+    assert cited_titles(answer)[0] == EVO
+    assert "76 participants" in answer.text
+    assert "76 participants" in answer.citations[0].marks
+
+
+@pytest.mark.slow
+def test_which_papers_lists_every_match_with_a_count(bundled: Assistant):
+    answer = bundled.ask("Which papers tackle catastrophic forgetting in speech or spoken language models?")
+    assert_invariants(answer)
+    assert answer.kind == "which" and len(answer.sources) == 10  # a list reads list_top_k papers
+    gold = [
+        "Analyzing Mitigation Strategies for Catastrophic Forgetting in End-to-End Training of Spoken Language Models",
+        "An Investigation of the Combination of Rehearsal and Knowledge Distillation in Continual Learning for "
+        "Spoken Language Understanding",
+    ]
+    assert set(gold) <= set(cited_titles(answer))
+    count = re.match(r"(\w+) of the ten retrieved papers match", answer.text)
+    assert count, answer.text
+    listed = [line for line in answer.text.splitlines() if line.startswith("- ")]
+    assert len(listed) == len(answer.citations) >= 3  # one line per paper, each cited
+
+
+@pytest.mark.slow
+def test_compare_puts_each_named_paper_side_by_side_in_the_asked_order(bundled: Assistant):
+    answer = bundled.ask("How do EvoStruggle and SkillMimic differ?")
+    assert_invariants(answer)
+    assert answer.kind == "compare"
+    text = answer.text
+    assert text.index("EvoStruggle") < text.index("SkillMimic")
+    assert {EVO, SKILLMIMIC} <= set(cited_titles(answer))
+    assert text.count("- It proposes:") >= 2  # each paper's own contribution, not a background sentence
+    assert "Traditional reinforcement learning methods" not in text.split("- It proposes:")[2]
+
+
+@pytest.mark.slow
+def test_summary_gives_contribution_then_result(bundled: Assistant):
+    answer = bundled.ask("What does the TIES-Merging paper propose?")
+    assert_invariants(answer)
+    assert answer.kind == "summary"
+    assert cited_titles(answer) == ["Resolving Interference When Merging Models"]
+    assert "TIES-Merging" in answer.text.split("[1]", 1)[1]  # the contribution names the method
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("How many authors does the EvoStruggle dataset paper have?", "3 authors"),
+        ("Which organisation is behind SpatialTree?", "ByteDance Seed"),
+        ("How many upvotes did Trace2Skill receive?", "14 upvotes"),
+    ],
+)
+def test_metadata_from_the_listing(bundled: Assistant, question: str, expected: str):
+    answer = bundled.ask(question)
+    assert_invariants(answer)
+    assert answer.kind == "metadata" and not answer.refused
+    assert expected in answer.text and answer.citations
+
+
+@pytest.mark.slow
+def test_listing_field_that_is_not_given_is_said_so(bundled: Assistant):
+    answer = bundled.ask("Which organisation is behind the EvoStruggle dataset?")
+    assert_invariants(answer)
+    assert answer.refused and answer.gaps == ("organisation",)
+    assert f"The listing for {EVO} [1] does not give its organisation." == answer.text
+
+
+@pytest.mark.slow
+def test_detail_the_named_abstract_lacks_is_said_of_that_paper(bundled: Assistant):
+    answer = bundled.ask("What batch size did the Memory Networks authors train with?")
+    assert_invariants(answer)
+    assert answer.refused
+    assert answer.text == "The abstract of Memory Networks [1] does not report its batch size."
+    assert cited_titles(answer) == ["Memory Networks"] and answer.citations[0].quotes == ()
+
+
+@pytest.mark.slow
+def test_benchmark_the_abstract_never_names_is_a_gap(bundled: Assistant):
+    answer = bundled.ask("What does Zamba score on MMLU?")
+    assert answer.refused and "MMLU" in answer.text
+    assert answer.text.startswith("The abstract of Zamba")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("question", "term"),
+    [
+        ("Are there any papers on Kolmogorov-Arnold networks as a replacement for MLPs?", "Kolmogorov-Arnold"),
+        ("Which papers study continual learning for text-to-SQL generation with LLMs?", "SQL"),
+    ],
+)
+def test_topic_no_abstract_covers_is_refused_naming_it(bundled: Assistant, question: str, term: str):
+    answer = bundled.ask(question)
+    assert answer.refused and answer.citations == []
+    assert answer.text.startswith("None of the indexed abstracts mention")
+    assert term.lower() in answer.text.split(".")[0].lower()
+    assert "The closest papers are:" in answer.text
+
+
+class _Writes(GenerativeBackend):
+    """An LLM backend that writes one fixed reply."""
+
+    name = "fixed"
+    reply = ""
+
+    @property
+    def where(self) -> str:
+        return "a fixed reply"
+
+    def _chat(self, messages: list[dict[str, str]], max_tokens: int) -> Iterator[str]:
+        yield type(self).reply
+
+
+@pytest.mark.slow
+def test_generated_claim_with_a_focus_term_its_source_lacks_loses_the_citation(bundled, monkeypatch):
+    monkeypatch.setitem(BACKENDS, "fixed", lambda config, search: _Writes(config))
+    question = "How many participants did EvoStruggle record, and how much basketball footage does SkillMimic use?"
+    n = next(i for i, s in enumerate(bundled.retrieve(question), 1) if s.title == EVO)
+    _Writes.reply = (
+        f"EvoStruggle recorded 61.68 hours of video from 76 participants [{n}]. "
+        f"EvoStruggle recorded 76 participants dribbling a basketball in 61.68 hours of video [{n}]."
+    )
+    answer = Assistant(bundled.config.model_copy(update={"llm": "fixed"})).ask(question)
+    assert_invariants(answer)
+    first, second = answer.text.split("\n")[0].split(". ", 1)
+    assert f"[{n}]" in first
+    assert f"[{n}]" not in second  # basketball is in the question and in SkillMimic, not in EvoStruggle
+    assert answer.unsupported == 1
