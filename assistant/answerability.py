@@ -128,7 +128,7 @@ def _listed(source: Source, field: str) -> bool:
 
 
 def _source_text(source: Source) -> str:
-    return f"{source.title}\n{source.abstract}"
+    return f"{source.title}\n{source.listing()}\n{source.abstract}"
 
 
 def assess(question: str, reading: Reading, sources: list[Source], idf: Callable[[str], float]) -> Focus:

@@ -125,7 +125,7 @@ class Assistant:
         finally:
             self._refreshing = False
 
-    def _engine(self, k: int | None, filters: Filters | None):
+    def _engine(self, k: int | None, filters: Filters | None, described: str | None = None):
         from assistant.engine import CitedQueryEngine
         from assistant.retrieve import PaperRetriever
         from prompts import load
@@ -138,6 +138,7 @@ class Assistant:
             support=search.support,
             idf=search.keyword.idf,
             refusal=load("refusal", self.config.prompts_dir),
+            nothing=_nothing_matches(filters, described),
             closest=load("closest", self.config.prompts_dir),
             min_similarity=self.config.min_similarity,
             min_coverage=self.config.min_coverage,
@@ -181,7 +182,7 @@ class Assistant:
             searched, filters, described = self._read_filters(standalone)
         if k is None and read(searched).kind is Kind.WHICH and not read(searched).single:
             k = max(self.config.top_k, self.config.list_top_k)  # a list must see every paper that matches
-        engine = self._engine(k, filters)
+        engine = self._engine(k, filters, described)
         for item in engine.stream(searched):
             if isinstance(item, Answer):
                 rewritten = standalone if standalone != question else None
@@ -230,6 +231,15 @@ class Assistant:
             "embed_model": self.config.embed_model,
             "store": search.store.location,
         }
+
+
+def _nothing_matches(filters: Filters | None, described: str | None) -> str | None:
+    """What to say when the filters leave no paper to answer from."""
+    if not filters:
+        return None
+    if described:
+        return f"No indexed paper matches the filters read from the question ({described}); ask without them."
+    return "No indexed paper matches the filters; widen or remove them."
 
 
 class Conversation:

@@ -31,6 +31,7 @@ class CitedQueryEngine(CustomQueryEngine):
     support: Any  # citations.Support: (claim, source) -> (score, quote)
     idf: Any  # term -> inverse document frequency in the corpus
     refusal: str  # "The indexed abstracts do not answer this question."
+    nothing: str | None = None  # what to say when filters leave no paper: "No indexed paper matches ..."
     closest: str  # "The closest papers are: {titles}."
     min_similarity: float
     min_coverage: float
@@ -61,8 +62,9 @@ class CitedQueryEngine(CustomQueryEngine):
             "kind": reading.kind.value,
         }
         if top is None:
-            yield self.refusal
-            yield Answer(text=self.refusal, refused=True, backend=backend.name, **base)
+            text = self.nothing or self.refusal
+            yield text
+            yield Answer(text=text, refused=True, backend=backend.name, **base)
             return
         weak = top.similarity < self.min_similarity and top.coverage < self.min_coverage
         if weak and named_sources(
@@ -85,7 +87,8 @@ class CitedQueryEngine(CustomQueryEngine):
         pieces: list[str] = []
         notice = None
         try:
-            for piece in backend.stream(question, sources):
+            sent, notice = backend.fit(question, sources)  # an LLM reads only the sources that fit its window
+            for piece in backend.stream(question, sent):
                 pieces.append(piece)
                 yield piece
         except BackendError as exc:

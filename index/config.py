@@ -102,7 +102,12 @@ class Config(BaseModel):
     llm_retries: int = Field(1, ge=0, le=10, description="Retries after a failed LLM call (connection, 429, 5xx).")
     llm_max_tokens: int = Field(512, ge=16, description="Most tokens the LLM may write per answer.")
     llm_temperature: float = Field(0.1, ge=0, le=2, description="Sampling temperature of the LLM.")
-    llm_context_window: int = Field(4096, ge=512, description="Context window for in-process llama.cpp models.")
+    llm_context_window: int = Field(
+        4096,
+        ge=512,
+        description="Tokens the model reads and writes per request, prompt and answer together: llama.cpp's n_ctx, "
+        "or an OpenAI-compatible server's own setting (Ollama: num_ctx); for the OpenAI API itself 128k unless set.",
+    )
     llm_max_concurrency: int = Field(
         8,
         ge=1,

@@ -15,7 +15,13 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 from assistant import Assistant, Config  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
+EVAL_QUESTIONS = REPO / "data" / "eval" / "questions.jsonl"  # the repository's own evaluation set
+
+
+def eval_questions(prefix: str = "") -> list[dict]:
+    """The evaluation questions whose id starts with ``prefix`` ("dev-": the original 29)."""
+    rows = [json.loads(line) for line in EVAL_QUESTIONS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [q for q in rows if q["id"].startswith(prefix)]
 
 
 @pytest.fixture(autouse=True)

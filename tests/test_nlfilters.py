@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date
 
 import pytest
@@ -11,7 +10,7 @@ from hypothesis import strategies as st
 
 from assistant.nlfilters import parse
 from index.store import Filters
-from tests.conftest import SHARED
+from tests.conftest import eval_questions
 
 ORGS = ["ByteDance Seed", "Korea University"]
 TODAY = date(2026, 11, 23)
@@ -79,9 +78,8 @@ def test_no_false_filters(question):
 
 
 def test_no_filters_on_any_dev_question():
-    for line in (SHARED / "eval" / "dev_questions.jsonl").read_text().splitlines():
-        question = json.loads(line)["question"]
-        assert parse(question, ORGS, TODAY).filters is None, question
+    for q in eval_questions("dev-"):
+        assert parse(q["question"], ORGS, TODAY).filters is None, q["question"]
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,11 @@ class AnswerBackend(ABC):
     def stream(self, question: str, sources: list[Source]) -> Iterator[str]:
         """Yield the answer text as it is written."""
 
+    def fit(self, question: str, sources: list[Source]) -> tuple[list[Source], str | None]:
+        """The sources this backend will read, and a notice when some had to be left out (a model's
+        context window); by default all of them."""
+        return sources, None
+
     def scrub(self, text: str) -> str:
         """The written answer without anything the backend must not show; by default all of it."""
         return text
