@@ -59,10 +59,18 @@ _DETAIL = re.compile(
 _NAME = re.compile(  # coined names and identifiers: GSM8K, MMLU, CIFAR-10, Qwen3-4B, ImageNet, SkillMimic
     r"(?<![\w-])(?:[A-Z][a-z]*[A-Z0-9][\w-]*|[A-Z]{2,}[\w-]*|[a-z]+[A-Z][\w-]*|[A-Za-z]+-?\d[\w.-]*)(?![\w-])"
 )
-_NUMBER = re.compile(
-    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|hundred|thousand"
-    r"|million|billion|dozen|half|double|twice|triple)\b",
+_NUMBER = re.compile(  # a quantity: "76", "61.68", "96.4%", "two", not the digit in "GSM8K" or "T5"
+    r"(?<![\w.])\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty"
+    r"|hundreds?|thousands?|millions?|billions?|dozens?|half|double|twice|triple)\b",
     re.I,
+)
+_COUNT = re.compile(r"\bhow many\b", re.I)
+_METRIC = frozenset(
+    terms(
+        """accuracy score scores performance rate gain gains improvement error f1 bleu rouge auc precision recall
+        win success pass speedup reduction""",
+        keep_stopwords=True,
+    )
 )
 
 FOCUS_IDF = 2.2  # a content term this rare (idf) or rarer is a focus term
@@ -206,7 +214,8 @@ def absent_phrase(question: str, sources: list[Source], idf: Callable[[str], flo
 _MODIFIERS = frozenset(  # adjectives that narrow what is asked but are not it ("exact score", "larger model")
     terms(
         """exact exactly average overall main best total larger smaller bigger biggest largest smallest
-        specific final top highest lowest typical reported different other particular real actual""",
+        specific final top highest lowest typical reported different other particular real actual
+        name names title acronym term""",
         keep_stopwords=True,
     )
 )
@@ -238,19 +247,37 @@ def _subject_gaps(
         return missing, held
     head = asked_head(question)
     stems = [t for w in head for t in terms(w) if t not in SCAFFOLD and t not in _MODIFIERS and t not in _PERCENT]
+    stems = stems[-2:]  # "which 3-billion-parameter base model": what is asked is the base model
     if stems:
         weights = {t: idf(t) for t in stems}
         lacking = sum(w for t, w in weights.items() if t not in present) / (sum(weights.values()) or 1.0)
         wh = wh_word(question)
         asked = f"{wh.group('wh').lower()} {' '.join(head)}" if wh else " ".join(head)
-        anchors = set(stems) | {t for name in names for t in terms(name)}
-        numbered = [set(terms(x)) for x in sentences(source.abstract) if _NUMBER.search(x)]
-        if reading.numeric:  # a quantity: some sentence gives a number about what is asked
-            if not any(anchors & sentence for sentence in numbered):
+        anchors = set(stems)
+        if anchors <= _METRIC:  # "what accuracy on GSM8K": the number may stand by the benchmark alone
+            anchors |= {t for name in names for t in terms(name)}
+        numbered = [x for x in sentences(source.abstract) if _NUMBER.search(x)]
+        if reading.numeric and _COUNT.search(question) and not anchors <= _METRIC:
+            every = {t for w in head for t in terms(w)} - _MODIFIERS
+            if not any(_counted(x, every) for x in numbered):  # "How many raters": "<number> raters"
+                return [(asked, "say")], []
+        elif reading.numeric:  # a quantity: some sentence gives a number about what is asked
+            if not any(anchors & set(terms(x)) for x in numbered):
                 return [(asked, "say")], []
         elif lacking >= 0.5:
             return [(asked, "say")], []
     return [], held
+
+
+def _counted(sentence: str, stems: set[str]) -> bool:
+    """Whether ``sentence`` gives a number of one of ``stems`` ("130 tasks", "76 participants",
+    "a 14,322 question dataset", "1,000 carefully curated prompts"): a number at most four words
+    before the counted word."""
+    words = re.findall(r"[\w.,%\\-]+", sentence)
+    for i, word in enumerate(words):
+        if set(terms(word)) & stems and any(_NUMBER.search(w) for w in words[max(0, i - 4) : i]):
+            return True
+    return False
 
 
 def _join(items: list[str]) -> str:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 
 from index.text import terms
 
-_TOKEN = re.compile(r"[\w'’-]+")
+_TOKEN = re.compile(r"[\w'’]+")  # "OWL-trained" holds the name "OWL"
 _TITLE_NAME = re.compile(r"^\s*([^:]{2,60}?)\s*:")  # "SkillMimic: Learning ..." -> "SkillMimic"
 _BRACKETED = re.compile(r"^(.+?)\s*\((.+?)\)\s*$")
 _COINED = re.compile(  # SkillMimic, GPT-4, T5, LIMA, Proposer-Agent-Evaluator
@@ -59,7 +59,7 @@ def names_of(title: str) -> list[str]:
 
 
 def _tokens(text: str) -> tuple[str, ...]:
-    words = (t.strip("'-") for t in _TOKEN.findall(text.replace("’", "'")))
+    words = (t.strip("'") for t in _TOKEN.findall(text.replace("’", "'")))
     return tuple(t for t in words if t)
 
 

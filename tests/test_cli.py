@@ -101,7 +101,8 @@ def test_eval_prints_metrics(data_dir, tmp_path):
     assert out.returncode == 0, out.stderr
     metrics = json.loads(out.stdout)["metrics"]
     assert metrics["hit@1"] == 1.0 and metrics["fact_keywords"] == 1.0
-    assert metrics["refusal_rate_unanswerable"] == 1.0 and metrics["false_refusal_rate"] == 0.0
+    assert metrics["refused_unanswerable"] == 1.0 and metrics["false_refusal"] == 0.0
+    assert metrics["gold_cited"] == 1.0
 
 
 @pytest.mark.parametrize(
