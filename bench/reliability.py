@@ -7,7 +7,9 @@
 - odd questions (empty, whitespace, 100,000 characters, control characters, other languages)
   through the API (warm) and the CLI (a cold process each), timed;
 - faults: `assistant ingest` killed with SIGKILL at random points (seeded), then the next ingest
-  must leave exactly the expected papers; damaged stores; a second ingest while one runs;
+  must leave exactly the expected papers; `assistant ingest --rebuild` killed the same way, after
+  which the index must answer with citations as it is; damaged stores; a second ingest while one
+  runs;
 - load: 50 concurrent asks through the Python API, 20 concurrent UI sessions against a real
   `ui.py` (gradio_client), a burst of 50 Slack events (plus resends) against `assistant slack`.
 
@@ -76,6 +78,9 @@ def odd_questions(data_dir: Path) -> dict:
             "max_cli_s": max(r["cli_s"] for r in rows.values())}  # fmt: skip
 
 
+KILL_MODES = ("time", "write", "keyword", "end")  # see tests.faults.kill_during_ingest
+
+
 def crashes(workdir: Path, kills: int, seed: int) -> dict:
     from tests.faults import crash_loop
 
@@ -84,7 +89,19 @@ def crashes(workdir: Path, kills: int, seed: int) -> dict:
     result = crash_loop(workdir, kills, seed, n_papers=12)
     result["seconds"] = round(time.perf_counter() - started, 1)
     runs = result.pop("runs")
-    result["by_mode"] = {mode: sum(r["killed"] for r in runs if r["mode"] == mode) for mode in ("time", "write")}
+    result["by_mode"] = {m: sum(r["killed"] for r in runs if r["mode"] == m) for m in KILL_MODES}
+    return result
+
+
+def rebuild_crashes(workdir: Path, kills: int, seed: int) -> dict:
+    from tests.faults import rebuild_crash_loop
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    result = rebuild_crash_loop(workdir, kills, seed, n_papers=12)
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    runs = result.pop("runs")
+    result["by_mode"] = {m: sum(r["killed"] for r in runs if r["mode"] == m) for m in KILL_MODES}
     return result
 
 
@@ -192,7 +209,7 @@ def lock(workdir: Path) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", type=int, default=10_200, help="fuzz inputs over all properties")
-    parser.add_argument("--kills", type=int, default=20, help="ingests killed with SIGKILL")
+    parser.add_argument("--kills", type=int, default=20, help="ingests killed with SIGKILL (and as many rebuilds)")
     parser.add_argument("--seed", type=int, default=8)
     parser.add_argument("--data-dir", type=Path, help="a built index of the bundled corpus (default: build one)")
     parser.add_argument("--json", action="store_true")
@@ -210,6 +227,7 @@ def main() -> int:
             ("fuzz", lambda: fuzz(args.examples)),
             ("odd_questions", lambda: odd_questions(data_dir)),
             ("crashes", lambda: crashes(work / "crash", args.kills, args.seed)),
+            ("rebuild_crashes", lambda: rebuild_crashes(work / "rebuild-crash", args.kills, args.seed)),
             ("damaged_stores", lambda: damaged_stores(work / "damage")),
             ("lock", lambda: lock(work)),
             ("load", lambda: load(data_dir, work)),
@@ -234,15 +252,20 @@ def main() -> int:
 
 def _summary(r: dict) -> dict:
     fz, odd, cr, dm, ld = (r.get(k, {}) for k in ("fuzz", "odd_questions", "crashes", "damaged_stores", "load"))
-    failures = sum(len(r.get(k, {}).get("failures", [])) for k in ("fuzz", "odd_questions", "crashes",
-                                                                      "damaged_stores", "load"))  # fmt: skip
+    rb = r.get("rebuild_crashes", {})
+    checked = ("fuzz", "odd_questions", "crashes", "rebuild_crashes", "damaged_stores", "load")
+    failures = sum(len(r.get(k, {}).get("failures", [])) for k in checked)
     api, ui, slack = ld.get("api", {}), ld.get("ui", {}), ld.get("slack", {})
     return {
         "fuzz inputs tried": f"{fz.get('inputs', 0):,} (failures: {len(fz.get('failures', []))})",
         "odd questions": f"{len(odd.get('questions', {}))}, slowest {odd.get('max_api_s')} s warm API, "
         f"{odd.get('max_cli_s')} s cold CLI",
         "SIGKILLs landed / survived": f"{cr.get('kills')} / {cr.get('survived')} (of {cr.get('attempts')} runs; "
-        f"{cr.get('by_mode', {}).get('write')} during store writes)",
+        f"{cr.get('by_mode', {}).get('write')} during store writes, "
+        f"{cr.get('by_mode', {}).get('keyword')} saving the keyword index, "
+        f"{cr.get('by_mode', {}).get('end')} after it)",
+        "rebuild SIGKILLs / answered after": f"{rb.get('kills')} / {rb.get('answered')} (of {rb.get('attempts')} runs; "
+        f"{rb.get('swapped_before_kill')} after the swap; whole rebuild {rb.get('full_rebuild_s')} s)",
         "damaged stores survived": f"{dm.get('survived')} / {len(dm.get('cases', {}))}",
         "second ingest while one runs": "refused, one line" if r.get("lock", {}).get("ok") else "FAILED",
         "50 concurrent API asks": f"{api.get('errors')} errors, p50 {api.get('p50_s')} s, p95 {api.get('p95_s')} s",

@@ -183,8 +183,9 @@ def ingest(
 def _write(
     config: Config, papers: list[Paper], report: IngestReport, rebuild: bool, progress: bool, embedder: Embedder | None
 ) -> None:
-    store = Store.rebuilt(config) if rebuild else Store(config)
+    store = Store.rebuilt(config) if rebuild else Store(config)  # a rebuild writes beside the live index
     store.check_signature()
+    store.drop_stale()  # collections of a killed rebuild, or replaced by one a while ago
     existing = store.paper_hashes()
     store.sweep_orphans(existing)  # chunks left by an interrupted ingest
     to_embed = [p for p in papers if existing.get(p.paper_id, ("",))[0] != p.text_hash]
@@ -218,6 +219,7 @@ def _write(
                 time.sleep(0.2)
     if to_embed or meta_only or removed:
         store.new_generation()  # running readers see it and reopen (Assistant.refresh_seconds)
+    store.publish()  # a rebuild's collections replace the live ones only now, complete
 
 
 def _embed_and_write(store: Store, papers: list[Paper], embedder: Embedder, config: Config, progress: bool) -> int:

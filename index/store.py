@@ -4,6 +4,11 @@ Two collections: ``<name>-chunks`` holds one embedding per abstract window and
 ``<name>-papers`` one record per paper (the abstract, its metadata, the content hashes and
 a title embedding). A paper's record is written after its chunks, so it doubles as the
 commit marker: chunks without a matching paper record are orphans and are swept away.
+
+``ingest --rebuild`` writes a new pair (``<name>.r<tag>-papers`` and ``-chunks``) beside the live
+one, which keeps answering; when the new pair is complete, one metadata write on the pointer
+collection ``<name>.live`` makes it live. A kill at any moment therefore leaves one complete pair
+live; pairs that are neither live nor just replaced are dropped by the next ingest.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import json
 import re
 import shutil
 import sqlite3
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -31,6 +37,7 @@ from index.records import Chunk, Paper, chunk_id, paper_of_chunk
 
 WRITE_BATCH = 1000
 READ_PAGE = 5000  # records per get() when reading a whole collection
+RETIRED_SECONDS = 600.0  # a pair a rebuild replaced is kept this long, for readers still on it
 
 
 class StoreError(RuntimeError):
@@ -217,6 +224,18 @@ def meta_hash(paper: Paper) -> str:
     return hashlib.sha1(repr(fields).encode()).hexdigest()[:16]
 
 
+def _pair(prefix: str, tag: str) -> tuple[str, str]:
+    """The (papers, chunks) collection names of a pair: the first ingest's has no tag."""
+    base = f"{prefix}.r{tag}" if tag else prefix
+    return f"{base}-papers", f"{base}-chunks"
+
+
+def _tag_of(name: str, prefix: str) -> str | None:
+    """The tag of a collection of one of ``prefix``'s pairs, or None for any other collection."""
+    m = re.fullmatch(rf"{re.escape(prefix)}(?:\.r([0-9a-f]{{12}}))?-(?:papers|chunks)", name)
+    return (m[1] or "") if m else None
+
+
 class Store:
     """Chroma, embedded on disk or behind a server, as the config says."""
 
@@ -224,34 +243,95 @@ class Store:
         self.config = config
         self._chunks: dict[str, tuple[str, int]] = {}  # paper id -> (text hash, chunk count), from snapshot()
         self._client = _connect(config, create)
-        prefix = config.collection
+        self._replaces: str | None = None  # for a rebuilt store: the tag of the live pair publish() replaces
         try:
-            if create:
-                self.papers = self._collection(f"{prefix}-papers")
-                self.chunks = self._collection(f"{prefix}-chunks")
-            else:
-                self.papers = self._existing(f"{prefix}-papers")
-                self.chunks = self._existing(f"{prefix}-chunks")
+            self._open(self._pointer().get("live", ""), create)
         except StoreError:
             raise
         except Exception as exc:
             raise StoreError(f"no paper index in {self.location}; build it with `assistant ingest`") from exc
 
+    def _open(self, tag: str, create: bool) -> None:
+        self.tag = tag
+        papers, chunks = _pair(self.config.collection, tag)
+        get = self._collection if create else self._existing
+        self.papers, self.chunks = get(papers), get(chunks)
+
     @classmethod
     def rebuilt(cls, config: Config) -> Store:
-        """An empty store for ``ingest --rebuild``. An embedded store too damaged to open or to
-        drop its collections is deleted from disk first."""
+        """An empty store for ``ingest --rebuild``: new collections beside the live ones, which go
+        on answering until ``publish``. An embedded store too damaged to open is deleted first."""
         if not config.chroma_host and not _sound(config.chroma_dir):
             _discard(config.chroma_dir)
         try:
             store = cls(config)
-            store.reset()
+            if store.papers.count():  # an empty live pair has nothing to keep answering
+                store._replaces = store.tag
+                store._open(uuid.uuid4().hex[:12], create=True)
             return store
         except StoreError:
             if config.chroma_host:
                 raise
         _discard(config.chroma_dir)
         return cls(config)
+
+    # the pointer: which pair is live
+    @property
+    def _pointer_name(self) -> str:
+        return f"{self.config.collection}.live"
+
+    def _pointer(self) -> dict[str, Any]:
+        """The pointer's metadata: ``live`` (the live pair's tag), ``retired`` and ``retired_at`` (the
+        pair the last rebuild replaced, and when); {} before the first rebuild."""
+        from chromadb.errors import NotFoundError
+
+        with _guard(self.location):
+            try:
+                return dict(self._client.get_collection(self._pointer_name, embedding_function=None).metadata or {})
+            except NotFoundError:
+                return {}
+
+    def publish(self) -> None:
+        """Make a rebuilt store's pair the live one, in one metadata write (a no-op for any other
+        store), then drop the pairs nobody reads."""
+        if self._replaces is None:
+            return
+        from chromadb.errors import NotFoundError
+
+        pointer = {"live": self.tag, "retired": self._replaces, "retired_at": time.time()}
+        with _guard(self.location):
+            try:
+                self._client.get_collection(self._pointer_name, embedding_function=None).modify(metadata=pointer)
+            except NotFoundError:
+                self._client.create_collection(self._pointer_name, metadata=pointer, embedding_function=None)
+        self._replaces = None
+        self.drop_stale()
+
+    def drop_stale(self) -> None:
+        """Delete the pairs left by killed rebuilds, and the one a rebuild replaced once readers
+        have had ``RETIRED_SECONDS`` to reopen. Call with the ingest lock held."""
+        pointer = self._pointer()
+        keep = {self.tag, pointer.get("live", ""), *([self._replaces] if self._replaces is not None else [])}
+        if time.time() - float(pointer.get("retired_at", 0)) < RETIRED_SECONDS:
+            keep.add(pointer.get("retired", ""))
+        dropped = set(self.pairs()) - keep
+        for tag in dropped:
+            for name in _pair(self.config.collection, tag):
+                try:
+                    with _guard(self.location):
+                        self._client.delete_collection(name)
+                except StoreError:  # a damaged or half-deleted leftover: the next ingest tries again
+                    pass
+        if dropped and not self.config.chroma_host:
+            _sweep_segment_folders(self.config.chroma_dir)
+
+    def pairs(self) -> list[str]:
+        """The tags of the collection pairs in the store, the live one among them ("" names the
+        first ingest's pair)."""
+        with _guard(self.location):
+            names = [getattr(c, "name", c) for c in self._client.list_collections()]
+        tags = (_tag_of(name, self.config.collection) for name in names)
+        return sorted({tag for tag in tags if tag is not None})
 
     @property
     def location(self) -> str:
@@ -295,11 +375,13 @@ class Store:
 
     # the generation: changes whenever an ingest changes the papers, so readers can reopen
     def generation(self) -> str:
-        """The store's current generation ("" before the first ingest that set one). Read fresh
-        from Chroma each call (~0.5 ms), so another process's ingest shows."""
+        """The live pair's current generation ("" before the first ingest that set one). Read fresh
+        from Chroma each call (~1 ms), so another process's ingest or rebuild shows."""
+        tag = self.tag if self._replaces is not None else self._pointer().get("live", "")
         with _guard(self.location):
-            collection = self._client.get_collection(self.papers.name, embedding_function=None)
-        return str((collection.metadata or {}).get("generation", ""))
+            papers = self._client.get_collection(_pair(self.config.collection, tag)[0], embedding_function=None)
+        generation = str((papers.metadata or {}).get("generation", ""))
+        return f"{tag}:{generation}" if tag else generation
 
     def new_generation(self) -> None:
         """Mark the papers as changed (the end of an ingest that changed something)."""
@@ -458,14 +540,6 @@ class Store:
             self.chunks.delete(ids=orphans[s : s + WRITE_BATCH])
         return len(orphans)
 
-    def reset(self) -> None:
-        """Drop both collections (for ``ingest --rebuild``)."""
-        for col in (self.papers, self.chunks):
-            with _guard(self.location):
-                self._client.delete_collection(col.name)
-        self.papers = self._collection(f"{self.config.collection}-papers")
-        self.chunks = self._collection(f"{self.config.collection}-chunks")
-
 
 def _fingerprint(pairs: Iterable[tuple[str, str]]) -> str:
     """A short hash of (paper id, text hash) pairs, whatever their order."""
@@ -515,6 +589,25 @@ def _connect(config: Config, create: bool):
         raise
     except Exception as exc:
         raise _damaged(location, exc) from None
+
+
+_SEGMENT_FOLDER = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def _sweep_segment_folders(chroma_dir: Path) -> None:
+    """Delete the vector folders of collections Chroma has dropped: Chroma 1.x forgets a dropped
+    collection's segments in its database but leaves their HNSW folders on disk
+    (chroma-core/chroma#5259), so each rebuild would leave a copy of the index behind."""
+    try:
+        with closing(sqlite3.connect(f"file:{chroma_dir / 'chroma.sqlite3'}?mode=ro", uri=True)) as conn:
+            known = {str(row[0]) for row in conn.execute("SELECT id FROM segments")}
+    except sqlite3.Error:
+        return
+    if not known:  # the live collections have segments: an empty answer is no answer
+        return
+    for folder in chroma_dir.iterdir():
+        if folder.is_dir() and _SEGMENT_FOLDER.fullmatch(folder.name) and folder.name not in known:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _sound(chroma_dir: Path) -> bool:

@@ -45,42 +45,69 @@ def write_jsonl(path: Path, records: list[dict]) -> Path:
     return path
 
 
-def ingest_argv(data_dir: Path, source: Path) -> list[str]:
-    return [str(SCRIPT), "--data-dir", str(data_dir), "ingest", str(source), "--json"]
+def ingest_argv(data_dir: Path, source: Path, rebuild: bool = False) -> list[str]:
+    return [str(SCRIPT), "--data-dir", str(data_dir), "ingest", str(source), "--json", *(["--rebuild"] * rebuild)]
 
 
-def run_ingest(data_dir: Path, source: Path, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run(ingest_argv(data_dir, source), capture_output=True, text=True, timeout=timeout)
+def run_ingest(
+    data_dir: Path, source: Path, timeout: float = 600, rebuild: bool = False
+) -> subprocess.CompletedProcess:
+    return subprocess.run(ingest_argv(data_dir, source, rebuild), capture_output=True, text=True, timeout=timeout)
 
 
-def _db_size(data_dir: Path) -> int:
+def _db_stamp(data_dir: Path) -> tuple[int, int]:
     try:
-        return (data_dir / "chroma" / "chroma.sqlite3").stat().st_size
+        st = (data_dir / "chroma" / "chroma.sqlite3").stat()
+        return st.st_size, st.st_mtime_ns
     except OSError:
-        return 0
+        return 0, 0
 
 
-def _writing(data_dir: Path, size_before: int) -> bool:
-    """True once the ingest writes data: the database grows, or the keyword index is being saved."""
-    return _db_size(data_dir) > size_before or (data_dir / "keyword.tmp").exists()
+def saving_keyword_index(data_dir: Path, pid: int) -> bool:
+    """True while the ingest process ``pid`` saves the keyword index (index/keyword.py writes
+    ``keyword.<pid>.tmp``, then swaps it in; a killed save leaves its folder behind, so the pid
+    tells this run's from an earlier one's)."""
+    return (data_dir / f"keyword.{pid}.tmp").exists()
 
 
-def kill_during_ingest(data_dir: Path, source: Path, rng: random.Random, duration: float) -> dict:
-    """Start ``assistant ingest`` and SIGKILL it at a random point: either a random time into
-    the run (``duration`` is a full run's length) or a random moment just after it starts
-    writing the store. Returns how and whether it was killed."""
-    mode = rng.choice(["time", "write"])
-    size_before = _db_size(data_dir)
-    proc = subprocess.Popen(ingest_argv(data_dir, source), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def _wait_for_writes(proc: subprocess.Popen, data_dir: Path, before: tuple[int, int]) -> None:
+    """Wait until the ingest ``proc`` writes data: the database grows or changes a second time
+    (opening it is the first change; a rebuild reuses the pages dropped collections freed, so
+    the file need not grow), or the keyword index is being saved."""
+    changes, last = 0, before
+    while proc.poll() is None:
+        stamp = _db_stamp(data_dir)
+        changes, last = changes + (stamp != last), stamp
+        if stamp[0] > before[0] or changes >= 2 or saving_keyword_index(data_dir, proc.pid):
+            return
+        time.sleep(0.002)
+
+
+def kill_during_ingest(
+    data_dir: Path, source: Path, rng: random.Random, duration: float, rebuild: bool = False
+) -> dict:
+    """Start ``assistant ingest`` (with ``--rebuild`` if asked) and SIGKILL it at a random point: a
+    random time into the run (``duration`` is a full run's length), a random moment just after it
+    starts writing the store, the moment it starts saving the keyword index, or a random moment of
+    the last steps after that (generation stamp, a rebuild's swap, dropping replaced collections).
+    Returns how and whether it was killed."""
+    mode = rng.choice(["time", "write", "keyword", "end"])
+    stamp_before = _db_stamp(data_dir)
+    argv = ingest_argv(data_dir, source, rebuild)
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     started = time.monotonic()
     if mode == "time":
         delay = rng.uniform(0.2, duration)
         while time.monotonic() - started < delay and proc.poll() is None:
             time.sleep(0.005)
-    else:  # the writes (chunks, paper records, sweeps, keyword index) last about a second
+    elif mode == "write":  # the writes (chunks, paper records, sweeps, keyword index) last about a second
         delay = rng.uniform(0.0, 1.0)
-        while proc.poll() is None and not _writing(data_dir, size_before):
-            time.sleep(0.002)
+        _wait_for_writes(proc, data_dir, stamp_before)
+        time.sleep(delay)
+    else:  # the save takes 1-2 ms; what follows it, up to the process's exit, about 0.2-0.3 s
+        delay = 0.0 if mode == "keyword" else rng.uniform(0.0, 0.3)
+        while proc.poll() is None and not saving_keyword_index(data_dir, proc.pid):
+            time.sleep(0.0005)
         time.sleep(delay)
     killed = proc.poll() is None
     if killed:
@@ -176,6 +203,82 @@ def crash_loop(workdir: Path, kills: int, seed: int, n_papers: int = 12, log=Non
         "failures": [r for r in results if not r["recovered"] or r["problems"]],
         "papers_lost": sum(r["papers_lost"] for r in results),
         "full_ingest_s": round(duration, 2),
+        "runs": results,
+    }
+
+
+# about the 8th bundled paper, which both corpus versions of ``versions(..., n >= 8)`` hold
+REBUILD_QUESTION = "How does prototype-guided distillation transfer knowledge across tasks for large-scale models?"
+
+
+def cited_answer_problem(data_dir: Path, source: Path, question: str = REBUILD_QUESTION) -> str | None:
+    """None when a fresh `assistant ask` process answers ``question`` with citations from the
+    index in ``data_dir`` as it is, else what went wrong. ``source`` (not the bundled corpus) keeps
+    the CLI from building an index of its own when none answers."""
+    env = {**os.environ, "ASSISTANT_SOURCES": str(source)}
+    argv = [str(SCRIPT), "--data-dir", str(data_dir), "ask", question, "--json"]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=300, env=env)
+    if out.returncode:
+        return f"ask failed: {out.stderr.strip()[-300:]}"
+    answer = json.loads(out.stdout)
+    if answer["refused"] or not answer["citations"]:
+        return f"no cited answer: {answer['answer'][:200]!r}"
+    return None
+
+
+def _whole(data_dir: Path, records: list[dict]) -> list[str]:
+    """``store_problems`` but for the keyword index, which readers rebuild when it lags the store."""
+    return [p for p in store_problems(data_dir, records) if not p.startswith("keyword index")]
+
+
+def rebuild_crash_loop(workdir: Path, kills: int, seed: int, n_papers: int = 12, log=None) -> dict:
+    """Kill `assistant ingest --rebuild` at random points until ``kills`` kills have landed. After
+    each, with nothing repaired first, the store must hold one whole version of the corpus (the
+    old one, or the new one if the swap was done) and a fresh `assistant ask` must answer
+    ``REBUILD_QUESTION`` with citations. Rebuilds alternate between two versions, so old and new
+    differ. At the end one rebuild runs to completion: exact papers, and no leftover collections."""
+    from index.config import Config
+    from index.store import Store, release
+
+    rng = random.Random(seed)
+    corpora = versions(bundled_records(), n_papers)
+    sources = [write_jsonl(workdir / "a.jsonl", corpora[0]), write_jsonl(workdir / "b.jsonl", corpora[1])]
+    data_dir = workdir / "store"
+    first = run_ingest(data_dir, sources[0])
+    assert first.returncode == 0, first.stderr
+    started = time.monotonic()
+    second = run_ingest(data_dir, sources[1], rebuild=True)  # a whole rebuild, to time it
+    duration = time.monotonic() - started
+    assert second.returncode == 0, second.stderr
+    live, results = 1, []
+    while sum(r["killed"] for r in results) < kills and len(results) < 3 * kills:
+        target = 1 - live
+        fault = kill_during_ingest(data_dir, sources[target], rng, duration, rebuild=True)
+        new, old = _whole(data_dir, corpora[target]), _whole(data_dir, corpora[live])
+        fault["swapped"] = not new
+        fault["problems"] = [] if not new or not old else old
+        live = target if not new else live
+        fault["answer_problem"] = cited_answer_problem(data_dir, sources[live])
+        results.append(fault)
+        if log:
+            log(f"rebuild attempt {len(results)}: {fault}")
+    final = run_ingest(data_dir, sources[1 - live], rebuild=True)
+    config = Config(data_dir=data_dir)
+    release(config.chroma_dir)
+    pairs = Store(config, create=False).pairs()  # the live pair and the one it replaced, no more
+    release(config.chroma_dir)
+    end = [final.stderr.strip()] if final.returncode else store_problems(data_dir, corpora[1 - live])
+    end += [f"{len(pairs)} collection pairs left"] if len(pairs) > 2 else []
+    folders = [f for f in config.chroma_dir.iterdir() if f.is_dir()]  # at most one per collection with vectors
+    end += [f"{len(folders)} vector folders left for {len(pairs)} pairs"] if len(folders) > 2 * len(pairs) else []
+    failed = [r for r in results if r["problems"] or r["answer_problem"]]
+    return {
+        "kills": sum(r["killed"] for r in results),
+        "attempts": len(results),
+        "answered": sum(r["killed"] and not r["answer_problem"] for r in results),
+        "swapped_before_kill": sum(r["killed"] and r["swapped"] for r in results),
+        "failures": failed + ([{"after the last rebuild": end}] if end else []),
+        "full_rebuild_s": round(duration, 2),
         "runs": results,
     }
 

@@ -236,3 +236,43 @@ def test_a_running_assistant_picks_up_another_process_ingest(tmp_path, small_cor
     unchanged = Store(config).generation()
     ingest(config, [bigger], embedder=embedder)  # nothing changes: readers are not sent to reopen
     assert Store(config).generation() == unchanged
+
+
+def test_rebuild_writes_beside_the_live_index_and_swaps_when_complete(config, small_corpus, embedder, monkeypatch):
+    """The live collections answer throughout a rebuild; the rebuilt ones replace them in one step
+    at the end; the replaced ones stay for readers still on them, and later ingests drop them."""
+    ingest(config, [small_corpus], embedder=embedder)
+    reader = Assistant(config.model_copy(update={"refresh_seconds": 0}))
+    question = "Which paper proposes sparse attention for documents of 64k tokens?"
+    assert reader.ask(question).citations[0].title == SMALL[2]["title"]
+    before = Store(config)
+    generation = before.generation()
+
+    staged = Store.rebuilt(config)  # what `ingest --rebuild` writes into, before anything is in it
+    assert staged.tag != before.tag and not staged.counts()["papers"]
+    assert Store(config).tag == before.tag and Store(config).counts()["papers"] == 3  # the old index is live
+    assert reader.ask(question).citations[0].title == SMALL[2]["title"]
+
+    write_jsonl(small_corpus / "papers.jsonl", SMALL[1:])
+    report = ingest(config, [small_corpus], rebuild=True, embedder=embedder)
+    assert (report.added, report.removed) == (2, 0)
+    live = Store(config)
+    assert live.tag not in (before.tag, staged.tag) and live.counts()["papers"] == 2
+    assert live.generation() != generation
+    assert set(live.pairs()) == {before.tag, live.tag}  # the killed-looking staged pair is gone
+    answer = reader.ask(question)  # the running reader moves to the new collections
+    assert answer.citations[0].title == SMALL[2]["title"] and len(reader.papers()) in (2, 3)
+
+    ingest(config, [small_corpus], rebuild=True, embedder=embedder)  # a second rebuild: the oldest pair goes
+    assert len(Store(config).pairs()) == 2 and before.tag not in Store(config).pairs()
+    monkeypatch.setattr("index.store.RETIRED_SECONDS", 0.0)
+    assert ingest(config, [small_corpus], embedder=embedder).embedded == 0  # any later ingest drops the replaced
+    assert Store(config).pairs() == [Store(config).tag]
+    assert KeywordIndex.load(config.keyword_dir, Store(config).fingerprint()) is not None
+    folders = [f for f in config.chroma_dir.iterdir() if f.is_dir()]
+    assert len(folders) <= 2  # the dropped collections' vector folders are gone too (chroma-core/chroma#5259)
+
+
+def test_rebuild_of_an_empty_or_missing_store_builds_in_place(config, small_corpus, embedder):
+    report = ingest(config, [small_corpus], rebuild=True, embedder=embedder)
+    assert report.added == 3 and Store(config).pairs() == [""] and Store(config).tag == ""

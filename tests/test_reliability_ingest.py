@@ -25,6 +25,7 @@ from tests.faults import (
     bundled_records,
     crash_loop,
     ingest_argv,
+    rebuild_crash_loop,
     run_ingest,
     store_problems,
     versions,
@@ -111,6 +112,16 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(tmp_path):
     result = crash_loop(tmp_path, KILLS, SEED, n_papers=8)
     assert result["failures"] == [], json.dumps(result["failures"], indent=1)
     assert result["kills"] == result["survived"] == KILLS and result["papers_lost"] == 0
+
+
+def test_sigkill_during_a_rebuild_leaves_the_old_index_answering(tmp_path):
+    """Kill `assistant ingest --rebuild` with SIGKILL at random moments (seeded): each time, before
+    anything repairs the store, it holds one whole version of the corpus and a fresh `assistant
+    ask` answers with citations; a rebuild run to the end then leaves exact papers and no
+    leftover collections."""
+    result = rebuild_crash_loop(tmp_path, KILLS, SEED, n_papers=8)
+    assert result["failures"] == [], json.dumps(result["failures"], indent=1)
+    assert result["kills"] == result["answered"] == KILLS
 
 
 def test_second_ingest_says_one_is_running_or_waits_for_it(tmp_path, records):
