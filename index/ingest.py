@@ -8,10 +8,11 @@ without embedding, and one gone from the sources is removed.
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from index.chunk import chunk_paper
@@ -119,6 +120,26 @@ def distinct_papers(parsed: ParseResult) -> list[Paper]:
     return list(kept.values())
 
 
+_LINE = re.compile(r":\d+$")
+
+
+def located(papers: list[Paper], roots: Iterable[Path]) -> list[Paper]:
+    """The papers with their sources as the index keeps them: each file named relative to the
+    folder given (a file given itself: its name), without line numbers. So where a checkout sits
+    and where in a page a paper is change nothing in the index: the same corpus from another
+    folder, mount or host, or one paper added at the top of a page, rewrites no other paper."""
+    folders = [r for r in roots if not r.is_file()]
+
+    def name(source: str) -> str:
+        path = Path(_LINE.sub("", source))
+        for folder in folders:
+            if path.is_relative_to(folder):
+                return path.relative_to(folder).as_posix()
+        return path.name
+
+    return [replace(p, sources=tuple(dict.fromkeys(name(s) for s in p.sources))) for p in papers]
+
+
 @contextmanager
 def ingest_lock(data_dir: Path, wait: bool = False) -> Iterator[None]:
     """One ingest at a time per data dir. Without ``wait`` a second ingest fails at once, naming the
@@ -166,8 +187,9 @@ def ingest(
     """Bring the store in line with the sources; return what changed. Only one ingest runs at a
     time per data dir: with ``wait`` this one waits for a running one, else it fails at once."""
     started = time.perf_counter()
-    parsed, n_files = read_sources(list(paths) if paths else config.sources)
-    papers = distinct_papers(parsed)
+    roots = list(paths) if paths else list(config.sources)
+    parsed, n_files = read_sources(roots)
+    papers = located(distinct_papers(parsed), roots)
     report = IngestReport(files=n_files, entries=len(parsed.papers), papers=len(papers), skipped=parsed.problems)
     if not papers:
         raise IngestError(

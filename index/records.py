@@ -35,7 +35,9 @@ class Paper:
     date: str | None = None  # ISO date, only when the year is known
     upvotes: int | None = None
     url: str | None = None
-    sources: tuple[str, ...] = ()  # "file:line" of every entry merged into this paper
+    # "file:line" of every entry merged into this paper, as parsed; in the index, the files only, named
+    # relative to the folder ingested (see index.ingest.located)
+    sources: tuple[str, ...] = ()
 
     @property
     def text_hash(self) -> str:

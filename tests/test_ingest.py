@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -276,3 +277,55 @@ def test_rebuild_writes_beside_the_live_index_and_swaps_when_complete(config, sm
 def test_rebuild_of_an_empty_or_missing_store_builds_in_place(config, small_corpus, embedder):
     report = ingest(config, [small_corpus], rebuild=True, embedder=embedder)
     assert report.added == 3 and Store(config).pairs() == [""] and Store(config).tag == ""
+
+
+NEW_PAPER = (
+    "Ordering Pages Does Not Rename Papers\n\n"
+    "We insert one paper above all the others on a page and check that the index adds it and leaves "
+    "every paper below it as it was, whatever line it now starts on.\n\n"
+)
+
+
+def test_where_the_files_sit_and_line_numbers_change_nothing_in_the_index(tmp_path, embedder):
+    """The same corpus from another checkout rewrites no record (before: "updated 426"), and a
+    paper added at the top of a page is the only change (before: every paper below it was)."""
+    import shutil
+
+    from index.config import BUNDLED_CORPUS
+
+    config = Config(data_dir=tmp_path / "store")
+    first = ingest(config, embedder=embedder)  # the bundled corpus, from this checkout
+    generation = Store(config).generation()
+    sources = {s for p in Store(config).load_papers() for s in p.sources}
+    assert sources == {f.name for f in BUNDLED_CORPUS.glob("*.txt")}  # names only: no folder, no line
+
+    copy = shutil.copytree(BUNDLED_CORPUS, tmp_path / "another" / "checkout" / "papers")
+    moved = ingest(config, [copy], embedder=embedder)
+    assert (moved.added, moved.updated, moved.removed, moved.embedded) == (0, 0, 0, 0)
+    assert moved.unchanged == first.papers == 426
+    assert Store(config).generation() == generation  # running assistants are not sent to reopen
+
+    page = sorted(copy.glob("*.txt"))[1]
+    page.write_text(NEW_PAPER + page.read_text(encoding="utf-8"), encoding="utf-8")
+    added = ingest(config, [copy], embedder=embedder)
+    assert (added.added, added.updated, added.removed, added.unchanged) == (1, 0, 0, 426)
+    assert added.embedded == 2  # the new paper's one chunk and its title, nothing else
+    (new,) = [p for p in Store(config).load_papers() if p.title == NEW_PAPER.split("\n")[0]]
+    assert new.sources == (page.name,)
+
+
+def test_sources_are_named_relative_to_the_folder_given_without_lines(tmp_path, monkeypatch):
+    from index.ingest import distinct_papers, located, read_sources
+
+    (tmp_path / "corpus" / "sub").mkdir(parents=True)
+    write_jsonl(tmp_path / "corpus" / "sub" / "a.jsonl", SMALL[:1])
+    write_jsonl(tmp_path / "corpus" / "b.jsonl", [{}, SMALL[0]])  # the same paper, on line 2
+    monkeypatch.chdir(tmp_path / "corpus")
+    for roots, names in [
+        ([tmp_path / "corpus"], ("b.jsonl", "sub/a.jsonl")),
+        ([Path(".")], ("b.jsonl", "sub/a.jsonl")),
+        ([Path("sub"), Path("b.jsonl")], ("a.jsonl", "b.jsonl")),
+    ]:
+        parsed, _ = read_sources(roots)
+        assert {p.sources for p in distinct_papers(parsed)} != {names}  # as parsed: full paths and lines
+        assert [p.sources for p in located(distinct_papers(parsed), roots)] == [names]
