@@ -1,0 +1,300 @@
+"""``assistant mcp``: the papers as an MCP server, so agents and editors can search them and ask
+cited questions, over stdio (the client starts the server) or streamable HTTP (at /mcp).
+
+A thin adapter over the public API, built with the official ``mcp`` SDK (the ``mcp`` extra).
+In stdio mode stdout carries only the protocol; logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import threading
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import BaseModel, Field
+
+from assistant.answer import Answer, Source
+from assistant.api import Assistant, QuestionError
+from assistant.backends import BackendError
+from index.config import Config, ConfigError
+from index.embed import EmbeddingError
+from index.ingest import IngestError
+from index.records import Paper
+from index.store import FilterError, Filters, StoreError
+
+if TYPE_CHECKING:
+    from mcp.server.mcpserver import MCPServer
+
+log = logging.getLogger(__name__)
+
+INSTALL = "pip install 'paper-assistant[mcp]'"
+MAX_K = 20
+# errors a user or an agent can act on: their one sentence goes back as the tool error
+USER_ERRORS = (QuestionError, FilterError, ConfigError, StoreError, BackendError, EmbeddingError, IngestError)
+
+INSTRUCTIONS = (
+    "Answers research questions from an index of research-paper abstracts, and only from them. "
+    "Use search_papers to find papers on a topic (optionally by date or organisation), ask for a "
+    "cited answer in prose, and get_paper for one paper's full record by its paper_id. "
+    "Answers cite papers as [n], where n is the source's number; a refusal means the abstracts "
+    "do not say, not that the server failed."
+)
+
+SEARCH = (
+    "Find the indexed papers most relevant to a query, best first. Returns each paper's paper_id, "
+    "title, abstract, date, organisation or author count, URL and retrieval score. Use it to see "
+    "what the index holds on a topic or to collect paper_ids for get_paper; use ask for an answer "
+    "in prose. Dates are YYYY, YYYY-MM or YYYY-MM-DD; papers without a known year never match a "
+    "date filter. A bad filter value comes back as an error saying how to write it."
+)
+
+ASK = (
+    "Answer a question from the indexed abstracts, with citations. Returns the answer text, in "
+    "which [n] cites sources[n-1] (the citations list gives, for each n, the paper and the abstract "
+    "sentences quoted as support), the ranked sources, and refused: true when the abstracts do not "
+    "say (the text then says so and the sources are the closest papers; do not answer from them). "
+    "gaps lists what was asked that the abstracts do not hold; notice carries any caveat, such as a "
+    "fallback backend. Filters written into the question ('since 2024', 'from Google') are applied "
+    "and reported in filters. Ask one self-contained question at a time."
+)
+
+GET_PAPER = (
+    "Get one indexed paper by its paper_id (from search_papers or from ask's sources and "
+    "citations): title, full abstract, date, organisation or author count, URL and upvotes. An "
+    "unknown id comes back as an error."
+)
+
+
+class PaperRecord(BaseModel):
+    """One indexed paper."""
+
+    paper_id: str = Field(description="Stable id of the paper; pass it to get_paper.")
+    title: str
+    abstract: str
+    date: str | None = Field(None, description="ISO date (YYYY-MM-DD), when the year is known.")
+    date_text: str | None = Field(None, description="The date as the listing writes it.")
+    organization: str | None = Field(None, description="The organisation, when the listing gives one.")
+    authors: int | None = Field(None, description="Number of authors, when the listing gives it.")
+    url: str | None = None
+    upvotes: int | None = None
+
+    @classmethod
+    def of(cls, paper: Paper | Source) -> PaperRecord:
+        return cls(
+            paper_id=paper.paper_id,
+            title=paper.title,
+            abstract=paper.abstract,
+            date=paper.date,
+            date_text=paper.date_text,
+            organization=paper.organization,
+            authors=paper.authors,
+            url=paper.url,
+            upvotes=paper.upvotes,
+        )
+
+
+class SearchHit(PaperRecord):
+    score: float = Field(description="Fused retrieval score; higher is more relevant.")
+
+
+class SearchResult(BaseModel):
+    papers: list[SearchHit] = Field(description="The matching papers, best first; empty when none match the filters.")
+
+
+class CitedPaper(BaseModel):
+    number: int = Field(description="The n of the [n] marker in the answer text.")
+    paper_id: str
+    title: str
+    quotes: list[str] = Field(description="The abstract sentences that support the claims citing this paper.")
+    marks: list[str] = Field(description="The spans of those quotes that hold what was asked.")
+
+
+class SourceRef(BaseModel):
+    number: int = Field(description="Position in the ranking; [n] in the answer text cites source n.")
+    paper_id: str
+    title: str
+    date: str | None = None
+    organization: str | None = None
+    url: str | None = None
+    score: float
+
+
+class AskResult(BaseModel):
+    answer: str = Field(description="The answer text; [n] cites source n.")
+    refused: bool = Field(description="True when the abstracts do not answer the question.")
+    citations: list[CitedPaper]
+    sources: list[SourceRef] = Field(description="The papers the answer was written from (or the closest ones).")
+    gaps: list[str] = Field(description="What the question asks that the abstracts do not hold.")
+    notice: str | None = Field(None, description="A caveat about how the answer was made, if any.")
+    filters: str | None = Field(None, description="Filters read from the question, in words.")
+
+    @classmethod
+    def of(cls, answer: Answer) -> AskResult:
+        return cls(
+            answer=answer.text,
+            refused=answer.refused,
+            citations=[
+                CitedPaper(
+                    number=c.number, paper_id=c.paper_id, title=c.title, quotes=list(c.quotes), marks=list(c.marks)
+                )
+                for c in answer.citations
+            ],
+            sources=[
+                SourceRef(
+                    number=n,
+                    paper_id=s.paper_id,
+                    title=s.title,
+                    date=s.date,
+                    organization=s.organization,
+                    url=s.url,
+                    score=round(s.score, 6),
+                )
+                for n, s in enumerate(answer.sources, 1)
+            ],
+            gaps=list(answer.gaps),
+            notice=answer.notice,
+            filters=answer.filters,
+        )
+
+
+def _sdk() -> Any:
+    try:
+        import mcp.server.mcpserver as sdk
+    except ImportError:
+        raise ConfigError(f"the MCP server needs the 'mcp' extra: {INSTALL}") from None
+    return sdk
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """A user error raised inside becomes a tool error carrying its one sentence, not a crash."""
+    from mcp.server.mcpserver.exceptions import ToolError
+
+    try:
+        yield
+    except USER_ERRORS as exc:
+        raise ToolError(str(exc)) from None
+
+
+def create_server(assistant: Assistant) -> MCPServer:
+    """The MCP server over ``assistant``, with the tools search_papers, ask and get_paper."""
+    sdk = _sdk()
+    from mcp.server.mcpserver.exceptions import ToolError
+    from mcp.types import ToolAnnotations
+
+    server = sdk.MCPServer(
+        "paper-assistant",
+        title="Paper assistant",
+        instructions=INSTRUCTIONS,
+        version=_version(),
+        lifespan=_warm_up(assistant),
+    )
+
+    @server.custom_route("/healthz", methods=["GET"])
+    async def healthz(_request: Any) -> Any:  # over HTTP: for load balancers and for waiting until it is up
+        from starlette.responses import JSONResponse
+
+        return JSONResponse({"status": "ok", "server": "paper-assistant"})
+
+    reads = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
+
+    @server.tool(title="Search papers", description=SEARCH, annotations=reads)
+    def search_papers(
+        query: Annotated[str, Field(description="What to look for, in words.")],
+        k: Annotated[int, Field(ge=1, le=MAX_K, description="How many papers to return.")] = 5,
+        since: Annotated[str | None, Field(description="Only papers dated on or after this date.")] = None,
+        until: Annotated[str | None, Field(description="Only papers dated on or before this date.")] = None,
+        organization: Annotated[str | None, Field(description="Only papers from this organisation.")] = None,
+    ) -> SearchResult:
+        with _user_errors():
+            filters = Filters(date_from=since, date_to=until, organization=organization)
+            sources = assistant.retrieve(query, k, filters or None)
+        return SearchResult(papers=[SearchHit(**PaperRecord.of(s).model_dump(), score=s.score) for s in sources])
+
+    @server.tool(title="Ask with citations", description=ASK, annotations=reads)
+    def ask(question: Annotated[str, Field(description="The question, in words.")]) -> AskResult:
+        with _user_errors():
+            return AskResult.of(assistant.ask(question))
+
+    @server.tool(title="Get paper", description=GET_PAPER, annotations=reads)
+    def get_paper(paper_id: Annotated[str, Field(description="The paper's id.")]) -> PaperRecord:
+        with _user_errors():
+            paper = next((p for p in assistant.papers() if p.paper_id == paper_id.strip()), None)
+        if paper is None:
+            raise ToolError(f"no indexed paper has the id {paper_id!r}; search_papers gives the ids")
+        return PaperRecord.of(paper)
+
+    return server
+
+
+def _warm_up(assistant: Assistant) -> Any:
+    """A lifespan that opens the index (building the bundled corpus on first use) in the background,
+    so the client's handshake is answered at once and the first question does not wait as long."""
+
+    @asynccontextmanager
+    async def lifespan(_server: Any) -> AsyncIterator[None]:
+        def warm() -> None:
+            try:
+                assistant.papers()
+            except Exception as exc:  # the tools report it, in one sentence, when called
+                log.warning("could not open the index yet: %s", exc)
+
+        threading.Thread(target=warm, name="mcp-warm-up", daemon=True).start()
+        yield
+
+    return lifespan
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("paper-assistant")
+    except PackageNotFoundError:
+        return ""
+
+
+def run(
+    assistant: Assistant,
+    transport: Literal["stdio", "http"] = "stdio",
+    host: str = "127.0.0.1",
+    port: int = 8765,
+) -> None:
+    """Serve ``assistant`` over stdio, or over streamable HTTP at http://host:port/mcp."""
+    if transport not in ("stdio", "http"):
+        raise ConfigError(f"unknown MCP transport {transport!r}; use 'stdio' or 'http'")
+    server = create_server(assistant)
+    if transport == "stdio":
+        server.run("stdio")
+    else:
+        log.info("MCP server on http://%s:%d/mcp (streamable HTTP)", host, port)
+        server.run("streamable-http", host=host, port=port)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m assistant.mcp_server``: the same server as ``assistant mcp``."""
+    p = argparse.ArgumentParser(prog="python -m assistant.mcp_server", description=__doc__.splitlines()[0])
+    p.add_argument("--config", help="TOML config file (default: $ASSISTANT_CONFIG)")
+    p.add_argument("--data-dir", help="where the index lives")
+    p.add_argument("--http", action="store_true", help="serve streamable HTTP instead of stdio")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (--http)")
+    p.add_argument("--port", type=int, default=8765, help="port to listen on (--http)")
+    args = p.parse_args(argv)
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        assistant = Assistant(Config.load(args.config, data_dir=args.data_dir))
+        run(assistant, "http" if args.http else "stdio", args.host, args.port)
+    except (ConfigError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
