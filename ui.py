@@ -47,24 +47,22 @@ Chat = list[dict[str, str]]
 
 
 class Backends:
-    """One Assistant per configured backend, sharing the index settings; built on first use."""
+    """The backends the UI offers, all answered by ONE Assistant (one copy of the index and the
+    model, whatever the number of backends): the backend is an argument of each question."""
 
     def __init__(self, config: Config):
         self.config = config
-        names = ["extractive"] + ([config.llm] if config.llm != "extractive" else [])
-        self.names = names
-        self._assistants: dict[str, Assistant] = {}
+        self.names = ["extractive"] + ([config.llm] if config.llm != "extractive" else [])
+        self.assistant = Assistant(config)
 
     @property
     def default(self) -> str:
         return self.config.llm
 
-    def get(self, name: str) -> Assistant:
+    def check(self, name: str) -> str:
         if name not in self.names:
             raise BackendError(f"unknown backend {name!r}; choose one of: {', '.join(self.names)}")
-        if name not in self._assistants:
-            self._assistants[name] = Assistant(self.config.model_copy(update={"llm": name}))
-        return self._assistants[name]
+        return name
 
 
 def parse_filters(date_from: str, date_to: str, organization: str) -> Filters | None:
@@ -92,15 +90,7 @@ def format_answer(answer: Answer) -> str:
     text = inert(answer.text)
     if not answer.refused:
         text = _MARKER.sub(lambda m: f"[[{m.group(1)}]](#source-{m.group(1)})", text)
-    notes = []
-    if answer.notice:
-        notes.append(f"*Note: {inert(answer.notice)}*")
-    if answer.unsupported:
-        notes.append(f"*{answer.unsupported} sentence(s) carry no supported citation.*")
-    if answer.filters:
-        notes.append(f"*Filters read from the question: {inert(answer.filters)}*")
-    if answer.standalone_question:
-        notes.append(f"*Searched for: {inert(answer.standalone_question)}*")
+    notes = [f"*{inert(note)}*" for note in answer.notes()]
     notes.append(f"<sub>backend: {inert(answer.backend)}</sub>")
     return "\n\n".join([text, *notes])
 
@@ -158,8 +148,8 @@ def respond(
     panel = render_sources(None)
     try:
         filters = parse_filters(date_from, date_to, organization)
-        assistant = backends.get(backend)
-        for item in assistant.stream(message, k=int(k), filters=filters, history=turns):
+        name = backends.check(backend)
+        for item in backends.assistant.stream(message, k=int(k), filters=filters, history=turns, backend=name):
             if isinstance(item, Answer):
                 chat[-1]["content"] = format_answer(item)
                 turns = [*turns, Turn.from_answer(item)]
@@ -201,7 +191,7 @@ mark { background: #fde68a; }
 
 def build_app(backends: Backends) -> gr.Blocks:
     """The Blocks app; every handler goes through the public API."""
-    default = backends.get("extractive")
+    default = backends.assistant
     summary, organizations, frame = corpus_overview(default)
     with gr.Blocks(title="Paper assistant") as demo:
         gr.Markdown("## Paper assistant\nAsk about the indexed abstracts; every claim cites its paper.")

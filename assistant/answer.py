@@ -110,6 +110,21 @@ class Answer:
     kind: str = "other"  # the kind of question (assistant.questions.Kind): fact, which, compare, ...
     gaps: tuple[str, ...] = ()  # what the question asks that the abstracts do not hold ("batch size")
 
+    def notes(self) -> list[str]:
+        """What a reader should know besides the text, one plain sentence each, in a fixed order:
+        the rewritten follow-up, filters read from the question, the backend's notice (a fallback,
+        sources left out to fit the model), uncited sentences. Every adapter shows these."""
+        notes = []
+        if self.standalone_question:
+            notes.append(f"Searched for: {self.standalone_question}")
+        if self.filters:
+            notes.append(f"Filters read from the question: {self.filters}")
+        if self.notice:
+            notes.append(f"Note: {self.notice}")
+        if self.unsupported:
+            notes.append(f"{self.unsupported} sentence(s) carry no supported citation.")
+        return notes
+
     def citation(self, number: int) -> Citation | None:
         """The citation with this number, if any."""
         return next((c for c in self.citations if c.number == number), None)

@@ -203,11 +203,14 @@ def absent_probability(question: str, sources: list[Source], idf: Callable[[str]
 
 def absent_phrase(question: str, sources: list[Source], idf: Callable[[str], float]) -> str:
     """The question's words for what the top abstracts lack: the terms no top abstract holds, else
-    those the top one lacks, each with the content words around it ("spiking neural networks")."""
+    those the top one lacks, each with the content words around it ("spiking neural networks");
+    "" when no such part of the question stands out (a question in another language, say)."""
     content = [t for t in dict.fromkeys(terms(question)) if t not in SCAFFOLD]
     present = [set(terms(f"{s.title}\n{s.abstract}")) for s in sources[:TOP_CHECKED]]
     missing = [t for t in content if not any(t in p for p in present)]
-    missing = missing or [t for t in content if t not in present[0]] or content
+    missing = missing or [t for t in content if t not in present[0]]
+    if not missing or len(set(missing)) == len(content) > 2:
+        return ""  # nothing in particular is missing, or everything is: no phrase names it
     return _words_for(question, missing, extend=True)
 
 
@@ -252,7 +255,7 @@ def _subject_gaps(
         weights = {t: idf(t) for t in stems}
         lacking = sum(w for t, w in weights.items() if t not in present) / (sum(weights.values()) or 1.0)
         wh = wh_word(question)
-        asked = f"{wh.group('wh').lower()} {' '.join(head)}" if wh else " ".join(head)
+        asked = f"{(wh.group('wh') or wh.group('size')).lower()} {' '.join(head)}" if wh else " ".join(head)
         anchors = set(stems)
         if anchors <= _METRIC:  # "what accuracy on GSM8K": the number may stand by the benchmark alone
             anchors |= {t for name in names for t in terms(name)}

@@ -10,16 +10,20 @@ import threading
 import time
 import unicodedata
 from collections.abc import Iterable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assistant.answer import Answer, Source, Turn
+from assistant.backends.base import AnswerBackend
 from assistant.questions import Kind, read
 from index.config import Config
 from index.ingest import IngestReport, ingest
 from index.records import Paper
 from index.store import Filters, StoreError
+
+if TYPE_CHECKING:
+    from assistant.retrieve import HybridSearch
 
 log = logging.getLogger(__name__)
 
@@ -48,19 +52,84 @@ def clean_question(question: str, max_chars: int) -> str:
     return text
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """One generation of the index and what answering needs of it, never changed once built: the
+    store view, keyword index, papers and embedder (``search``) and the extractive backend over
+    them. A refresh or an ingest builds a new one; every call takes one at entry and uses only it,
+    so an answer never mixes two generations."""
+
+    search: HybridSearch
+    extractive: AnswerBackend
+
+    @classmethod
+    def open(cls, config: Config, embedder: Any = None) -> Snapshot:
+        from assistant.backends import make_backend
+        from assistant.retrieve import HybridSearch
+
+        search = HybridSearch.open(config, embedder)
+        return cls(search, make_backend("extractive", config, search))
+
+
+class _Models:
+    """The LLM backends by name, built on first use and shared by every snapshot (they hold no
+    index state). The lock guards building one, never answering."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        self._built: dict[str, AnswerBackend] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str, snapshot: Snapshot) -> AnswerBackend:
+        from assistant.backends import make_backend
+
+        backend = self._built.get(name)
+        if backend is None:
+            with self._lock:
+                backend = self._built.get(name) or make_backend(name, self.config, snapshot.search)
+                self._built[name] = backend
+        return backend
+
+
 class Assistant:
-    """Ask questions about the indexed paper abstracts and get cited answers."""
+    """Ask questions about the indexed paper abstracts and get cited answers.
+
+    Safe to share between threads: it holds one reference to an immutable ``Snapshot``, swapped
+    whole when the index changes. No lock is held while answering or while reading the store,
+    except the one that makes the very first open (and the first-use build of the bundled
+    corpus) happen once.
+    """
 
     def __init__(self, config: Config | None = None, **overrides: Any):
         self.config = config if config is not None else Config.load(**overrides)
-        self._lock = threading.Lock()
-        self._search: Any = None
-        self._backend: Any = None
-        self._fallback: Any = None
-        self._checked = 0.0  # when the store's generation was last compared with the open index's
-        self._refreshing = False
+        self._snapshot: Snapshot | None = None
+        self._opening = threading.Lock()
+        self._refreshing = threading.Lock()
+        self._checked = 0.0  # when the store's generation was last compared with the snapshot's
+        self._models = _Models(self.config)
+        self.first_ingest: IngestReport | None = None  # the build of the bundled corpus on first use, if any
 
     # the index
+    def open(self) -> Snapshot:
+        """The current snapshot, opening the index on first use. A missing index of the bundled
+        corpus is built then (once, whoever asks first), logged and kept in ``first_ingest``."""
+        snapshot = self._snapshot
+        if snapshot is not None:
+            self._maybe_refresh(snapshot)
+            return snapshot
+        with self._opening:
+            if self._snapshot is None:
+                try:
+                    self._swap(Snapshot.open(self.config))
+                except StoreError:
+                    if self.config.sources != Config.model_fields["sources"].default:
+                        raise
+                    log.info("no index in %s yet: building the bundled corpus (first use)", self.config.data_dir)
+                    self.first_ingest = ingest(self.config, wait=True)
+                    self._swap(Snapshot.open(self.config))
+            assert self._snapshot is not None
+            return self._snapshot
+
     def ingest(
         self,
         paths: Iterable[str | Path] | None = None,
@@ -68,73 +137,78 @@ class Assistant:
         progress: bool = False,
         wait: bool = False,
     ) -> IngestReport:
-        """Bring the index in line with ``paths`` (default: the configured sources). If another
-        ingest into the same index is running, wait for it with ``wait``, else fail at once."""
-        embedder = self._search.embedder if self._search else None
+        """Bring the index in line with ``paths`` (default: the configured sources), then answer
+        from the new papers. If another ingest into the same index is running, wait for it with
+        ``wait``, else fail at once."""
+        old = self._snapshot
         sources = [Path(p) for p in paths] if paths else None
-        report = ingest(self.config, sources, rebuild, progress, embedder, wait=wait)
-        with self._lock:
-            self._search = None  # reopen on next use, with the new papers
+        report = ingest(self.config, sources, rebuild, progress, old.search.embedder if old else None, wait=wait)
+        self._swap(Snapshot.open(self.config, old.search.embedder if old else None))
         return report
 
-    def _ready(self):
-        with self._lock:
-            if self._search is None:
-                try:
-                    search = self._open()
-                except StoreError:
-                    if self.config.sources != Config.model_fields["sources"].default:
-                        raise
-                    ingest(self.config, wait=True)  # first use: build the bundled corpus (once, if racing)
-                    search = self._open()
-                self._use(search)
-            elif time.monotonic() - self._checked >= self.config.refresh_seconds and not self._refreshing:
-                self._checked = time.monotonic()
-                try:
-                    changed = self._search.store.generation() != self._search.generation
-                except StoreError:
-                    changed = False  # the store is unreachable or damaged: answer from what is open
-                if changed:  # another process ingested: reopen in the background, answer meanwhile
-                    self._refreshing = True
-                    threading.Thread(target=self._refresh, args=(self._search,), daemon=True).start()
-            return self._search, self._backend
-
-    def _open(self, embedder: Any = None):
-        from assistant.retrieve import HybridSearch
-
+    def _swap(self, snapshot: Snapshot) -> None:
         self._checked = time.monotonic()
-        return HybridSearch.open(self.config, embedder)
+        self._snapshot = snapshot  # one reference: calls already running keep the one they took
 
-    def _use(self, search: Any) -> None:
-        """Answer from ``search`` from now on (call with the lock held)."""
-        from assistant.backends import make_backend
+    def _maybe_refresh(self, snapshot: Snapshot) -> None:
+        """Every ``refresh_seconds``, look in the background whether another process changed the
+        papers, and if so open the new generation there; calls meanwhile answer from ``snapshot``."""
+        if time.monotonic() - self._checked < self.config.refresh_seconds:
+            return
+        if not self._refreshing.acquire(blocking=False):
+            return  # a check is already running
+        self._checked = time.monotonic()
+        threading.Thread(target=self._refresh, args=(snapshot,), daemon=True).start()
 
-        self._backend = make_backend(self.config.llm, self.config, search)
-        use_fallback = self.config.llm_fallback and self.config.llm != "extractive"
-        self._fallback = make_backend("extractive", self.config, search) if use_fallback else None
-        self._search = search
-
-    def _refresh(self, old: Any) -> None:
+    def _refresh(self, old: Snapshot) -> None:
         try:
-            search = self._open(old.embedder)
-            with self._lock:
-                if self._search is old:  # not replaced meanwhile (by an ingest in this process)
-                    self._use(search)
-        except Exception:  # keep answering from the index that is open; the next check tries again
+            if old.search.store.generation() == old.search.generation:
+                return
+            new = Snapshot.open(self.config, old.search.embedder)
+            if self._snapshot is old:  # not replaced meanwhile (by an ingest in this process)
+                self._swap(new)
+        except Exception:  # keep answering from the snapshot that is open; the next check tries again
             log.warning("could not reopen the index after another process's ingest", exc_info=True)
         finally:
-            self._refreshing = False
+            self._refreshing.release()
 
-    def _engine(self, k: int | None, filters: Filters | None, described: str | None = None):
+    # answering
+    def backends(self) -> list[str]:
+        """The answering backends ``ask(..., backend=...)`` accepts."""
+        from assistant.backends import BACKENDS
+
+        return list(BACKENDS)
+
+    def _backend(self, name: str | None, snapshot: Snapshot) -> tuple[AnswerBackend, AnswerBackend | None]:
+        """The backend called ``name`` (default: the configured one) and its fallback, if any."""
+        from assistant.backends import BACKENDS, BackendError
+
+        name = name or self.config.llm
+        if name not in BACKENDS:
+            raise BackendError(f"unknown answering backend {name!r}; choose one of: {', '.join(BACKENDS)}")
+        if name == "extractive":
+            return snapshot.extractive, None
+        fallback = snapshot.extractive if self.config.llm_fallback else None
+        return self._models.get(name, snapshot), fallback
+
+    def _engine(
+        self,
+        snapshot: Snapshot,
+        backend: AnswerBackend,
+        fallback: AnswerBackend | None,
+        k: int | None,
+        filters: Filters | None,
+        described: str | None = None,
+    ):
         from assistant.engine import CitedQueryEngine
         from assistant.retrieve import PaperRetriever
         from prompts import load
 
-        search, backend = self._ready()
+        search = snapshot.search
         return CitedQueryEngine(
             retriever=PaperRetriever(search, k, filters),
             backend=backend,
-            fallback=self._fallback,
+            fallback=fallback,
             support=search.support,
             idf=search.keyword.idf,
             refusal=load("refusal", self.config.prompts_dir),
@@ -145,11 +219,10 @@ class Assistant:
             min_support=self.config.min_support,
         )
 
-    # answering
     def retrieve(self, question: str, k: int | None = None, filters: Filters | None = None) -> list[Source]:
         """The top ``k`` papers for ``question``, best first."""
-        search, _ = self._ready()
-        return search.search(clean_question(question, self.config.max_question_chars), k, filters)
+        snapshot = self.open()
+        return snapshot.search.search(clean_question(question, self.config.max_question_chars), k, filters)
 
     def ask(
         self,
@@ -157,13 +230,14 @@ class Assistant:
         k: int | None = None,
         filters: Filters | None = None,
         history: list[Turn] | None = None,
+        backend: str | None = None,
     ) -> Answer:
         """Answer ``question`` from the abstracts, citing papers as [n]; refuse when they don't say.
 
         With ``history`` (earlier turns, oldest first) a follow-up is first rewritten into a
-        standalone question.
+        standalone question. ``backend`` picks the answering backend by name (default: ``llm``).
         """
-        *_, answer = self.stream(question, k, filters, history)
+        *_, answer = self.stream(question, k, filters, history, backend)
         assert isinstance(answer, Answer)
         return answer
 
@@ -173,63 +247,67 @@ class Assistant:
         k: int | None = None,
         filters: Filters | None = None,
         history: list[Turn] | None = None,
+        backend: str | None = None,
     ) -> Iterator[str | Answer]:
         """Yield the answer text as it is written, then the checked ``Answer``."""
         question = clean_question(question, self.config.max_question_chars)
-        standalone = self._standalone(question, history or [])
+        snapshot = self.open()  # taken once: the whole answer comes from this generation
+        writer, fallback = self._backend(backend, snapshot)
+        standalone = self._standalone(question, history or [], writer, fallback)
         searched, described = standalone, None
         if filters is None and self.config.auto_filters:
-            searched, filters, described = self._read_filters(standalone)
+            searched, filters, described = self._read_filters(standalone, snapshot)
         if k is None and read(searched).kind is Kind.WHICH and not read(searched).single:
             k = max(self.config.top_k, self.config.list_top_k)  # a list must see every paper that matches
-        engine = self._engine(k, filters, described)
+        engine = self._engine(snapshot, writer, fallback, k, filters, described)
         for item in engine.stream(searched):
             if isinstance(item, Answer):
                 rewritten = standalone if standalone != question else None
                 item = replace(item, question=question, standalone_question=rewritten, filters=described)
             yield item
 
-    def _read_filters(self, question: str) -> tuple[str, Filters | None, str | None]:
+    def _read_filters(self, question: str, snapshot: Snapshot) -> tuple[str, Filters | None, str | None]:
         """Filters written into the question, and the question without them."""
         from assistant.nlfilters import parse
 
-        search, _ = self._ready()
-        parsed = parse(question, search.organizations)
+        parsed = parse(question, snapshot.search.organizations)
         return parsed.question, parsed.filters, parsed.description
 
-    def _standalone(self, question: str, history: list[Turn]) -> str:
+    def _standalone(
+        self, question: str, history: list[Turn], backend: AnswerBackend, fallback: AnswerBackend | None
+    ) -> str:
         if not history:
             return question
         from assistant.backends import BackendError
         from assistant.followup import resolve_references
 
-        _, backend = self._ready()
         try:
             return clean_question(backend.condense(question, history), self.config.max_question_chars)
         except (BackendError, QuestionError):
-            if self._fallback is None:
+            if fallback is None:
                 raise
             return resolve_references(question, history)
 
     def papers(self) -> list[Paper]:
         """Every indexed paper (title, abstract, date, authors or organisation, ...)."""
-        search, _ = self._ready()
-        return list(search.papers.values())
+        return list(self.open().search.papers.values())
 
     def conversation(self) -> Conversation:
         """A chat session: each question can refer to the answers before it."""
         return Conversation(self)
 
     def stats(self) -> dict[str, Any]:
-        """Counts and settings: papers, chunks, backend, embedding model, store location."""
-        search, backend = self._ready()
+        """Counts and settings: papers, chunks, generation, backend, embedding model, store location."""
+        snapshot = self.open()
+        backend, fallback = self._backend(None, snapshot)
         return {
-            **search.store.counts(),
+            **snapshot.search.store.counts(),
+            "generation": snapshot.search.generation,
             "backend": backend.name,
             "llm_model": getattr(backend, "where", None),
-            "fallback": self._fallback.name if self._fallback else None,
+            "fallback": fallback.name if fallback else None,
             "embed_model": self.config.embed_model,
-            "store": search.store.location,
+            "store": snapshot.search.store.location,
         }
 
 
@@ -249,13 +327,17 @@ class Conversation:
         self.assistant = assistant
         self.turns: list[Turn] = []
 
-    def ask(self, question: str, k: int | None = None, filters: Filters | None = None) -> Answer:
-        *_, answer = self.stream(question, k, filters)
+    def ask(
+        self, question: str, k: int | None = None, filters: Filters | None = None, backend: str | None = None
+    ) -> Answer:
+        *_, answer = self.stream(question, k, filters, backend)
         assert isinstance(answer, Answer)
         return answer
 
-    def stream(self, question: str, k: int | None = None, filters: Filters | None = None) -> Iterator[str | Answer]:
-        for item in self.assistant.stream(question, k, filters, self.turns):
+    def stream(
+        self, question: str, k: int | None = None, filters: Filters | None = None, backend: str | None = None
+    ) -> Iterator[str | Answer]:
+        for item in self.assistant.stream(question, k, filters, self.turns, backend):
             if isinstance(item, Answer):
                 self.turns.append(Turn.from_answer(item))
             yield item

@@ -77,7 +77,7 @@ def check_citations(text: str, sources: list[Source], support: Support, min_supp
             return "".join(f"[{n}]" for n in newly)
 
         checked = MARKER.sub(keep_supported, sentence)
-        if not kept and len(claim.split()) >= MIN_CLAIM_WORDS:
+        if not kept and len(claim.split()) >= MIN_CLAIM_WORDS and not claim.endswith(":"):  # not a heading
             unsupported += 1
         pieces.append(text[previous_end:start] + checked)
         previous_end = end

@@ -69,16 +69,14 @@ def _print_answer(answer: Any, streamed: str | None = None) -> None:
         print(f"\n\nChecked answer:\n{answer.text}")
     else:
         print()
-    if answer.filters:
-        print(f"\nFilters: {answer.filters} (read from the question; --no-auto-filters turns this off)")
-    if answer.notice:
-        print(f"\nNote: {answer.notice}")
-    if answer.unsupported:
-        print(f"\n({answer.unsupported} sentence(s) carry no supported citation)")
+    for note in answer.notes():
+        print(f"\n{note}")
     if answer.citations:
         print("\nCitations:")
         for c in answer.citations:
             print(f"  [{c.number}] {c.title}")
+            for mark in c.marks:
+                print(f"      answer: «{mark}»")
     if answer.sources:
         print("\nSources:" if not answer.refused else "\nClosest papers:")
         for i, s in enumerate(answer.sources, 1):

@@ -134,7 +134,7 @@ class CitedQueryEngine(CustomQueryEngine):
 
     def _gap_answer(self, gaps: tuple[Gap, ...], sources: list[Source], backend: str, base: dict) -> Answer:
         """Say plainly what the abstracts lack: of the paper asked about, or of all of them."""
-        text = " ".join(g.sentence(sources) for g in gaps)
+        text = " ".join(g.sentence(sources) if g.what else self.refusal for g in gaps)
         if all(g.source is None for g in gaps):
             titles = "; ".join(s.title for s in sources[:CLOSEST_SHOWN])
             text = f"{text} {self.closest.format(titles=titles)}"
@@ -143,7 +143,7 @@ class CitedQueryEngine(CustomQueryEngine):
             citations=_with_gap_citations([], gaps, sources),
             refused=True,
             backend=backend,
-            gaps=tuple(g.what for g in gaps),
+            gaps=tuple(g.what for g in gaps if g.what),
             **base,
         )
 

@@ -216,8 +216,8 @@ _GLUE = {"and", "or", "to", "in", "on", "of", "for", "with", "than", "over", "th
 
 _WH_HEAD = re.compile(  # the question word that opens the question or a clause of it
     r"(?:^|[,:;?.]\s*|\b(?:and|but|so)\s+)(?:\w+\s+){0,2}?"
-    r"(?P<wh>how many|how much|what|which|how (?:large|big|long|fast|small))\s+"
-    r"(?:(?:was|were|is|are|does|did|do)\s+(?:the\s+|its\s+|their\s+)?)?(?P<head>(?:[\w-]+\s+){0,4})",
+    r"(?:(?P<wh>how many|how much|what|which)\s+|(?P<size>how (?:large|big|long|fast|small))\s+"
+    r"(?:was|were|is|are)\s+(?:the\s+|its\s+|their\s+)?)(?P<head>[\w-]+(?:\s+[\w-]+){0,3})",
     re.I,
 )
 _HEAD_STOP = frozenset(

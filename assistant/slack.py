@@ -63,15 +63,7 @@ def render(reply: Reply) -> tuple[str, list[dict[str, Any]]]:
     blocks = [_section(body)]
     if lines:
         blocks.append(_section(f"*{heading}*\n" + "\n".join(lines)))
-    notes = [f"backend: {escape(answer.backend)}"]
-    if answer.standalone_question:
-        notes.append(f"searched for: {escape(answer.standalone_question)}")
-    if answer.filters:
-        notes.append(f"filters: {escape(answer.filters)}")
-    if answer.unsupported:
-        notes.append(f"{answer.unsupported} sentence(s) without a supported citation")
-    if answer.notice:
-        notes.append(escape(answer.notice))
+    notes = [f"backend: {escape(answer.backend)}", *(escape(note) for note in answer.notes())]
     blocks.append(_context(" · ".join(notes)))
     text = body + (f"\n\n{heading}:\n" + "\n".join(lines) if lines else "")
     return text, blocks

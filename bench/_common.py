@@ -12,7 +12,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 SCRIPT = Path(sys.executable).with_name("assistant")
-DEV = REPO.parent / "shared" / "eval" / "dev_questions.jsonl"
+QUESTIONS = REPO / "data" / "eval" / "questions.jsonl"  # the repository's own evaluation set
 ENV = {
     **os.environ,
     "HF_HUB_OFFLINE": "1",
@@ -22,11 +22,10 @@ ENV = {
 }
 
 
-def dev_questions(fallback: list[str]) -> list[str]:
-    """The dev questions' texts, or ``fallback`` where ../shared is not beside the repository."""
-    if DEV.exists():
-        return [json.loads(line)["question"] for line in DEV.read_text().splitlines() if line.strip()]
-    return fallback
+def dev_questions(fallback: list[str] | None = None) -> list[str]:
+    """The texts of the 29 dev questions (ids "dev-*") of the repository's evaluation set."""
+    rows = [json.loads(line) for line in QUESTIONS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [q["question"] for q in rows if q["id"].startswith("dev-")] or list(fallback or [])
 
 
 def bundled_papers():

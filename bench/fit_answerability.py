@@ -30,7 +30,7 @@ MAX_WRONG = 0.025  # answerable questions this model may refuse (others are refu
 
 def rows(assistant: Assistant) -> list[tuple[str, tuple[float, ...], int, float]]:
     """(id, features, unanswerable, current probability) for each tuning question the check sees."""
-    search, _ = assistant._ready()
+    search = assistant.open().search
     out = []
     for q in load_questions(DEFAULT_QUESTIONS):
         if q.split != "tuning":

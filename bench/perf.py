@@ -34,11 +34,6 @@ from _common import ENV, SCRIPT, bundled_papers, dev_questions, disk_mb, percent
 STARTED = time.perf_counter()  # a child's build time counts from here, imports included
 
 QUESTION = "How many participants took part in the struggle-determination video dataset?"
-FALLBACK_QUESTIONS = [
-    QUESTION,
-    "Which papers study continual learning without forgetting?",
-    "What does the Master Key Hypothesis state?",
-]
 REPEATS = 3  # passes over the questions for the warm latencies
 COLD_RUNS = 3  # cold `assistant ask` processes per run
 TARGETS = {"embed_speedup": ">= 2", "reingest_s": "<= 2", "cold_ask_s": "<= 4", "warm_ask_p50_ms": "<= 30"}
@@ -94,7 +89,7 @@ def child_baseline(folder: Path, backend: str, order: str) -> dict[str, Any]:
     )
     build = time.perf_counter() - STARTED
     retriever = index.as_retriever(similarity_top_k=5)
-    retrieve = _latencies(retriever.retrieve, dev_questions(FALLBACK_QUESTIONS))
+    retrieve = _latencies(retriever.retrieve, dev_questions())
     return {"papers": len(papers), "build_s": build, "retrieve_ms": [1000 * t for t in retrieve]}
 
 
@@ -123,7 +118,7 @@ def child_product(folder: Path, backend: str, order: str) -> dict[str, Any]:
     again = ingest(config)
     reingest = time.perf_counter() - started
     assistant = Assistant(config)
-    questions = dev_questions(FALLBACK_QUESTIONS)
+    questions = dev_questions()
     retrieve = _latencies(assistant.retrieve, questions)
     ask = _latencies(assistant.ask, questions)
     return {

@@ -42,10 +42,6 @@ SEED = 7
 GROUP = 1000  # papers written per store call, as ingest's groups but larger
 NOISE = 0.025  # per-dimension noise on unit vectors of 384 dimensions: cosine ~0.9 to the original
 REPEATS = 3
-FALLBACK_QUESTIONS = [
-    "Which papers study continual learning without forgetting?",
-    "What does the Master Key Hypothesis state?",
-]
 
 
 def base_vectors(backend: str | None, out: Path) -> None:
@@ -212,7 +208,7 @@ def child(size: int, data_dir: Path, vectors: Path, host: str | None, port: int,
     search = HybridSearch.open(config)
     open_s = time.perf_counter() - started
     reused = manifest.stat().st_mtime_ns == saved_at  # loaded by its fingerprint, not rebuilt
-    latencies, parts = _timed_searches(search, dev_questions(FALLBACK_QUESTIONS))
+    latencies, parts = _timed_searches(search, dev_questions())
     result: dict[str, Any] = {
         "papers": counts["papers"],
         "chunks": counts["chunks"],

@@ -23,11 +23,6 @@ from pathlib import Path
 from _common import SCRIPT, dev_questions
 
 QUESTION = "How many participants took part in the struggle-determination video dataset?"
-FALLBACK_QUESTIONS = [
-    QUESTION,
-    "Which papers study continual learning without forgetting?",
-    "What does the Master Key Hypothesis state?",
-]
 
 
 def _timed(*args: str, env: dict | None = None) -> float:
@@ -41,7 +36,7 @@ def _warm_latencies(data_dir: str, repeats: int = 3) -> list[float]:
     from assistant import Assistant, Config
 
     assistant = Assistant(Config(data_dir=Path(data_dir)))
-    questions = dev_questions(FALLBACK_QUESTIONS)
+    questions = dev_questions()
     assistant.ask(questions[0])  # load the model and the index
     latencies = []
     for _ in range(repeats):

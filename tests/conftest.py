@@ -18,6 +18,17 @@ REPO = Path(__file__).resolve().parent.parent
 EVAL_QUESTIONS = REPO / "data" / "eval" / "questions.jsonl"  # the repository's own evaluation set
 
 
+# how a refusal opens: the LLM's own refusal wording, a topic no abstract covers, a detail the
+# named paper's abstract or listing lacks, or filters that leave no paper
+REFUSALS = (
+    "The indexed abstracts do not answer this question.",
+    "None of the indexed abstracts mention",
+    "The abstract of ",
+    "The listing for ",
+    "No indexed paper matches",
+)
+
+
 def eval_questions(prefix: str = "") -> list[dict]:
     """The evaluation questions whose id starts with ``prefix`` ("dev-": the original 29)."""
     rows = [json.loads(line) for line in EVAL_QUESTIONS.read_text(encoding="utf-8").splitlines() if line.strip()]

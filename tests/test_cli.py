@@ -173,7 +173,7 @@ def test_cli_shows_filters_read_from_the_question(data_dir):
     question = "What did papers from ByteDance Seed report about spatial abilities?"
     out = run("--data-dir", data_dir, "ask", question)
     assert out.returncode == 0, out.stderr
-    assert "Filters: papers from ByteDance Seed (read from the question; --no-auto-filters" in out.stdout
+    assert "Filters read from the question: papers from ByteDance Seed" in out.stdout
     off = run("--data-dir", data_dir, "ask", question, "--no-auto-filters", "--json")
     assert json.loads(off.stdout)["filters"] is None
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from assistant import Answer, Assistant, BackendError
-from tests.conftest import free_port, stop, wait_for_http
+from tests.conftest import REFUSALS, free_port, stop, wait_for_http
 from tests.test_answer import assert_citation_invariants
 from tests.test_cli import run
 from tests.tiny_gguf import write_tiny_gguf
@@ -64,7 +64,7 @@ def _check_stream(assistant: Assistant) -> Answer:
     assert len(pieces) >= 2 and all(isinstance(p, str) for p in pieces), "the reply arrives in pieces"
     assert_citation_invariants(answer)
     if answer.refused:
-        assert answer.text.startswith("The indexed abstracts do not answer this question.")
+        assert answer.text.startswith(REFUSALS)
     return answer
 
 

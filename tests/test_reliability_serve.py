@@ -13,7 +13,7 @@ import pytest
 
 from assistant import Answer, QuestionError
 from assistant.bot import BotCore, Message
-from tests.conftest import REPO, stop
+from tests.conftest import REFUSALS, REPO, stop
 from tests.faults import QUESTIONS, concurrently, slack_burst, start_slack, start_ui, ui_sessions
 from tests.test_answer import assert_citation_invariants
 from tests.test_cli import run
@@ -44,7 +44,7 @@ def _clear(answer: Answer) -> None:
     assert answer.text.strip()
     assert_citation_invariants(answer)
     if answer.refused:
-        assert answer.text.startswith("The indexed abstracts do not answer this question.")
+        assert answer.text.startswith(REFUSALS)
 
 
 @pytest.fixture(scope="module")

@@ -163,7 +163,7 @@ def test_follow_up_in_the_thread_uses_its_history(slack):
     follow = event("<@UBOT> and what did the second one find?", user="U2", thread_ts=thread)
     placeholder, update = _answer(slack["api"], follow, slack["url"])
     assert placeholder["thread_ts"] == thread
-    assert "searched for: and what did the second one find? (" in json.dumps(update["blocks"])
+    assert "Searched for: and what did the second one find? (" in json.dumps(update["blocks"])
 
 
 def test_direct_message_is_answered(slack):
