@@ -48,6 +48,11 @@ def _parser() -> argparse.ArgumentParser:
     slack.add_argument("--port", type=int, default=3000, help="port to listen on (HTTP mode)")
     slack.add_argument("--socket", action="store_true", help="connect with Socket Mode ($SLACK_APP_TOKEN)")
 
+    mcp = sub.add_parser("mcp", help="serve the papers to agents and editors over MCP (stdio, or --http)")
+    mcp.add_argument("--http", action="store_true", help="serve streamable HTTP at http://HOST:PORT/mcp, not stdio")
+    mcp.add_argument("--host", default="127.0.0.1", help="address to listen on (--http)")
+    mcp.add_argument("--port", type=int, default=8765, help="port to listen on (--http)")
+
     ev = sub.add_parser("eval", help="measure retrieval and answers on a question set, or on a BEIR dataset")
     ev.add_argument(
         "questions",
@@ -124,6 +129,10 @@ def _run(args: argparse.Namespace) -> int:
         from assistant.slack import run
 
         run(BotCore(assistant), args.host, args.port, socket_mode=args.socket)
+    elif args.command == "mcp":
+        from assistant.mcp_server import run as run_mcp
+
+        run_mcp(assistant, "http" if args.http else "stdio", args.host, args.port)
     elif args.command == "eval" and args.beir:
         from assistant import beir
 
