@@ -179,8 +179,8 @@ def assess(question: str, reading: Reading, sources: list[Source], idf: Callable
 # fitted on the tuning part of data/eval/questions.jsonl by bench/fit_answerability.py:
 # the top paper's cosine, how far it leads the second, the share of the question's content (idf
 # weighted) missing from every top abstract and from the top one, and the top BM25 score.
-ABSENT_WEIGHTS = (-3.11, -0.64, 0.63, 1.01, -0.82)
-ABSENT_BIAS = 2.88
+ABSENT_WEIGHTS = (-5.00, -1.06, 0.69, 1.38, -1.42)
+ABSENT_BIAS = 5.50
 ABSENT_THRESHOLD = 0.4
 
 

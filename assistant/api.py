@@ -199,6 +199,7 @@ class Assistant:
         k: int | None,
         filters: Filters | None,
         described: str | None = None,
+        parts: tuple[str, ...] = (),
     ):
         from assistant.engine import CitedQueryEngine
         from assistant.retrieve import PaperRetriever
@@ -206,7 +207,7 @@ class Assistant:
 
         search = snapshot.search
         return CitedQueryEngine(
-            retriever=PaperRetriever(search, k, filters),
+            retriever=PaperRetriever(search, k, filters, parts),
             backend=backend,
             fallback=fallback,
             support=search.support,
@@ -257,9 +258,11 @@ class Assistant:
         searched, described = standalone, None
         if filters is None and self.config.auto_filters:
             searched, filters, described = self._read_filters(standalone, snapshot)
-        if k is None and read(searched).kind is Kind.WHICH and not read(searched).single:
+        reading = read(searched)
+        if k is None and reading.kind is Kind.WHICH and not reading.single:
             k = max(self.config.top_k, self.config.list_top_k)  # a list must see every paper that matches
-        engine = self._engine(snapshot, writer, fallback, k, filters, described)
+        parts = reading.parts if reading.kind is Kind.COMPARE else ()
+        engine = self._engine(snapshot, writer, fallback, k, filters, described, parts)
         for item in engine.stream(searched):
             if isinstance(item, Answer):
                 rewritten = standalone if standalone != question else None

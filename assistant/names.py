@@ -46,7 +46,8 @@ def short_name(title: str) -> str | None:
 
 def names_of(title: str) -> list[str]:
     """What a paper may be called: its short name ("Proposer-Agent-Evaluator(PAE)"), that name
-    without and inside its brackets ("Proposer-Agent-Evaluator", "PAE"), and its whole title."""
+    without and inside its brackets ("Proposer-Agent-Evaluator", "PAE"), or, with no colon, the
+    capitalised words the title opens with ("Successive Prompting"); and its whole title."""
     names = []
     short = short_name(title)
     if short:
@@ -54,6 +55,10 @@ def names_of(title: str) -> list[str]:
         m = _BRACKETED.match(short)
         if m:
             names.extend([m.group(1), m.group(2)])
+    else:  # "Successive Prompting for Decomposing ...": the capitalised words it opens with
+        lead = re.match(r"^((?:[A-Z][\w'-]*\s+){1,3}[A-Z][\w'-]*)\s+[a-z]", title)
+        if lead:
+            names.append(lead.group(1))
     names.append(title)
     return names
 

@@ -109,10 +109,20 @@ _NUMERIC = re.compile(
     re.I,
 )
 # "How do SkillMimic and EvoStruggle differ?" -> the parts that name one paper each
-_COMPARE_SPLIT = re.compile(r"\s*(?:\band\b|\bversus\b|\bvs\.?|\bwith\b|\bfrom\b|\bto\b|\bagainst\b|,|;)\s*", re.I)
-_COMPARE_FRAME = re.compile(
-    r"^\s*(?:how|what|in what ways?|where|compare|contrast)\b(?:\s+(?:do|does|did|is|are|the|the difference"
-    r"|differences?|between|would you|can you|please))*\s*|\b(?:differ|compare|contrast)\b.*$",
+_COMPARE_SPLIT = re.compile(
+    r"\s*(?:\bdiffers? from\b|\bcompared? (?:with|to)\b|\bversus\b|\bvs\.?|\band\b|\bwith\b|\bfrom\b|\bto\b"
+    r"|\bagainst\b|,|;)\s*",
+    re.I,
+)
+_COMPARE_STRONG = re.compile(r"\s*(?:\bdiffers? from\b|\bcompared? (?:with|to)\b|\bversus\b|\bvs\.?)\s*", re.I)
+_COMPARE_LEAD = re.compile(
+    r"^\s*(?:(?:how|in what ways?|where|why)\s+(?:do|does|did|would|is|are)\s+|compare\s+|contrast\s+"
+    r"|what (?:is|are) the (?:main |key )?(?:differences?|similarities) between\s+|what sets\s+)",
+    re.I,
+)
+_COMPARE_TAIL = re.compile(  # what the comparison is about, after the papers: "... differ in what they learn"
+    r"(?:\s+(?:differ|compare|relate)\b(?!\s+(?:from|with|to)\b).*$"
+    r"|\s+(?:in|on) (?:the way|how|what|terms of|their)\b.*$|\s+apart\b.*$|\s*[:?].*$)",
     re.I,
 )
 
@@ -165,10 +175,18 @@ _FACT_BEYOND_LISTING = re.compile(  # "how many labs collected the data" is abou
 
 
 def compare_parts(question: str) -> tuple[str, ...]:
-    """The phrases of a comparison that each name one paper ("SkillMimic", "the struggle dataset")."""
-    body = _COMPARE_FRAME.sub(" ", question.rstrip(" ?.!"))
-    body = re.sub(r"\b(?:the )?differences? between\b|\bbetween\b|\bboth\b", " ", body, flags=re.I)
-    parts = [p.strip(" ,;:") for p in _COMPARE_SPLIT.split(body)]
+    """The phrases of a comparison that each name one paper ("SkillMimic", "the struggle dataset").
+    "How do the two curriculum studies differ: the one that X versus the one that Y?" names them
+    after the colon."""
+    text = question.strip().rstrip("?.! ")
+    head, colon, rest = text.partition(":")
+    if colon and _COMPARE_SPLIT.search(rest) and len(terms(rest)) >= 2:
+        text = rest
+    else:
+        text = _COMPARE_TAIL.sub("", _COMPARE_LEAD.sub("", head))
+    text = re.sub(r"\b(?:the )?differences? between\b|\bbetween\b|\bboth\b|\bdiffer\b", " ", text, flags=re.I)
+    split = _COMPARE_STRONG if _COMPARE_STRONG.search(text) else _COMPARE_SPLIT  # "A and B versus C": A and B is one
+    parts = [p.strip(" ,;:") for p in split.split(text)]
     return tuple(p for p in parts if len(terms(p)) >= 1)
 
 

@@ -125,6 +125,28 @@ class HybridSearch:
             for pid in best
         ]
 
+    def search_parts(
+        self, question: str, parts: tuple[str, ...], k: int | None = None, filters: Filters | None = None
+    ) -> list[Source]:
+        """The top ``k`` papers for a question that names several ("how do A and B differ"):
+        the question's own ranking, with the best paper for each part ("A", "B") kept in it,
+        each in place of the lowest-ranked paper no part asked for."""
+        k = k or self.config.top_k
+        ranked = self.search(question, k, filters)
+        wanted: list[Source] = []
+        for part in parts[:3]:
+            best = next(iter(self.search(part, 1, filters)), None)
+            if best is not None and all(best.paper_id != w.paper_id for w in wanted):
+                wanted.append(best)
+        kept = {w.paper_id for w in wanted}
+        missing = [w for w in wanted if all(w.paper_id != s.paper_id for s in ranked)]
+        if not missing:
+            return ranked
+        spare = [i for i in range(len(ranked) - 1, -1, -1) if ranked[i].paper_id not in kept]
+        for i, source in zip(spare, missing):
+            ranked[i] = source
+        return sorted(ranked, key=lambda s: (-s.score, s.paper_id))
+
     def support(self, claim: str, source: Source) -> tuple[float, str]:
         """How well ``source`` supports ``claim`` (0..1), and its abstract sentence closest to it.
 
@@ -169,11 +191,23 @@ def node_to_source(node: NodeWithScore) -> Source:
 class PaperRetriever(BaseRetriever):
     """LlamaIndex retriever over papers: one node per paper, scored by the fused rank."""
 
-    def __init__(self, search: HybridSearch, k: int | None = None, filters: Filters | None = None):
+    def __init__(
+        self,
+        search: HybridSearch,
+        k: int | None = None,
+        filters: Filters | None = None,
+        parts: tuple[str, ...] = (),
+    ):
         super().__init__()
         self._search = search
         self._k = k
         self._filters = filters
+        self._parts = parts  # a comparison's phrases that each name a paper
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        return [source_to_node(s) for s in self._search.search(query_bundle.query_str, self._k, self._filters)]
+        question = query_bundle.query_str
+        if len(self._parts) >= 2:
+            found = self._search.search_parts(question, self._parts, self._k, self._filters)
+        else:
+            found = self._search.search(question, self._k, self._filters)
+        return [source_to_node(s) for s in found]
