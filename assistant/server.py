@@ -1,0 +1,408 @@
+"""`assistant serve`: an OpenAI-compatible HTTP API over the public Python API (FastAPI on uvicorn).
+
+Routes: ``POST /v1/chat/completions`` (the OpenAI chat format; ``model`` picks the answering
+backend, ``stream: true`` answers as server-sent events), ``GET /v1/models``, ``POST /v1/search``,
+``GET /v1/papers/{id}`` and ``GET /healthz``. Every completion carries the checked answer, its
+citations and sources in the extra field ``paper_assistant`` (``Answer.to_dict()``); a stream
+carries it in its last chunk before ``data: [DONE]``. Errors are OpenAI-shaped JSON,
+``{"error": {"message", "type", "param", "code"}}``, with the CLI's one-sentence messages.
+
+When an API key is set (``ASSISTANT_API_KEY``), every route but ``/healthz`` wants it as
+``Authorization: Bearer <key>``. The Assistant blocks (retrieval, the LLM), so it is only ever
+called from the threadpool, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import re
+import secrets
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict, replace
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+try:
+    import uvicorn
+    from fastapi import APIRouter, Depends, FastAPI, Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse, StreamingResponse
+    from starlette.concurrency import run_in_threadpool
+    from starlette.exceptions import HTTPException
+except ImportError:  # the CLI shows this one sentence
+    raise ImportError("the HTTP API needs the 'server' extra: pip install 'paper-assistant[server]'") from None
+
+from assistant.answer import MARKER, Answer, Source, Turn
+from assistant.api import Assistant, QuestionError
+from assistant.backends import BackendError
+from index.config import Config, ConfigError
+from index.store import FilterError, Filters, StoreError
+
+log = logging.getLogger("assistant.server")
+API_KEY_VARIABLE = "ASSISTANT_API_KEY"
+EXTRA_FIELD = "paper_assistant"  # the completion's (and the last chunk's) field holding Answer.to_dict()
+OWNER = "paper-assistant"
+MIN_TITLE_CHARS = 12  # shorter titles ("Attention") would be found in any text
+
+
+class ApiError(Exception):
+    """An error the API answers with directly: status, one sentence, OpenAI's type and code."""
+
+    def __init__(self, status: int, message: str, type_: str, code: str, param: str | None = None):
+        super().__init__(message)
+        self.status, self.message, self.type, self.code, self.param = status, message, type_, code, param
+
+
+def classify(exc: Exception) -> ApiError:
+    """The status, type and code of any error a request can raise (the one place they are chosen)."""
+    if isinstance(exc, ApiError):
+        return exc
+    message = str(exc)
+    if isinstance(exc, StoreError):
+        return ApiError(503, message, "service_unavailable", "index_unavailable")
+    if isinstance(exc, BackendError):
+        return ApiError(503, message, "service_unavailable", "llm_unavailable")
+    if isinstance(exc, QuestionError):
+        return ApiError(400, message, "invalid_request_error", "invalid_question", "messages")
+    if isinstance(exc, FilterError):
+        return ApiError(400, message, "invalid_request_error", "invalid_filter")
+    if isinstance(exc, ConfigError):
+        return ApiError(400, message, "invalid_request_error", "invalid_config")
+    if isinstance(exc, RequestValidationError):
+        return ApiError(400, _validation_message(exc), "invalid_request_error", "invalid_request")
+    if isinstance(exc, HTTPException):
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return ApiError(exc.status_code, f"{exc.detail}".lower(), "invalid_request_error", code)
+    log.error("unexpected error answering a request", exc_info=exc)
+    return ApiError(500, f"unexpected {type(exc).__name__}; see the server's log", "server_error", "internal_error")
+
+
+def error_body(error: ApiError) -> dict[str, Any]:
+    return {"error": {"message": error.message, "type": error.type, "param": error.param, "code": error.code}}
+
+
+async def _error_response(request: Request, exc: Exception) -> JSONResponse:
+    error = classify(exc)
+    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+    return JSONResponse(error_body(error), status_code=error.status, headers=headers)
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    first = exc.errors()[0]
+    if first.get("type") == "json_invalid":
+        return "the request body is not valid JSON"
+    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "the request body"
+    return f"invalid request: {where}: {str(first.get('msg', 'invalid value')).lower()}"
+
+
+# request bodies
+
+
+class Message(BaseModel):
+    """One chat message; other OpenAI fields (name, tool calls, ...) are accepted and ignored."""
+
+    model_config = ConfigDict(extra="allow")
+    role: str
+    content: str | list[dict[str, Any]] | None = None
+
+    def text(self) -> str:
+        if isinstance(self.content, list):  # content parts: only the text ones are read
+            return "".join(str(p.get("text", "")) for p in self.content if p.get("type") == "text")
+        return self.content or ""
+
+
+class FilterFields(BaseModel):
+    """The search and chat requests' own fields (``extra_body`` in the openai client)."""
+
+    k: int | None = Field(None, ge=1, le=100, description="Papers to read (default: the config's top_k).")
+    since: str | None = Field(None, description="Only papers dated on or after this ISO date (YYYY[-MM[-DD]]).")
+    until: str | None = Field(None, description="Only papers dated on or before this ISO date.")
+    organization: str | None = Field(None, description="Only papers from this organisation.")
+
+    def filters(self) -> Filters | None:
+        """The filters asked for; none at all lets the assistant read them from the question."""
+        return Filters(date_from=self.since, date_to=self.until, organization=self.organization) or None
+
+
+class ChatRequest(FilterFields):
+    """OpenAI's chat request; sampling options (temperature, max_tokens, ...) are accepted and
+    ignored, since the backend's own settings apply."""
+
+    model_config = ConfigDict(extra="allow")
+    model: str
+    messages: list[Message] = Field(min_length=1)
+    stream: bool = False
+
+
+class SearchRequest(FilterFields):
+    query: str
+
+
+# reading a conversation
+
+
+def conversation(messages: list[Message], titles: Callable[[], Iterable[str]] = tuple) -> tuple[str, list[Turn]]:
+    """The question (the last message, from the user) and the earlier user/assistant pairs as
+    turns. A turn's cited papers come from the ``paper_assistant`` field when the client sent the
+    answer's back, else from the indexed ``titles`` its text names (plain OpenAI clients send
+    only the text)."""
+    spoken = [m for m in messages if m.role in ("user", "assistant")]  # system prompts: ours apply
+    if not spoken or spoken[-1].role != "user":
+        raise ApiError(400, "the last message must be the user's question", "invalid_request_error",
+                       "invalid_messages", "messages")  # fmt: skip
+    turns = []
+    for asked, said in zip(spoken[:-1], spoken[1:-1]):
+        if asked.role == "user" and said.role == "assistant":
+            cited = _cited_titles(said) or _named_titles(said.text(), titles())
+            turns.append(Turn(asked.text(), said.text(), cited))
+    return spoken[-1].text(), turns
+
+
+def _cited_titles(message: Message) -> tuple[str, ...]:
+    """The titles an earlier answer cited, from the ``paper_assistant`` field sent back with it."""
+    extra = (message.model_extra or {}).get(EXTRA_FIELD)
+    if not isinstance(extra, dict):
+        return ()
+    rows = sorted(extra.get("citations") or [], key=lambda c: c.get("number", 0)) or extra.get("sources") or []
+    return tuple(str(r["title"]) for r in rows if isinstance(r, dict) and r.get("title"))
+
+
+def _named_titles(text: str, titles: Iterable[str]) -> tuple[str, ...]:
+    """The indexed titles written in ``text``, in the order it names them."""
+    found = {t: text.find(t) for t in titles if len(t) >= MIN_TITLE_CHARS}
+    return tuple(sorted((t for t, at in found.items() if at >= 0), key=found.__getitem__))
+
+
+# response bodies
+
+
+def _completion(answer: Answer, model: str) -> dict[str, Any]:
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": answer.text, "refusal": None},
+                "logprobs": None,
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": None,
+        EXTRA_FIELD: answer.to_dict(),
+    }
+
+
+def _chunk(ident: str, model: str, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+    choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+    return {"id": ident, "object": "chat.completion.chunk", "created": int(time.time()), "model": model,
+            "choices": [choice]}  # fmt: skip
+
+
+def _event(payload: dict[str, Any] | str) -> str:
+    return f"data: {payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)}\n\n"
+
+
+def _source_dict(source: Source) -> dict[str, Any]:
+    return asdict(replace(source, score=round(source.score, 6)))
+
+
+async def _events(first: str | Answer | None, items: Iterator[str | Answer], model: str) -> AsyncIterator[str]:
+    """The OpenAI chunk stream: the text as written, then (when the citation check changed what it
+    says) the checked answer, then a last chunk holding ``paper_assistant``, then ``[DONE]``."""
+    ident = f"chatcmpl-{uuid.uuid4().hex}"
+    written: list[str] = []
+    item: str | Answer | None = first
+    try:
+        yield _event(_chunk(ident, model, {"role": "assistant", "content": ""}))
+        while isinstance(item, str):
+            written.append(item)
+            yield _event(_chunk(ident, model, {"content": item}))
+            item = await run_in_threadpool(next, items, None)
+        if isinstance(item, Answer):
+            if not says_the_same("".join(written), item.text):  # the CLI too shows the checked text then
+                yield _event(_chunk(ident, model, {"content": f"\n\nChecked answer:\n{item.text}"}))
+            yield _event({**_chunk(ident, model, {}, "stop"), EXTRA_FIELD: item.to_dict()})
+    except Exception as exc:  # the status line is sent: the error goes in the stream, as OpenAI does
+        yield _event(error_body(classify(exc)))
+    finally:
+        await run_in_threadpool(_close, items)
+    yield _event("[DONE]")
+
+
+def says_the_same(draft: str, checked: str) -> bool:
+    """Whether the streamed draft and the checked answer hold the same words and cite the same
+    sources (the check often only moves a marker: "participants. [1]" -> "participants [1].")."""
+
+    def reading(text: str) -> tuple[list[str], set[str]]:
+        cited = {n.strip() for m in MARKER.findall(text) for n in m.split(",")}
+        return re.findall(r"\w+", MARKER.sub(" ", text)), cited
+
+    return reading(draft) == reading(checked)
+
+
+def _close(items: Iterator[str | Answer]) -> None:
+    close = getattr(items, "close", None)
+    if close is not None:
+        try:
+            close()  # a client that went away: stop the backend writing
+        except ValueError:  # still running in a worker thread; it ends on its own
+            pass
+
+
+# the app
+
+
+def create_app(assistant: Assistant, api_key: str | None = None, cors_origins: Sequence[str] = ()) -> FastAPI:
+    """The HTTP API over ``assistant``; with ``api_key``, requests must send it as a Bearer token;
+    ``cors_origins`` lists the browser origins allowed to call it (none by default)."""
+    app = FastAPI(title="Paper assistant", summary="Cited answers from research-paper abstracts, OpenAI-compatible.")
+    app.state.assistant, app.state.api_key = assistant, api_key.encode() if api_key else None
+    for error in (ApiError, StoreError, BackendError, QuestionError, FilterError, ConfigError,
+                  RequestValidationError, HTTPException, Exception):  # fmt: skip
+        app.add_exception_handler(error, _error_response)
+    if cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type"])  # fmt: skip
+    app.include_router(api)
+    app.include_router(open_routes)
+    return app
+
+
+def _assistant(request: Request) -> Assistant:
+    return request.app.state.assistant
+
+
+def _require_key(request: Request) -> None:
+    """With an API key set, the request must carry it as ``Authorization: Bearer <key>``."""
+    expected = request.app.state.api_key
+    if expected is None:
+        return
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if not given or scheme.lower() != "bearer":
+        raise ApiError(401, "this server needs an API key; send it as 'Authorization: Bearer <key>'",
+                       "invalid_request_error", "missing_api_key")  # fmt: skip
+    if not secrets.compare_digest(given.strip().encode(), expected):  # constant time: no guessing by timing
+        raise ApiError(401, "the API key is not valid for this server", "invalid_request_error", "invalid_api_key")
+
+
+api = APIRouter(dependencies=[Depends(_require_key)])
+open_routes = APIRouter()
+Answering = Annotated[Assistant, Depends(_assistant)]
+
+
+def backend_for(assistant: Assistant, model: str) -> str:
+    """The answering backend a request's ``model`` names; an unknown one is a 404 listing them."""
+    names = assistant.backends()
+    if model not in names:
+        raise ApiError(404, f"the model {model!r} does not exist here; choose one of: {', '.join(names)}",
+                       "invalid_request_error", "model_not_found", "model")  # fmt: skip
+    return model
+
+
+def _read_request(assistant: Assistant, body: ChatRequest) -> tuple[str, str, list[Turn], Filters | None]:
+    """The backend, question, earlier turns and filters of a chat request (a 400 or 404 if bad)."""
+    backend = backend_for(assistant, body.model)
+    question, history = conversation(body.messages, lambda: [p.title for p in assistant.papers()])
+    return backend, question, history, body.filters()
+
+
+@api.post("/v1/chat/completions")
+async def chat_completions(body: ChatRequest, assistant: Answering) -> Any:
+    """Answer the last user message, citing papers; the earlier messages are the conversation."""
+    backend, question, history, filters = await run_in_threadpool(_read_request, assistant, body)
+    if not body.stream:
+        answer = await run_in_threadpool(assistant.ask, question, body.k, filters, history, backend)
+        return _completion(answer, backend)
+    items = assistant.stream(question, body.k, filters, history, backend)
+    first = await run_in_threadpool(next, items, None)  # errors before the first byte keep their status
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(_events(first, items, backend), media_type="text/event-stream", headers=headers)
+
+
+@api.get("/v1/models")
+def models(assistant: Answering) -> dict[str, Any]:
+    """The answering backends, as OpenAI lists models."""
+    return {"object": "list", "data": [_model(name) for name in assistant.backends()]}
+
+
+@api.get("/v1/models/{model}")
+def model(model: str, assistant: Answering) -> dict[str, Any]:
+    """One answering backend, as OpenAI describes a model."""
+    return _model(backend_for(assistant, model))
+
+
+@api.post("/v1/search")
+def search(body: SearchRequest, assistant: Answering) -> dict[str, Any]:
+    """The papers that best match ``query``, best first, within the filters."""
+    found = assistant.retrieve(body.query, body.k, body.filters())
+    return {"object": "list", "query": body.query, "data": [_source_dict(s) for s in found]}
+
+
+@api.get("/v1/papers/{paper_id:path}")
+def paper(paper_id: str, assistant: Answering) -> dict[str, Any]:
+    """One indexed paper by its id (as search results and citations give it)."""
+    for p in assistant.papers():
+        if p.paper_id == paper_id:
+            return {"object": "paper", **{k: v for k, v in asdict(p).items() if k != "sources"}}
+    raise ApiError(404, f"no indexed paper has the id {paper_id!r}; find ids with POST /v1/search",
+                   "invalid_request_error", "paper_not_found", "paper_id")  # fmt: skip
+
+
+@open_routes.get("/healthz")
+def healthz(assistant: Answering) -> dict[str, Any]:
+    """Whether the index answers: its paper and chunk counts and its generation (no key needed)."""
+    stats = assistant.stats()
+    return {"status": "ok", "papers": stats.get("papers"), "chunks": stats.get("chunks"),
+            "generation": stats.get("generation"), "backends": assistant.backends()}  # fmt: skip
+
+
+def _model(name: str) -> dict[str, Any]:
+    return {"id": name, "object": "model", "created": 0, "owned_by": OWNER}
+
+
+def run(
+    assistant: Assistant,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    cors_origins: Sequence[str] = (),
+    api_key: str | None = None,
+    log_level: str = "warning",
+) -> None:
+    """Serve the HTTP API on host:port until interrupted; the key defaults to $ASSISTANT_API_KEY."""
+    api_key = api_key if api_key is not None else os.environ.get(API_KEY_VARIABLE) or None
+    assistant.retrieve("warm up")  # load the index and the model before the first request
+    app = create_app(assistant, api_key=api_key, cors_origins=cors_origins)
+    # bound here, so a port in use is an OSError for the CLI and the line below names the real port
+    sock = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+    server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, access_log=False))
+    shown = f"[{host}]" if ":" in host else host
+    lock = " (API key required)" if api_key else ""
+    print(f"Serving the OpenAI-compatible API on http://{shown}:{sock.getsockname()[1]}/v1{lock}", flush=True)
+    server.run(sockets=[sock])
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m assistant.server``: the same as ``assistant serve``."""
+    p = argparse.ArgumentParser(prog="python -m assistant.server", description=run.__doc__)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--cors-origin", action="append", default=[], help="a browser origin allowed to call the API")
+    p.add_argument("--data-dir", help="where the index lives")
+    args = p.parse_args(argv)
+    run(Assistant(Config.load(data_dir=args.data_dir)), args.host, args.port, args.cors_origin)
+
+
+if __name__ == "__main__":
+    main()
