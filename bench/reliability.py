@@ -11,7 +11,9 @@
   which the index must answer with citations as it is; damaged stores; a second ingest while one
   runs;
 - load: 50 concurrent asks through the Python API, 20 concurrent UI sessions against a real
-  `ui.py` (gradio_client), a burst of 50 Slack events (plus resends) against `assistant slack`.
+  `ui.py` (gradio_client), a burst of 50 Slack events (plus resends) against `assistant slack`;
+- LLM server failures: how long the one-line error takes when an OpenAI-compatible server is
+  slower than llm_timeout (the API, warm) or stopped (the CLI, a cold process).
 
 Uses a fresh index of the bundled corpus unless --data-dir names a built one. Exits non-zero when
 a check fails or a paper is lost.
@@ -195,6 +197,43 @@ def load(data_dir: Path, logs: Path) -> dict:
     return result
 
 
+LLM_QUESTION = "How many hours of video and participants does the struggle-determination dataset have?"
+
+
+def llm_failures(data_dir: Path, timeout: float = 1.0) -> dict:
+    """Seconds to the backend error: a server that answers only after 5x llm_timeout (warm API;
+    one request expected, no retries), and a server that is not running (cold CLI)."""
+    from assistant import Assistant, BackendError, Config
+    from tests.conftest import free_port
+    from tests.openai_standin import StandIn
+
+    failures: list[str] = []
+    settings = {"llm": "openai", "llm_model": "m", "llm_retries": 0, "llm_timeout": timeout}
+    with StandIn(delay=5 * timeout) as standin:
+        assistant = Assistant(Config(data_dir=data_dir, llm_base_url=standin.url, **settings))
+        assistant.retrieve("warm up")
+        began = time.perf_counter()
+        try:
+            assistant.ask(LLM_QUESTION)
+            failures.append("a server slower than llm_timeout: no error")
+        except BackendError as exc:
+            if "did not answer within" not in str(exc):
+                failures.append(f"a server slower than llm_timeout: {exc}")
+        slow_s = time.perf_counter() - began
+        requests = len(standin.requests)
+    url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there: a stopped server
+    argv = [str(Path(sys.executable).with_name("assistant")), "--data-dir", str(data_dir), "--llm", "openai",
+            "--base-url", url, "--model", "m", "ask", LLM_QUESTION]  # fmt: skip
+    env = {**os.environ, "ASSISTANT_LLM_RETRIES": "0", "ASSISTANT_LLM_TIMEOUT": "5"}
+    began = time.perf_counter()
+    cli = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env)
+    stopped_s = time.perf_counter() - began
+    if cli.returncode != 1 or "cannot reach the LLM server" not in cli.stderr or "Traceback" in cli.stderr:
+        failures.append(f"a stopped server: exit {cli.returncode}: {cli.stderr[-300:]}")
+    return {"llm_timeout_s": timeout, "slow_server_error_s": round(slow_s, 2), "slow_server_requests": requests,
+            "stopped_server_cli_s": round(stopped_s, 2), "failures": failures}  # fmt: skip
+
+
 def lock(workdir: Path) -> dict:
     from index.ingest import ingest_lock
     from tests.faults import bundled_records, run_ingest, write_jsonl
@@ -231,6 +270,7 @@ def main() -> int:
             ("damaged_stores", lambda: damaged_stores(work / "damage")),
             ("lock", lambda: lock(work)),
             ("load", lambda: load(data_dir, work)),
+            ("llm_failures", lambda: llm_failures(data_dir)),
         ]:
             say(f"running {name}...")
             try:
@@ -253,7 +293,8 @@ def main() -> int:
 def _summary(r: dict) -> dict:
     fz, odd, cr, dm, ld = (r.get(k, {}) for k in ("fuzz", "odd_questions", "crashes", "damaged_stores", "load"))
     rb = r.get("rebuild_crashes", {})
-    checked = ("fuzz", "odd_questions", "crashes", "rebuild_crashes", "damaged_stores", "load")
+    lf = r.get("llm_failures", {})
+    checked = ("fuzz", "odd_questions", "crashes", "rebuild_crashes", "damaged_stores", "load", "llm_failures")
     failures = sum(len(r.get(k, {}).get("failures", [])) for k in checked)
     api, ui, slack = ld.get("api", {}), ld.get("ui", {}), ld.get("slack", {})
     return {
@@ -272,6 +313,9 @@ def _summary(r: dict) -> dict:
         "20 concurrent UI sessions": f"{ui.get('errors')} errors, p50 {ui.get('p50_s')} s, p95 {ui.get('p95_s')} s",
         "50 Slack events (+ resends)": f"{slack.get('answered')} answered, exactly once: "
         f"{slack.get('answered_exactly_once')}, {slack.get('errors')} errors, p95 {slack.get('p95_s')} s",
+        "LLM server slower than llm_timeout": f"error after {lf.get('slow_server_error_s')} s "
+        f"(llm_timeout {lf.get('llm_timeout_s')} s, {lf.get('slow_server_requests')} request)",
+        "LLM server stopped": f"error after {lf.get('stopped_server_cli_s')} s (cold CLI)",
         "papers lost": cr.get("papers_lost"),
         "all checks passed": failures == 0
         and cr.get("papers_lost") == 0

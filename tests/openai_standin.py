@@ -82,6 +82,8 @@ class StandIn:
                         self._stream(model)
                     else:
                         self._complete(model)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up waiting (its timeout): nobody is left to answer
                 finally:
                     self._answered()
 

@@ -11,7 +11,6 @@ import json
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -162,13 +161,14 @@ def test_cli_llama_cpp_in_process(bundled, tiny_model):
     assert json.loads(out.stdout)["backend"] == "llama-cpp"
 
 
-def test_stopped_server_fails_fast_with_the_url(bundled, tiny_model):
+def test_stopped_server_is_one_line_naming_the_url(bundled, tiny_model):
+    """A refused connection is reported as such, not waited out as a timeout; how long the user
+    waits for the error is measured by bench/reliability.py."""
     proc, url = start_llama_server(tiny_model)
     stop(proc)
-    started = time.monotonic()
     out = run("--data-dir", str(bundled.config.data_dir), "--llm", "openai", "--base-url", url, "--model", "tiny",
-              "ask", QUESTION, env={"ASSISTANT_LLM_TIMEOUT": "5", "ASSISTANT_LLM_RETRIES": "0"})  # fmt: skip
+              "ask", QUESTION, env={"ASSISTANT_LLM_TIMEOUT": "5", "ASSISTANT_LLM_RETRIES": "0"},
+              timeout=120)  # fmt: skip
     assert out.returncode == 1
-    assert f"cannot reach the LLM server at {url}" in out.stderr
+    assert f"cannot reach the LLM server at {url}" in out.stderr and "did not answer within" not in out.stderr
     assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
-    assert time.monotonic() - started < 30
