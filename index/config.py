@@ -92,11 +92,17 @@ class Config(BaseModel):
     )
 
     # answering
-    llm: str = Field("extractive", description="Answering backend: extractive, openai or llama-cpp.")
+    llm: str = Field("extractive", description="Answering backend: extractive, openai, llama-cpp or llamaindex.")
     llm_model: str | None = Field(
         None, description="Model name (openai: default gpt-4o-mini) or GGUF file path (llama-cpp)."
     )
     llm_base_url: str | None = Field(None, description="Base URL of an OpenAI-compatible server, e.g. .../v1.")
+    llm_class: str | None = Field(
+        None, description='llamaindex backend: class path of a LlamaIndex LLM ("llama_index.llms.ollama.Ollama").'
+    )
+    llm_kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="llamaindex backend: keyword arguments for llm_class (a TOML table)."
+    )
     llm_api_key_env: str = Field("OPENAI_API_KEY", description="Environment variable that holds the API key.")
     llm_timeout: float = Field(60.0, gt=0, description="Seconds to wait for the LLM before giving up.")
     llm_retries: int = Field(1, ge=0, le=10, description="Retries after a failed LLM call (connection, 429, 5xx).")
@@ -169,7 +175,7 @@ class Config(BaseModel):
         for name, field in cls.model_fields.items():
             raw = env.get(ENV_PREFIX + name.upper())
             if raw is not None and raw != "":
-                values[name] = raw.split(os.pathsep) if field.annotation == list[Path] else raw
+                values[name] = _from_env(raw, field.annotation)
         values.update({k: v for k, v in overrides.items() if v is not None})
         try:
             return cls(**values)
@@ -187,11 +193,29 @@ class Config(BaseModel):
                 values[name] = redact_url(value)
             elif value and _SECRET_FIELD.search(name):
                 values[name] = MASK
+            elif isinstance(value, dict):  # llm_kwargs may hold an api_key
+                values[name] = {k: MASK if v and _SECRET_PARAM.search(k) else v for k, v in value.items()}
         return values
 
 
+def _from_env(raw: str, annotation: Any) -> Any:
+    """An ``ASSISTANT_*`` variable's value for a field: paths split on os.pathsep, a table as JSON."""
+    if annotation == list[Path]:
+        return raw.split(os.pathsep)
+    if annotation == dict[str, Any]:
+        import json
+
+        try:
+            return json.loads(raw)
+        except ValueError:
+            example = '{"model": "llama3.1"}'
+            raise ConfigError(f"{raw[:40]!r} is not a JSON object; write it as JSON, e.g. {example}") from None
+    return raw
+
+
 class SecretFilter(logging.Filter):
-    """Masks secrets in log records: credentials in URLs, and the given secret values."""
+    """Masks secrets in log records, in the message and in any traceback or stack logged with it:
+    credentials in URLs, and the given secret values."""
 
     def __init__(self, secrets: Iterable[str]):
         super().__init__()

@@ -34,10 +34,17 @@ def _llama_cpp(config: Config, search: HybridSearch) -> AnswerBackend:
     return LlamaCppBackend(config)
 
 
+def _llamaindex(config: Config, search: HybridSearch) -> AnswerBackend:
+    from assistant.backends.llamaindex_backend import LlamaIndexBackend
+
+    return LlamaIndexBackend(config)
+
+
 BACKENDS: dict[str, Callable[[Config, HybridSearch], AnswerBackend]] = {
     "extractive": _extractive,
     "openai": _openai,
     "llama-cpp": _llama_cpp,
+    "llamaindex": _llamaindex,
 }
 
 
