@@ -3,7 +3,8 @@
     python ui.py            # serves on 127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT respected)
     gradio ui.py            # the same, reloading on edits
 
-Optional login for shared deployments: set ASSISTANT_UI_USER and ASSISTANT_UI_PASSWORD.
+Optional login for shared deployments: set ASSISTANT_UI_USER and ASSISTANT_UI_PASSWORD (both,
+or neither: with only one set the UI refuses to start, rather than run without the login).
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ import html
 import logging
 import os
 import re
+import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -23,15 +25,14 @@ import gradio as gr  # noqa: E402
 from assistant import (  # noqa: E402
     Answer,
     Assistant,
+    AssistantError,
     BackendError,
     Config,
     ConfigError,
     Filters,
-    QuestionError,
-    StoreError,
     Turn,
+    mask_secrets_in_logs,
 )
-from index.config import mask_secrets_in_logs  # noqa: E402
 
 log = logging.getLogger("assistant.ui")
 EXAMPLES = [
@@ -40,7 +41,8 @@ EXAMPLES = [
     "How do SkillMimic and EvoStruggle differ in what they learn from human demonstrations?",
     "What does the Master Key Hypothesis state?",
 ]
-USER_ERRORS = (QuestionError, BackendError, StoreError, ConfigError)
+USER_ERRORS = AssistantError  # errors a user can act on: the chat shows their one sentence
+LOGIN_VARIABLES = ("ASSISTANT_UI_USER", "ASSISTANT_UI_PASSWORD")
 _MARKER = re.compile(r"\\\[(\d+)\\\]")  # a [n] marker, as inert() leaves it
 _MARKDOWN = re.compile(r"([\\`*_\[\]#|~$:.])")  # ':' and '.' too, so no bare URL becomes a link
 Chat = list[dict[str, str]]
@@ -66,16 +68,13 @@ class Backends:
 
 
 def parse_filters(date_from: str, date_to: str, organization: str) -> Filters | None:
-    """Filters from the UI fields (blank means no filter); a bad value is a QuestionError the chat
-    shows, worded by ``Filters`` itself."""
-    try:
-        filters = Filters(
-            date_from=(date_from or "").strip() or None,
-            date_to=(date_to or "").strip() or None,
-            organization=(organization or "").strip() or None,
-        )
-    except ValueError as exc:  # Filters' FilterError: one sentence naming the value
-        raise QuestionError(str(exc)) from None
+    """Filters from the UI fields (blank means no filter); a bad value is a FilterError naming it,
+    which the chat shows."""
+    filters = Filters(
+        date_from=(date_from or "").strip() or None,
+        date_to=(date_to or "").strip() or None,
+        organization=(organization or "").strip() or None,
+    )
     return filters or None
 
 
@@ -232,14 +231,33 @@ def build_app(backends: Backends) -> gr.Blocks:
     return demo
 
 
-def main() -> None:
+def login(env: Mapping[str, str]) -> tuple[str, str] | None:
+    """The user name and password the app asks for, or None for no login; only one of the two
+    variables set is a ConfigError, so a deployment meant to be guarded never runs open."""
+    user, password = (env.get(name, "") for name in LOGIN_VARIABLES)
+    if user and password:
+        return user, password
+    if user or password:
+        given, missing = LOGIN_VARIABLES if user else LOGIN_VARIABLES[::-1]
+        raise ConfigError(f"{given} is set but {missing} is not; set both to require a login, or neither")
+    return None
+
+
+def main() -> int:
+    """Serve the UI. A setting that stops it is one sentence on stderr and exit status 2, before
+    any port is bound."""
     logging.basicConfig(level=logging.INFO)
-    config = Config.load()
-    mask_secrets_in_logs(config)  # e.g. the LLM client logs each request's URL
-    app = build_app(Backends(config))
-    user, password = os.environ.get("ASSISTANT_UI_USER"), os.environ.get("ASSISTANT_UI_PASSWORD")
-    app.queue(default_concurrency_limit=4).launch(auth=(user, password) if user and password else None, css=CSS)
+    try:
+        auth = login(os.environ)
+        config = Config.load()
+        mask_secrets_in_logs(config)  # e.g. the LLM client logs each request's URL
+        app = build_app(Backends(config))
+    except USER_ERRORS as exc:
+        print(f"error: the UI cannot start: {exc}", file=sys.stderr)
+        return 2
+    app.queue(default_concurrency_limit=4).launch(auth=auth, css=CSS)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

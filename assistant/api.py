@@ -18,6 +18,7 @@ from assistant.answer import Answer, Source, Turn
 from assistant.backends.base import AnswerBackend
 from assistant.questions import Kind, read
 from index.config import Config
+from index.errors import AssistantError
 from index.ingest import IngestReport, ingest
 from index.records import Paper
 from index.store import Filters, StoreError
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class QuestionError(ValueError):
+class QuestionError(AssistantError, ValueError):
     """The question cannot be asked as given; the message says how to fix it."""
 
 

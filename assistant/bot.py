@@ -14,10 +14,7 @@ import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
-from assistant.answer import Answer, Source, Turn
-from assistant.api import Assistant, QuestionError
-from assistant.backends import BackendError
-from index.store import StoreError
+from assistant import Answer, Assistant, AssistantError, Source, Turn
 
 log = logging.getLogger("assistant.bot")
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
@@ -96,7 +93,7 @@ class BotCore:
             history = list(self._threads.get(key) or message.history)
         try:
             answer = self.assistant.ask(self.question_of(message.text), history=history)
-        except (QuestionError, BackendError, StoreError) as exc:
+        except AssistantError as exc:  # a user error, or the index or LLM failing: its one sentence
             return Reply(f"Sorry, I could not answer: {exc}.", error=True)
         except Exception:  # a bug: the user gets a sentence, the log gets the traceback
             log.exception("answering a chat message failed")

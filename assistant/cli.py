@@ -91,8 +91,7 @@ def _print_answer(answer: Any, streamed: str | None = None) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from assistant.api import Assistant
-    from index.config import Config
+    from assistant import Assistant, Config
 
     config = Config.load(
         args.config, data_dir=args.data_dir, llm=args.llm, llm_model=args.model, llm_base_url=args.base_url
@@ -104,7 +103,7 @@ def _run(args: argparse.Namespace) -> int:
         report = assistant.ingest(args.paths or None, rebuild=args.rebuild, progress=sys.stderr.isatty())
         print(json.dumps(report.to_dict(), indent=2) if args.json else report.summary())
     elif args.command == "ask":
-        from index.store import Filters
+        from assistant import Filters
 
         filters = Filters(date_from=args.since, date_to=args.until, organization=args.org)
         if args.stream and not args.json:
@@ -154,6 +153,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``assistant`` console script."""
     args = _parser().parse_args(argv)
     try:
+        from assistant import Config, mask_secrets_in_logs
+
+        mask_secrets_in_logs(Config.load(args.config))  # before any command runs: the servers' logs too
         return _run(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -166,25 +168,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _message(exc: Exception) -> str:
-    from assistant.api import QuestionError
-    from assistant.backends import BackendError
-    from index.config import ConfigError
-    from index.embed import EmbeddingError
-    from index.ingest import IngestError
-    from index.store import StoreError
+    """The one line the user sees: an AssistantError's own sentence, or the operating system's for a
+    missing file or a port in use; anything else is a bug, named as one."""
+    from assistant import AssistantError
 
-    known = (
-        QuestionError,
-        ConfigError,
-        EmbeddingError,
-        IngestError,
-        StoreError,
-        BackendError,
-        FileNotFoundError,
-        ValueError,
-        OSError,  # e.g. the bot's port is already in use
-    )
-    if isinstance(exc, known):
+    if isinstance(exc, AssistantError | OSError):
         return str(exc)
     return f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)"
 

@@ -17,14 +17,17 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from assistant.answer import Answer, Source
-from assistant.api import Assistant, QuestionError
-from assistant.backends import BackendError
-from index.config import Config, ConfigError
-from index.embed import EmbeddingError
-from index.ingest import IngestError
-from index.records import Paper
-from index.store import FilterError, Filters, StoreError
+from assistant import (
+    Answer,
+    Assistant,
+    AssistantError,
+    Config,
+    ConfigError,
+    Filters,
+    Paper,
+    Source,
+    mask_secrets_in_logs,
+)
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -34,7 +37,7 @@ log = logging.getLogger(__name__)
 INSTALL = "pip install 'paper-assistant[mcp]'"
 MAX_K = 20
 # errors a user or an agent can act on: their one sentence goes back as the tool error
-USER_ERRORS = (QuestionError, FilterError, ConfigError, StoreError, BackendError, EmbeddingError, IngestError)
+USER_ERRORS = AssistantError
 
 INSTRUCTIONS = (
     "Answers research questions from an index of research-paper abstracts, and only from them. "
@@ -286,9 +289,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
-        assistant = Assistant(Config.load(args.config, data_dir=args.data_dir))
-        run(assistant, "http" if args.http else "stdio", args.host, args.port)
-    except (ConfigError, OSError) as exc:
+        config = Config.load(args.config, data_dir=args.data_dir)
+        mask_secrets_in_logs(config)
+        run(Assistant(config), "http" if args.http else "stdio", args.host, args.port)
+    except (USER_ERRORS, OSError) as exc:  # OSError: e.g. the port is in use
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

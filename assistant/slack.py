@@ -15,6 +15,7 @@ from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+from assistant import AssistantError
 from assistant.bot import BotCore, Message, Reply
 
 log = logging.getLogger("assistant.slack")
@@ -24,7 +25,7 @@ SECTION_LIMIT = 2900  # Slack's section text limit is 3000 characters
 EVENTS_REMEMBERED = 10_000
 
 
-class SlackConfigError(ValueError):
+class SlackConfigError(AssistantError, ValueError):
     """A Slack setting is missing; the message names the environment variable."""
 
 

@@ -11,12 +11,14 @@ import logging
 import os
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from index.errors import AssistantError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_CORPUS = PROJECT_ROOT / "data" / "papers"
@@ -25,7 +27,13 @@ MASK = "***"
 _SECRET_PARAM = re.compile(r"key|token|secret|passw|sig|auth|cred", re.I)
 _SECRET_FIELD = re.compile(r"(?:^|_)(?:key|token|secret|password)$")
 _URL_CREDENTIALS = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^/\s@]+@", re.I)
-SECRET_VARIABLES = ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "ASSISTANT_UI_PASSWORD")
+SECRET_VARIABLES = (
+    "SLACK_BOT_TOKEN",
+    "SLACK_APP_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "ASSISTANT_UI_PASSWORD",
+    "ASSISTANT_API_KEY",
+)
 
 
 def redact_url(url: str) -> str:
@@ -45,7 +53,7 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
-class ConfigError(ValueError):
+class ConfigError(AssistantError, ValueError):
     """A configuration value is invalid; the message says which one and why."""
 
 
@@ -221,23 +229,52 @@ class SecretFilter(logging.Filter):
         super().__init__()
         self.secrets = sorted({s for s in secrets if s and len(s) >= 6}, key=len, reverse=True)
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        masked = _URL_CREDENTIALS.sub(rf"\1{MASK}@", message)
+    def mask(self, text: str) -> str:
+        """``text`` with every secret replaced by ``***``."""
+        masked = _URL_CREDENTIALS.sub(rf"\1{MASK}@", text)
         for secret in self.secrets:
             masked = masked.replace(secret, MASK)
+        return masked
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = self.mask(message)
         if masked != message:
             record.msg, record.args = masked, None
+        if record.exc_info and not record.exc_text:  # formatted now, as a Formatter would, so it can be masked
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.mask(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.mask(record.stack_info)
         return True
 
 
-def mask_secrets_in_logs(config: Config, env: Mapping[str, str] | None = None) -> None:
-    """Put a SecretFilter on the root logger's handlers: the API key (``llm_api_key_env``), the
-    Slack tokens and the UI password never reach a log, nor does a password in a URL."""
+class _MaskingFactory:
+    """A log record factory that masks each record as it is made (see ``mask_secrets_in_logs``)."""
+
+    def __init__(self, base: Callable[..., logging.LogRecord], secrets: SecretFilter):
+        self.base, self.secrets = base, secrets
+
+    def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = self.base(*args, **kwargs)
+        self.secrets.filter(record)
+        return record
+
+
+def mask_secrets_in_logs(config: Config, env: Mapping[str, str] | None = None) -> SecretFilter:
+    """Mask secrets in every log record the process makes from now on: the API key
+    (``llm_api_key_env``), the HTTP API key, the Slack tokens and the UI password never reach a
+    log, in a message or a traceback, nor does a password in a URL. Records are masked as they are
+    made, so handlers added later (uvicorn's, the last-resort stderr one) write masked text too.
+    Called by each entry point; calling it again replaces the secrets."""
     env = os.environ if env is None else env
     secrets = SecretFilter(env.get(name, "") for name in (config.llm_api_key_env, *SECRET_VARIABLES))
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(secrets)
+    base = logging.getLogRecordFactory()
+    if isinstance(base, _MaskingFactory):
+        base = base.base
+    logging.setLogRecordFactory(_MaskingFactory(base, secrets))
+    return secrets
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -17,12 +17,13 @@ from typing import Any
 import numpy as np
 
 from index.config import Config
+from index.errors import AssistantError
 
 BUNDLED_MODELS = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
 INT8_FORMAT = 1  # bump when the int8 recipe changes, so cached graphs are made anew
 
 
-class EmbeddingError(RuntimeError):
+class EmbeddingError(AssistantError, RuntimeError):
     """The embedding model cannot be loaded or run; the message says what to do."""
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from index.chunk import chunk_paper
 from index.config import Config
 from index.embed import Embedder, make_embedder
+from index.errors import AssistantError
 from index.keyword import KeywordIndex
 from index.parse import parse_source
 from index.records import Paper, ParseResult, Problem, merge
@@ -28,7 +29,7 @@ GROUP = 128  # papers embedded and committed together
 LOCK_FILE = "ingest.lock"
 
 
-class IngestError(RuntimeError):
+class IngestError(AssistantError, RuntimeError):
     """Ingest cannot proceed; the store is left as it was."""
 
 

@@ -33,6 +33,7 @@ import numpy as np
 
 from index.config import Config
 from index.embed import vector_variant
+from index.errors import AssistantError
 from index.records import Chunk, Paper, chunk_id, paper_of_chunk
 
 WRITE_BATCH = 1000
@@ -40,7 +41,7 @@ READ_PAGE = 5000  # records per get() when reading a whole collection
 RETIRED_SECONDS = 600.0  # a pair a rebuild replaced is kept this long, for readers still on it
 
 
-class StoreError(RuntimeError):
+class StoreError(AssistantError, RuntimeError):
     """The store is missing, unreachable or unreadable; the message says what to do."""
 
 
@@ -94,7 +95,7 @@ class Hit:
     similarity: float  # cosine similarity, 1 is identical
 
 
-class FilterError(ValueError):
+class FilterError(AssistantError, ValueError):
     """A filter value is malformed; the message names the value and the forms accepted."""
 
 

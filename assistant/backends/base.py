@@ -6,9 +6,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 
 from assistant.answer import Source, Turn
+from index.errors import AssistantError
 
 
-class BackendError(RuntimeError):
+class BackendError(AssistantError, RuntimeError):
     """The backend cannot answer right now; the message says what happened and what to do."""
 
 
