@@ -179,9 +179,9 @@ def assess(question: str, reading: Reading, sources: list[Source], idf: Callable
 # fitted on the tuning part of data/eval/questions.jsonl by bench/fit_answerability.py:
 # the top paper's cosine, how far it leads the second, the share of the question's content (idf
 # weighted) missing from every top abstract and from the top one, and the top BM25 score.
-ABSENT_WEIGHTS = (-5.00, -1.06, 0.69, 1.38, -1.42)
-ABSENT_BIAS = 5.50
-ABSENT_THRESHOLD = 0.4
+ABSENT_WEIGHTS = (-9.20, -1.63, -0.24, 2.72, -3.42)
+ABSENT_BIAS = 12.00
+ABSENT_THRESHOLD = 0.6
 
 
 def absent_features(question: str, sources: list[Source], idf: Callable[[str], float]) -> tuple[float, ...]:

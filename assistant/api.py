@@ -81,6 +81,9 @@ class _Models:
         self._built: dict[str, AnswerBackend] = {}
         self._lock = threading.Lock()
 
+    def add(self, backend: AnswerBackend) -> None:
+        self._built[backend.name] = backend
+
     def get(self, name: str, snapshot: Snapshot) -> AnswerBackend:
         from assistant.backends import make_backend
 
@@ -101,13 +104,21 @@ class Assistant:
     corpus) happen once.
     """
 
-    def __init__(self, config: Config | None = None, **overrides: Any):
+    def __init__(self, config: Config | None = None, *, llm: Any = None, **overrides: Any):
+        """``llm``: any LlamaIndex ``LLM`` object to answer with (the ``llamaindex`` backend), e.g.
+        ``Assistant(llm=Ollama(model="llama3.1"))``; its answers are checked like every other's."""
         self.config = config if config is not None else Config.load(**overrides)
+        if llm is not None:
+            self.config = self.config.model_copy(update={"llm": "llamaindex"})
         self._snapshot: Snapshot | None = None
         self._opening = threading.Lock()
         self._refreshing = threading.Lock()
         self._checked = 0.0  # when the store's generation was last compared with the snapshot's
         self._models = _Models(self.config)
+        if llm is not None:
+            from assistant.backends.llamaindex_backend import LlamaIndexBackend
+
+            self._models.add(LlamaIndexBackend(self.config, llm))
         self.first_ingest: IngestReport | None = None  # the build of the bundled corpus on first use, if any
 
     # the index
@@ -220,6 +231,23 @@ class Assistant:
             min_coverage=self.config.min_coverage,
             min_support=self.config.min_support,
         )
+
+    # LlamaIndex
+    def as_retriever(self, k: int | None = None, filters: Filters | None = None) -> Any:
+        """A LlamaIndex ``BaseRetriever`` over the papers: one ``NodeWithScore`` per paper (the
+        abstract as text, title, date, authors, scores as metadata), best first."""
+        from assistant.retrieve import PaperRetriever
+
+        return PaperRetriever(self.open().search, k, filters)
+
+    def as_query_engine(self, k: int | None = None, filters: Filters | None = None, backend: str | None = None) -> Any:
+        """A LlamaIndex query engine that answers with checked citations: ``engine.query(q)``
+        returns a ``Response`` whose text cites [n], whose ``source_nodes`` are the sources and
+        whose ``metadata["answer"]`` is the checked ``Answer``. It answers from the index as it is
+        now; ``ask`` follows later ingests."""
+        snapshot = self.open()
+        writer, fallback = self._backend(backend, snapshot)
+        return self._engine(snapshot, writer, fallback, k, filters)
 
     def retrieve(self, question: str, k: int | None = None, filters: Filters | None = None) -> list[Source]:
         """The top ``k`` papers for ``question``, best first."""
