@@ -170,6 +170,9 @@ def assess(question: str, reading: Reading, sources: list[Source], idf: Callable
         if missing:
             gaps = tuple(Gap(what, subject, verb) for what, verb in missing)
             return Focus(focus, names, gaps=gaps, answered=bool(present))
+    unknown = [name for name in names if _in_no_paper(name, idf)]
+    if not named and unknown:  # "FP8", "Kolmogorov-Arnold": no indexed abstract has the word at all
+        return Focus(focus, names, gaps=(Gap(_join(unknown)),), answered=False)
     if not named and absent_probability(question, sources, idf) >= ABSENT_THRESHOLD:
         return Focus(focus, names, gaps=(Gap(absent_phrase(question, sources, idf)),), answered=False)
     return Focus(focus, names)
@@ -262,17 +265,38 @@ def _subject_gaps(
         numbered = [x for x in sentences(source.abstract) if _NUMBER.search(x)]
         if reading.numeric and _COUNT.search(question) and not anchors <= _METRIC:
             every = {t for w in head for t in terms(w)} - _MODIFIERS
-            if not any(_counted(x, every) for x in numbered):  # "How many raters": "<number> raters"
+            if not any(counted(x, every) for x in numbered):  # "How many raters": "<number> raters"
                 return [(asked, "say")], []
         elif reading.numeric:  # a quantity: some sentence gives a number about what is asked
             if not any(anchors & set(terms(x)) for x in numbered):
                 return [(asked, "say")], []
-        elif lacking >= 0.5:
-            return [(asked, "say")], []
+        elif lacking >= 0.5 and not _names_beyond(source, question):
+            return [(asked, "say")], []  # "which benchmark", and the abstract names none
     return [], held
 
 
-def _counted(sentence: str, stems: set[str]) -> bool:
+def _names_beyond(source: Source, question: str) -> bool:
+    """Whether the abstract names something (a coined name, an acronym) that neither the question
+    nor the paper's own name starts like: "which benchmark" may be answered by "MedConceptsQA"
+    with no word "benchmark" near it."""
+    own = {m.group(0).lower()[:4] for m in _NAME.finditer(f"{source.title} {question}")}
+    return any(  # names of the paper's own artifacts ("Web-CogBench" of Web-CogReasoner) do not count
+        m.group(0).lower()[:4] not in own for m in _NAME.finditer(source.abstract) if len(m.group(0)) > 2
+    )
+
+
+def _in_no_paper(name: str, idf: Callable[[str], float]) -> bool:
+    """Whether no indexed paper has the name ("FP8"), also as a singular ("FFNs" -> "FFN")."""
+    unseen = idf("\x00")  # the idf of a term in no paper
+
+    def absent(word: str) -> bool:
+        stems = terms(word)
+        return bool(stems) and all(idf(t) >= unseen for t in stems)
+
+    return absent(name) and not (name.endswith("s") and not absent(name[:-1]))
+
+
+def counted(sentence: str, stems: set[str]) -> bool:
     """Whether ``sentence`` gives a number of one of ``stems`` ("130 tasks", "76 participants",
     "a 14,322 question dataset", "1,000 carefully curated prompts"): a number at most four words
     before the counted word."""

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from assistant.answer import Source
-from assistant.answerability import SCAFFOLD, named_sources
+from assistant.answerability import SCAFFOLD, counted, named_sources
 from assistant.backends.base import AnswerBackend
 from assistant.citations import defuse
 from assistant.names import short_name
@@ -44,6 +44,7 @@ LIST_RELATED_SHARE = 0.7
 LIST_RELATED_COVERAGE = 0.4
 NAME_BONUS = 0.15  # "which model" questions prefer sentences that name one
 HEAD_WEIGHT = 2.0  # a fact question's asked words ("how many GPUs") count this much more than the rest
+COUNT_BONUS = 0.3  # "how many X" questions prefer a sentence that counts X ("130 tasks")
 MAX_SOURCES = 10
 _DIGIT = re.compile(r"(?<![\w.])\d[\d,.]*(?![\w)])|(?<![\w.])\d[\d,.]*(?:%|x\b|×)")  # a quantity, not "GSM8K" or "1)"
 _IDENTIFIER = re.compile(r"(?<![\w-])(?:[A-Z][a-z]*[A-Z0-9][\w.-]*|[A-Z]{2,}[\w.-]*)(?![\w-])")
@@ -93,8 +94,10 @@ class ExtractiveBackend(AnswerBackend):
             for t in {t for word in asked_head(question) for t in terms(word)} & set(weights):
                 weights[t] *= HEAD_WEIGHT
         names_fact = reading.kind is Kind.FACT
+        head = frozenset(t for word in asked_head(question) for t in terms(word)) if names_fact else frozenset()
         scored = [
-            self._quote(i, s, weights, reading.numeric, names_fact) for i, s in enumerate(sources[:MAX_SOURCES], 1)
+            self._quote(i, s, weights, reading.numeric, names_fact, head)
+            for i, s in enumerate(sources[:MAX_SOURCES], 1)
         ]
         named = [n for n in named_sources(question, sources, self.idf) if n <= len(scored)]
         subject = scored[named[0] - 1] if named else scored[0]
@@ -111,7 +114,13 @@ class ExtractiveBackend(AnswerBackend):
         return [_line(sources, c) for c in self._choose(question, sources, scored, subject)]
 
     def _quote(
-        self, number: int, source: Source, weights: dict[str, float], numeric: bool, names_fact: bool = False
+        self,
+        number: int,
+        source: Source,
+        weights: dict[str, float],
+        numeric: bool,
+        names_fact: bool = False,
+        head: frozenset[str] = frozenset(),
     ) -> Scored:
         """The sentences of ``source`` that together cover most of the question, greedily: the
         best one (a number in it for "how many" questions, a name for "which model"), then a
@@ -137,6 +146,8 @@ class ExtractiveBackend(AnswerBackend):
         def score(candidate: tuple[int, str, set[str]]) -> float:
             if numeric:
                 bonus = NUMBER_BONUS if _DIGIT.search(candidate[1]) else 0.0
+                if head and counted(candidate[1], head):  # "how many tasks": "130 tasks"
+                    bonus += COUNT_BONUS
             else:
                 bonus = NAME_BONUS if names_fact and names_new(candidate[1]) else 0.0
             return gain(candidate) + 0.5 * holds(candidate) + bonus
