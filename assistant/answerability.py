@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Set
 from dataclasses import dataclass
 
 from assistant.answer import Source
@@ -296,7 +296,7 @@ def _in_no_paper(name: str, idf: Callable[[str], float]) -> bool:
     return absent(name) and not (name.endswith("s") and not absent(name[:-1]))
 
 
-def counted(sentence: str, stems: set[str]) -> bool:
+def counted(sentence: str, stems: Set[str]) -> bool:
     """Whether ``sentence`` gives a number of one of ``stems`` ("130 tasks", "76 participants",
     "a 14,322 question dataset", "1,000 carefully curated prompts"): a number at most four words
     before the counted word."""
