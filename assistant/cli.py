@@ -48,6 +48,15 @@ def _parser() -> argparse.ArgumentParser:
     slack.add_argument("--port", type=int, default=3000, help="port to listen on (HTTP mode)")
     slack.add_argument("--socket", action="store_true", help="connect with Socket Mode ($SLACK_APP_TOKEN)")
 
+    serve = sub.add_parser("serve", help="serve the OpenAI-compatible HTTP API (/v1/chat/completions, /v1/search, ...)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on")
+    serve.add_argument(
+        "--cors-origin", action="append", default=[], metavar="ORIGIN", help="a browser origin allowed to call the API"
+    )
+
+    sub.add_parser("ui", help="open the chat UI (Gradio) on http://127.0.0.1:7860")
+
     mcp = sub.add_parser("mcp", help="serve the papers to agents and editors over MCP (stdio, or --http)")
     mcp.add_argument("--http", action="store_true", help="serve streamable HTTP at http://HOST:PORT/mcp, not stdio")
     mcp.add_argument("--host", default="127.0.0.1", help="address to listen on (--http)")
@@ -128,6 +137,11 @@ def _run(args: argparse.Namespace) -> int:
         from assistant.slack import run
 
         run(BotCore(assistant), args.host, args.port, socket_mode=args.socket)
+    elif args.command == "serve":
+        run_server = _extra("assistant.server", "server", "the HTTP API").run
+        run_server(assistant, args.host, args.port, args.cors_origin)
+    elif args.command == "ui":
+        return int(_extra("assistant.webui", "ui", "the chat UI").main(assistant.config))
     elif args.command == "mcp":
         from assistant.mcp_server import run as run_mcp
 
@@ -147,6 +161,24 @@ def _run(args: argparse.Namespace) -> int:
         result = evaluate(assistant, questions)
         print(json.dumps(result, indent=2) if args.json else format_report(result))
     return 0
+
+
+def _extra(module: str, extra: str, what: str) -> Any:
+    """The module behind a subcommand; a missing optional dependency is one sentence naming the extra."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith(("assistant", "index")):
+            raise
+        raise ExtraMissing(
+            f"{what} needs the '{extra}' extra ({exc.name} is not installed): pip install 'paper-assistant[{extra}]'"
+        ) from None
+
+
+class ExtraMissing(RuntimeError):
+    """An optional part is not installed; the message names the pip install to run."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -172,7 +204,7 @@ def _message(exc: Exception) -> str:
     missing file or a port in use; anything else is a bug, named as one."""
     from assistant import AssistantError
 
-    if isinstance(exc, AssistantError | OSError):
+    if isinstance(exc, AssistantError | ExtraMissing | OSError):
         return str(exc)
     return f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)"
 

@@ -15,9 +15,16 @@ from assistant import AssistantError, Config
 
 REPO = Path(__file__).resolve().parent.parent
 # each adapter's file; assistant/server.py joins the list once its imports use the public names
-ADAPTERS = ["ui.py", "assistant/cli.py", "assistant/bot.py", "assistant/slack.py", "assistant/mcp_server.py"]
+ADAPTERS = [
+    "ui.py",
+    "assistant/webui.py",
+    "assistant/cli.py",
+    "assistant/bot.py",
+    "assistant/slack.py",
+    "assistant/mcp_server.py",
+]
 # the adapter and tool modules an adapter may dispatch to, besides the package's public names
-SUBMODULES = {"bot", "slack", "server", "mcp_server", "evaluate", "beir"}
+SUBMODULES = {"bot", "slack", "server", "mcp_server", "webui", "evaluate", "beir"}
 PUBLIC = set(assistant.__all__) | SUBMODULES  # what `from assistant import ...` may name
 PROJECT = {p.name for p in REPO.iterdir() if (p / "__init__.py").exists()} | {p.stem for p in REPO.glob("*.py")}
 # each user error and the base it kept, so an older `except ValueError` still catches it

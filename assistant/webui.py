@@ -1,0 +1,263 @@
+"""The chat UI: a Gradio app over the public API only (no LlamaIndex or Chroma here).
+
+    assistant ui            # serves on 127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT respected)
+    python ui.py            # the same, in a checkout (gradio ui.py: reloading on edits)
+
+Optional login for shared deployments: set ASSISTANT_UI_USER and ASSISTANT_UI_PASSWORD (both,
+or neither: with only one set the UI refuses to start, rather than run without the login).
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import os
+import re
+import sys
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr  # noqa: E402
+
+from assistant import (  # noqa: E402
+    Answer,
+    Assistant,
+    AssistantError,
+    BackendError,
+    Config,
+    ConfigError,
+    Filters,
+    Turn,
+    mask_secrets_in_logs,
+)
+
+log = logging.getLogger("assistant.ui")
+EXAMPLES = [
+    "How many participants took part in the struggle-determination video dataset?",
+    "Which papers study continual learning without forgetting?",
+    "How do SkillMimic and EvoStruggle differ in what they learn from human demonstrations?",
+    "What does the Master Key Hypothesis state?",
+]
+USER_ERRORS = AssistantError  # errors a user can act on: the chat shows their one sentence
+LOGIN_VARIABLES = ("ASSISTANT_UI_USER", "ASSISTANT_UI_PASSWORD")
+_MARKER = re.compile(r"\\\[(\d+)\\\]")  # a [n] marker, as inert() leaves it
+_MARKDOWN = re.compile(r"([\\`*_\[\]#|~$:.])")  # ':' and '.' too, so no bare URL becomes a link
+Chat = list[dict[str, str]]
+
+
+class Backends:
+    """The backends the UI offers, all answered by ONE Assistant (one copy of the index and the
+    model, whatever the number of backends): the backend is an argument of each question."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        self.names = ["extractive"] + ([config.llm] if config.llm != "extractive" else [])
+        self.assistant = Assistant(config)
+
+    @property
+    def default(self) -> str:
+        return self.config.llm
+
+    def check(self, name: str) -> str:
+        if name not in self.names:
+            raise BackendError(f"unknown backend {name!r}; choose one of: {', '.join(self.names)}")
+        return name
+
+
+def parse_filters(date_from: str, date_to: str, organization: str) -> Filters | None:
+    """Filters from the UI fields (blank means no filter); a bad value is a FilterError naming it,
+    which the chat shows."""
+    filters = Filters(
+        date_from=(date_from or "").strip() or None,
+        date_to=(date_to or "").strip() or None,
+        organization=(organization or "").strip() or None,
+    )
+    return filters or None
+
+
+def inert(text: str) -> str:
+    """Text the chat shows as written: no HTML, and no Markdown links, autolinks, images, emphasis
+    or headings (abstracts and titles come from the corpus, and may carry such markup)."""
+    return html.escape(_MARKDOWN.sub(r"\\\1", text), quote=False)
+
+
+def format_answer(answer: Answer) -> str:
+    """The answer for the chat: text made inert, [n] linked to the sources panel, notes after it."""
+    text = inert(answer.text)
+    if not answer.refused:
+        text = _MARKER.sub(lambda m: f"[[{m.group(1)}]](#source-{m.group(1)})", text)
+    notes = [f"*{inert(note)}*" for note in answer.notes()]
+    notes.append(f"<sub>backend: {inert(answer.backend)}</sub>")
+    return "\n\n".join([text, *notes])
+
+
+def _safe_url(url: str | None) -> str | None:
+    """Only web links become links; ``javascript:`` and other schemes stay out of the page."""
+    return url if url and url.lower().startswith(("http://", "https://")) else None
+
+
+def _highlight(abstract: str, quotes: tuple[str, ...]) -> str:
+    escaped = html.escape(abstract)
+    for quote in quotes:
+        q = html.escape(quote.strip())
+        if q and q in escaped:
+            escaped = escaped.replace(q, f"<mark>{q}</mark>", 1)
+    return escaped
+
+
+def render_sources(answer: Answer | None) -> str:
+    """The sources panel: every source numbered as in the answer, cited ones open with the
+    supporting sentences highlighted; for a refusal, the closest papers."""
+    if answer is None or not answer.sources:
+        return "<p class='empty'>Sources appear here after a question.</p>"
+    quotes = {c.number: c.quotes for c in answer.citations}
+    heading = "Closest papers (the abstracts do not answer this)" if answer.refused else "Sources"
+    items = []
+    for n, source in enumerate(answer.sources, 1):
+        cited = n in quotes
+        byline = html.escape(source.byline())
+        meta = " · ".join(x for x in (byline, f"score {source.score:.3f}") if x)
+        url = _safe_url(source.url)
+        link = f" <a href='{html.escape(url)}' target='_blank' rel='noopener noreferrer'>link</a>" if url else ""
+        items.append(
+            f"<details id='source-{n}' class='source{' cited' if cited else ''}'{' open' if cited else ''}>"
+            f"<summary><b>[{n}]</b> {html.escape(source.title)}</summary>"
+            f"<div class='meta'>{meta}{link}</div>"
+            f"<p class='abstract'>{_highlight(source.abstract, quotes.get(n, ()))}</p></details>"
+        )
+    return f"<h3>{heading}</h3>" + "".join(items)
+
+
+def respond(
+    message: str,
+    chat: Chat,
+    turns: list[Turn],
+    backend: str,
+    date_from: str,
+    date_to: str,
+    organization: str,
+    k: float,
+    backends: Backends,
+) -> Iterator[tuple[Chat, str, list[Turn], str]]:
+    """Stream one answer into the chat; errors become a chat message, never a traceback."""
+    chat = [*chat, {"role": "user", "content": message}, {"role": "assistant", "content": ""}]
+    panel = render_sources(None)
+    try:
+        filters = parse_filters(date_from, date_to, organization)
+        name = backends.check(backend)
+        for item in backends.assistant.stream(message, k=int(k), filters=filters, history=turns, backend=name):
+            if isinstance(item, Answer):
+                chat[-1]["content"] = format_answer(item)
+                turns = [*turns, Turn.from_answer(item)]
+                panel = render_sources(item)
+            else:
+                chat[-1]["content"] += inert(item)
+            yield chat, panel, turns, ""
+    except USER_ERRORS as exc:
+        chat[-1]["content"] = f"⚠️ {inert(str(exc))}"
+        yield chat, panel, turns, ""
+    except Exception:  # a bug: the user gets one sentence, the log gets the traceback
+        log.exception("answering failed")
+        chat[-1]["content"] = "⚠️ Something went wrong while answering; the details are in the server log."
+        yield chat, panel, turns, ""
+
+
+def corpus_overview(assistant: Assistant) -> tuple[str, list[str], Any]:
+    """Paper count, the organisations for the filter, and papers per month for the plot."""
+    import pandas as pd
+
+    papers = assistant.papers()
+    dated = Counter(p.date[:7] for p in papers if p.date)
+    frame = pd.DataFrame(sorted(dated.items()), columns=["month", "papers"])
+    organizations = sorted({p.organization for p in papers if p.organization})
+    summary = (
+        f"**{len(papers)} papers** indexed · {sum(dated.values())} with a full date · "
+        f"{len(organizations)} organisations named"
+    )
+    return summary, organizations, frame
+
+
+CSS = """
+.source { border-left: 3px solid #ddd; padding: 2px 8px; margin: 6px 0; }
+.source.cited { border-left-color: #f59e0b; }
+.source .meta { color: #666; font-size: 0.85em; }
+mark { background: #fde68a; }
+"""
+
+
+def build_app(backends: Backends) -> gr.Blocks:
+    """The Blocks app; every handler goes through the public API."""
+    default = backends.assistant
+    summary, organizations, frame = corpus_overview(default)
+    with gr.Blocks(title="Paper assistant") as demo:
+        gr.Markdown("## Paper assistant\nAsk about the indexed abstracts; every claim cites its paper.")
+        turns = gr.State([])
+        with gr.Tab("Chat"):
+            with gr.Row():
+                with gr.Column(scale=3):
+                    chatbot = gr.Chatbot(height=520, label="Answers", elem_id="chat", feedback_options=None)
+                    question = gr.Textbox(
+                        placeholder="Ask about the papers…", label="Question", elem_id="question", autofocus=True
+                    )
+                    with gr.Row():
+                        send = gr.Button("Ask", variant="primary", elem_id="ask")
+                        clear = gr.Button("Clear chat", elem_id="clear")
+                    gr.Examples(EXAMPLES, inputs=question)
+                with gr.Column(scale=2):
+                    sources = gr.HTML(render_sources(None), elem_id="sources")
+                    with gr.Accordion("Filters and settings", open=False):
+                        date_from = gr.Textbox(label="From date (2024, 2024-05, 2024-05-31)", elem_id="date-from")
+                        date_to = gr.Textbox(label="To date", elem_id="date-to")
+                        organization = gr.Dropdown([""] + organizations, value="", label="Organisation", elem_id="org")
+                        k = gr.Slider(1, 10, value=backends.config.top_k, step=1, label="Sources", elem_id="k")
+                        backend = gr.Dropdown(
+                            backends.names, value=backends.default, label="Answering backend", elem_id="backend"
+                        )
+        with gr.Tab("Corpus"):
+            gr.Markdown(summary, elem_id="corpus-summary")
+            gr.BarPlot(frame, x="month", y="papers", title="Papers per month (listings with a year)")
+
+        def handler(message, chat, turns_, backend_, from_, to_, org_, k_):
+            yield from respond(message, chat, turns_, backend_, from_, to_, org_, k_, backends)
+
+        inputs = [question, chatbot, turns, backend, date_from, date_to, organization, k]
+        outputs = [chatbot, sources, turns, question]
+        question.submit(handler, inputs, outputs, api_name="ask")
+        send.click(handler, inputs, outputs, api_name=False)
+        clear.click(lambda: ([], render_sources(None), [], ""), None, outputs, api_name=False)
+    return demo
+
+
+def login(env: Mapping[str, str]) -> tuple[str, str] | None:
+    """The user name and password the app asks for, or None for no login; only one of the two
+    variables set is a ConfigError, so a deployment meant to be guarded never runs open."""
+    user, password = (env.get(name, "") for name in LOGIN_VARIABLES)
+    if user and password:
+        return user, password
+    if user or password:
+        given, missing = LOGIN_VARIABLES if user else LOGIN_VARIABLES[::-1]
+        raise ConfigError(f"{given} is set but {missing} is not; set both to require a login, or neither")
+    return None
+
+
+def main(config: Config | None = None) -> int:
+    """Serve the UI (with ``config``, default: from the environment). A setting that stops it is
+    one sentence on stderr and exit status 2, before any port is bound."""
+    logging.basicConfig(level=logging.INFO)
+    try:
+        auth = login(os.environ)
+        config = config if config is not None else Config.load()
+        mask_secrets_in_logs(config)  # e.g. the LLM client logs each request's URL
+        app = build_app(Backends(config))
+    except USER_ERRORS as exc:
+        print(f"error: the UI cannot start: {exc}", file=sys.stderr)
+        return 2
+    app.queue(default_concurrency_limit=4).launch(auth=auth, css=CSS)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
