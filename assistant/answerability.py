@@ -179,7 +179,7 @@ def assess(question: str, reading: Reading, sources: list[Source], idf: Callable
 
 
 # Is no retrieved abstract about this? A logistic model over what retrieval already measured,
-# fitted on the tuning part of data/eval/questions.jsonl by bench/fit_answerability.py:
+# fitted on the tuning part of assistant/data/questions.jsonl by bench/fit_answerability.py:
 # the top paper's cosine, how far it leads the second, the share of the question's content (idf
 # weighted) missing from every top abstract and from the top one, and the top BM25 score.
 ABSENT_WEIGHTS = (-9.20, -1.63, -0.24, 2.72, -3.42)

@@ -67,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
         "questions",
         nargs="?",
         type=Path,
-        help="a .jsonl question file (default: the bundled data/eval/questions.jsonl)",
+        help="a .jsonl question file (default: the bundled assistant/data/questions.jsonl)",
     )
     ev.add_argument("--part", choices=["tuning", "heldout"], help="only this part of the question set")
     ev.add_argument("--beir", type=Path, metavar="DIR", help="a BEIR dataset (e.g. ../shared/data/scifact) instead")

@@ -5,7 +5,7 @@ gap_terms; ``dev_questions.jsonl``'s older shape also reads) and measures, throu
 per question type and per split: retrieval hits, keyword coverage of the answers, refusals of
 unanswerable questions and false refusals, whether the gold papers are cited, and latency.
 
-The repository's own set, ``data/eval/questions.jsonl``, was written from the bundled corpus and
+The repository's own set, ``assistant/data/questions.jsonl``, was written from the bundled corpus and
 split once, by paper, into a tuning part (two thirds) and a held-out part (one third): no paper
 has questions in both. Thresholds are tuned on the tuning part only.
 """
@@ -21,10 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from assistant.api import Assistant
-from index.config import PROJECT_ROOT
 from index.records import normalise_title
 
-DEFAULT_QUESTIONS = PROJECT_ROOT / "data" / "eval" / "questions.jsonl"
+DEFAULT_QUESTIONS = Path(__file__).resolve().parent / "data" / "questions.jsonl"  # package data
 UNANSWERABLE = ("absent", "gap", "unanswerable")
 
 

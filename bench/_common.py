@@ -12,7 +12,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 SCRIPT = Path(sys.executable).with_name("assistant")
-QUESTIONS = REPO / "data" / "eval" / "questions.jsonl"  # the repository's own evaluation set
+QUESTIONS = REPO / "assistant" / "data" / "questions.jsonl"  # the repository's own evaluation set
 ENV = {
     **os.environ,
     "HF_HUB_OFFLINE": "1",

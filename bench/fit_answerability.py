@@ -1,5 +1,5 @@
 """Fit the "no abstract is about this" model of assistant/answerability.py on the TUNING part of
-data/eval/questions.jsonl (never the held-out part), and print the weights to paste into
+assistant/data/questions.jsonl (never the held-out part), and print the weights to paste into
 ABSENT_WEIGHTS / ABSENT_BIAS.
 
     python bench/fit_answerability.py [--data-dir DIR]

@@ -16,12 +16,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from index.errors import AssistantError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-BUNDLED_CORPUS = PROJECT_ROOT / "data" / "papers"
+BUNDLED_CORPUS = Path(__file__).resolve().parent / "corpus"  # package data: in a checkout and in the wheel
+APP_NAME = "paper-assistant"
 ENV_PREFIX = "ASSISTANT_"
 MASK = "***"
 _SECRET_PARAM = re.compile(r"key|token|secret|passw|sig|auth|cred", re.I)
@@ -63,9 +65,15 @@ class Config(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)  # "~" in defaults expands too
 
     # where things live
-    data_dir: Path = Field(PROJECT_ROOT / ".store", description="Folder for the Chroma store and keyword index.")
+    data_dir: Path = Field(
+        default_factory=lambda: platformdirs.user_data_path(APP_NAME) / "store",
+        description="Folder for the Chroma store and keyword index (default: the platform's user data "
+        "folder, e.g. ~/.local/share/paper-assistant/store).",
+    )
     cache_dir: Path = Field(
-        Path("~/.cache/paper-assistant"), description="Folder for derived models (the ONNX export), shared by indexes."
+        default_factory=lambda: platformdirs.user_cache_path(APP_NAME),
+        description="Folder for derived models (the ONNX export), shared by indexes (default: the platform's "
+        "user cache folder, e.g. ~/.cache/paper-assistant).",
     )
     sources: list[Path] = Field([BUNDLED_CORPUS], description="Files or folders ingested by default.")
     chroma_host: str | None = Field(None, description="Use a Chroma server at this host instead of the embedded store.")

@@ -95,7 +95,7 @@ def test_layout_compact_with_glued_header():
 
 
 def test_bundled_corpus_has_525_entries_and_426_papers():
-    parsed, files = read_sources([REPO / "data" / "papers"])
+    parsed, files = read_sources([REPO / "index" / "corpus"])
     assert files == 5
     assert parsed.problems == []
     assert len(parsed.papers) == 525

@@ -35,7 +35,7 @@ NUMBER_BONUS = 0.15  # "how many" questions prefer sentences with numbers in the
 RELATED_SHARE = 0.6  # a further source is quoted if its score is this close to the top one
 # A "which papers" answer lists every paper whose retrieval score is this close to the top one's,
 # or whose title and abstract hold this much of what the top one holds of the question (tuned on
-# the tuning part of data/eval/questions.jsonl, with list_top_k = 10 papers read).
+# the tuning part of assistant/data/questions.jsonl, with list_top_k = 10 papers read).
 MATCH_SHARE = 0.85
 MATCH_COVERAGE = 0.6
 # ...and under "may be related" the rest whose score is within 0.7 of the top one's or whose text
