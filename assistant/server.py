@@ -21,34 +21,42 @@ import os
 import re
 import secrets
 import socket
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, replace
 from typing import Annotated, Any
 
+import uvicorn
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 
-try:
-    import uvicorn
-    from fastapi import APIRouter, Depends, FastAPI, Request
-    from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import JSONResponse, StreamingResponse
-    from starlette.concurrency import run_in_threadpool
-    from starlette.exceptions import HTTPException
-except ImportError:  # the CLI shows this one sentence
-    raise ImportError("the HTTP API needs the 'server' extra: pip install 'paper-assistant[server]'") from None
-
-from assistant.answer import MARKER, Answer, Source, Turn
-from assistant.api import Assistant, QuestionError
-from assistant.backends import BackendError
-from index.config import Config, ConfigError
-from index.store import FilterError, Filters, StoreError
+from assistant import (
+    Answer,
+    Assistant,
+    AssistantError,
+    BackendError,
+    Config,
+    ConfigError,
+    FilterError,
+    Filters,
+    QuestionError,
+    Source,
+    StoreError,
+    Turn,
+    mask_secrets_in_logs,
+)
 
 log = logging.getLogger("assistant.server")
 API_KEY_VARIABLE = "ASSISTANT_API_KEY"
 EXTRA_FIELD = "paper_assistant"  # the completion's (and the last chunk's) field holding Answer.to_dict()
 OWNER = "paper-assistant"
+MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")  # a citation in an answer's text: [1] or [1, 3]
 MIN_TITLE_CHARS = 12  # shorter titles ("Attention") would be found in any text
 
 
@@ -75,6 +83,8 @@ def classify(exc: Exception) -> ApiError:
         return ApiError(400, message, "invalid_request_error", "invalid_filter")
     if isinstance(exc, ConfigError):
         return ApiError(400, message, "invalid_request_error", "invalid_config")
+    if isinstance(exc, AssistantError):  # the others (the embedding model, an ingest holding the index)
+        return ApiError(503, message, "service_unavailable", "unavailable")
     if isinstance(exc, RequestValidationError):
         return ApiError(400, _validation_message(exc), "invalid_request_error", "invalid_request")
     if isinstance(exc, HTTPException):
@@ -267,8 +277,7 @@ def create_app(assistant: Assistant, api_key: str | None = None, cors_origins: S
     ``cors_origins`` lists the browser origins allowed to call it (none by default)."""
     app = FastAPI(title="Paper assistant", summary="Cited answers from research-paper abstracts, OpenAI-compatible.")
     app.state.assistant, app.state.api_key = assistant, api_key.encode() if api_key else None
-    for error in (ApiError, StoreError, BackendError, QuestionError, FilterError, ConfigError,
-                  RequestValidationError, HTTPException, Exception):  # fmt: skip
+    for error in (ApiError, AssistantError, RequestValidationError, HTTPException, Exception):
         app.add_exception_handler(error, _error_response)
     if cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
@@ -393,16 +402,26 @@ def run(
     server.run(sockets=[sock])
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m assistant.server``: the same as ``assistant serve``."""
-    p = argparse.ArgumentParser(prog="python -m assistant.server", description=run.__doc__)
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--cors-origin", action="append", default=[], help="a browser origin allowed to call the API")
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m assistant.server``: the same server as ``assistant serve``."""
+    p = argparse.ArgumentParser(prog="python -m assistant.server", description=__doc__.splitlines()[0])
+    p.add_argument("--config", help="TOML config file (default: $ASSISTANT_CONFIG)")
     p.add_argument("--data-dir", help="where the index lives")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    p.add_argument("--port", type=int, default=8000, help="port to listen on")
+    p.add_argument("--cors-origin", action="append", default=[], help="a browser origin allowed to call the API")
     args = p.parse_args(argv)
-    run(Assistant(Config.load(data_dir=args.data_dir)), args.host, args.port, args.cors_origin)
+    try:
+        config = Config.load(args.config, data_dir=args.data_dir)
+        mask_secrets_in_logs(config)
+        run(Assistant(config), args.host, args.port, args.cors_origin)
+    except (AssistantError, OSError) as exc:  # OSError: e.g. the port is in use
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

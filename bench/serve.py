@@ -2,7 +2,7 @@
 
     python bench/serve.py [--runs 3] [--requests 100] [--concurrent 50] [--data-dir DIR] [--json]
 
-Each run starts the real server (``python -m assistant.server`` on 127.0.0.1, a free port, over
+Each run starts the real server (``assistant serve`` on 127.0.0.1, a free port, over
 the bundled corpus; the index is built once in a temporary folder unless --data-dir names one),
 then: --requests ``POST /v1/chat/completions`` one after the other over one keep-alive connection
 (httpx), each timed to the last byte, taking turns question by question with the same question
@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _common import ENV, REPO, percentile
+from _common import ENV, REPO, SCRIPT, percentile
 from ui_load import QUESTIONS  # questions about the bundled corpus
 
 BACKEND = "extractive"
@@ -46,7 +46,7 @@ def start_server(data_dir: Path) -> tuple[subprocess.Popen, str, float]:
     """The server process, its base URL and the seconds until /healthz answered."""
     port = _free_port()
     env = {k: v for k, v in ENV.items() if k != "ASSISTANT_API_KEY"}
-    argv = [sys.executable, "-m", "assistant.server", "--port", str(port), "--data-dir", str(data_dir)]
+    argv = [str(SCRIPT), "--data-dir", str(data_dir), "serve", "--port", str(port)]
     log = tempfile.TemporaryFile()  # a file, not a pipe: a chatty server never blocks on it
     started = time.perf_counter()
     proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)

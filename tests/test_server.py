@@ -1,4 +1,4 @@
-"""The HTTP API, for real: the server process on 127.0.0.1 (over the bundled corpus, with an API
+"""The HTTP API, for real: the `assistant serve` process on 127.0.0.1 (over the bundled corpus, with an API
 key, one allowed browser origin and an OpenAI backend pointed at a closed port), the official
 `openai` client for chat completions, plain and streaming, and plain HTTP (httpx) for the other
 routes and for every error."""
@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import openai
@@ -33,14 +34,16 @@ EMPTY = "the question is empty; type a question about the indexed papers"  # the
 
 @pytest.fixture(scope="module")
 def server(bundled, tmp_path_factory):
-    """The real server process; yields its base URL and the closed port its OpenAI backend uses."""
+    """The real `assistant serve` process; yields its base URL, the closed port its OpenAI backend
+    uses and its log."""
     port, closed = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ASSISTANT_", "OPENAI_"))}
     env.update(ASSISTANT_API_KEY=KEY, ASSISTANT_LLM_BASE_URL=f"http://127.0.0.1:{closed}/v1",
                ASSISTANT_LLM_RETRIES="0", ASSISTANT_LLM_TIMEOUT="10")  # fmt: skip
     log = tmp_path_factory.mktemp("server") / "server.log"
-    argv = [sys.executable, "-m", "assistant.server", "--host", "127.0.0.1", "--port", str(port),
-            "--data-dir", str(bundled.config.data_dir), "--cors-origin", ORIGIN]  # fmt: skip
+    script = Path(sys.executable).with_name("assistant")
+    argv = [str(script), "--data-dir", str(bundled.config.data_dir), "serve", "--host", "127.0.0.1", "--port",
+            str(port), "--cors-origin", ORIGIN]  # fmt: skip
     with log.open("w") as out:
         proc = subprocess.Popen(argv, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
