@@ -2,8 +2,8 @@
 
     python bench/reliability.py [--examples 10200] [--kills 20] [--seed 8] [--data-dir DIR] [--json]
 
-- fuzzing: the hypothesis properties of tests/test_fuzz_parse.py over >= 10,000 generated and
-  mutated pages, JSON Lines, CSV and arbitrary files;
+- fuzzing: the hypothesis properties of tests/test_fuzz_parse.py (run by pytest) over >= 10,000
+  generated and mutated pages, JSON Lines, CSV and arbitrary files;
 - odd questions (empty, whitespace, 100,000 characters, control characters, other languages)
   through the API (warm) and the CLI (a cold process each), timed;
 - faults: `assistant ingest` killed with SIGKILL at random points (seeded), then the next ingest
@@ -22,6 +22,7 @@ a check fails or a paper is lost.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -41,22 +42,34 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 
 def fuzz(examples: int) -> dict:
-    os.environ["RELIABILITY_EXAMPLES"] = str(examples)
-    import tests.test_fuzz_parse as props
+    """Run tests/test_fuzz_parse.py through pytest with ``examples`` inputs over all properties."""
+    import pytest
 
-    failures, started = [], time.perf_counter()
-    for name in sorted(n for n in dir(props) if n.startswith("test_")):
-        try:
-            getattr(props, name)()
-        except Exception as exc:  # a falsified property: report it, go on
-            failures.append(f"{name}: {type(exc).__name__}: {str(exc)[:300]}")
-    return {"inputs": sum(props.TRIED.values()), "by_property": props.TRIED, "failures": failures,
+    os.environ["RELIABILITY_EXAMPLES"] = str(examples)
+
+    class Tally:  # a pytest plugin: what failed, and the inputs each property was run on
+        def __init__(self) -> None:
+            self.failures: list[str] = []
+            self.tried: dict[str, int] = {}
+
+        def pytest_runtest_logreport(self, report) -> None:
+            if report.failed:  # a falsified property: report it, go on
+                self.failures.append(f"{report.nodeid.rsplit('::', 1)[-1]}: {report.longreprtext[-300:]}")
+
+        def pytest_sessionfinish(self, session) -> None:
+            self.tried = dict(session.items[0].module.TRIED) if session.items else {}
+
+    tally, started = Tally(), time.perf_counter()
+    argv = [str(REPO / "tests" / "test_fuzz_parse.py"), "-q", "-p", "no:cacheprovider", "-o", "timeout=0"]
+    with contextlib.redirect_stdout(sys.stderr):  # pytest's report must not mix with --json output
+        pytest.main(argv, plugins=[tally])
+    return {"inputs": sum(tally.tried.values()), "by_property": tally.tried, "failures": tally.failures,
             "seconds": round(time.perf_counter() - started, 1)}  # fmt: skip
 
 
 def odd_questions(data_dir: Path) -> dict:
     from assistant import Assistant, Config, QuestionError
-    from tests.test_reliability_serve import ODD
+    from tests.helpers import ODD
 
     assistant = Assistant(Config(data_dir=data_dir))
     assistant.retrieve("warm up")
@@ -113,8 +126,8 @@ def damaged_stores(workdir: Path) -> dict:
     import random
 
     from assistant import Assistant, Config, StoreError
-    from tests.faults import bundled_records, run_ingest, store_problems, write_jsonl
-    from tests.test_reliability_ingest import DAMAGE
+    from tests.faults import DAMAGE, bundled_records, run_ingest, store_problems
+    from tests.helpers import write_jsonl
 
     workdir.mkdir(parents=True, exist_ok=True)
     records = bundled_records()[:8]
@@ -161,8 +174,8 @@ def damaged_stores(workdir: Path) -> dict:
 
 def load(data_dir: Path, logs: Path) -> dict:
     from assistant import Assistant, Config
-    from tests.conftest import stop
     from tests.faults import QUESTIONS, concurrently, p95, slack_burst, start_slack, start_ui, ui_sessions
+    from tests.helpers import stop
 
     assistant = Assistant(Config(data_dir=data_dir))
     assistant.retrieve("warm up")
@@ -204,7 +217,7 @@ def llm_failures(data_dir: Path, timeout: float = 1.0) -> dict:
     """Seconds to the backend error: a server that answers only after 5x llm_timeout (warm API;
     one request expected, no retries), and a server that is not running (cold CLI)."""
     from assistant import Assistant, BackendError, Config
-    from tests.conftest import free_port
+    from tests.helpers import free_port
     from tests.openai_standin import StandIn
 
     failures: list[str] = []
@@ -236,7 +249,8 @@ def llm_failures(data_dir: Path, timeout: float = 1.0) -> dict:
 
 def lock(workdir: Path) -> dict:
     from index.ingest import ingest_lock
-    from tests.faults import bundled_records, run_ingest, write_jsonl
+    from tests.faults import bundled_records, run_ingest
+    from tests.helpers import write_jsonl
 
     source = write_jsonl(workdir / "lock.jsonl", bundled_records()[:3])
     with ingest_lock(workdir / "lock-store"):

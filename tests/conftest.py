@@ -1,10 +1,10 @@
-"""Shared fixtures: real model, real Chroma, each test's data kept under pytest's tmp dirs."""
+"""Shared fixtures: real model, real Chroma, each test's data kept under pytest's tmp dirs.
+
+Only fixtures live here; what tests and benchmarks share as plain code is in tests/helpers.py."""
 
 from __future__ import annotations
 
-import json
 import os
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -14,25 +14,12 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from assistant import Assistant, Config  # noqa: E402
 
-REPO = Path(__file__).resolve().parent.parent
-EVAL_QUESTIONS = REPO / "data" / "eval" / "questions.jsonl"  # the repository's own evaluation set
-
-
-# how a refusal opens: the LLM's own refusal wording, a topic no abstract covers, a detail the
-# named paper's abstract or listing lacks, or filters that leave no paper
-REFUSALS = (
-    "The indexed abstracts do not answer this question.",
-    "None of the indexed abstracts mention",
-    "The abstract of ",
-    "The listing for ",
-    "No indexed paper matches",
-)
-
-
-def eval_questions(prefix: str = "") -> list[dict]:
-    """The evaluation questions whose id starts with ``prefix`` ("dev-": the original 29)."""
-    rows = [json.loads(line) for line in EVAL_QUESTIONS.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [q for q in rows if q["id"].startswith(prefix)]
+# the `x as x` names are re-exported for tests/test_server.py and tests/test_mcp.py, which import them from here
+from tests.helpers import REPO as REPO  # noqa: E402
+from tests.helpers import SMALL, write_jsonl  # noqa: E402
+from tests.helpers import free_port as free_port  # noqa: E402
+from tests.helpers import stop as stop  # noqa: E402
+from tests.helpers import wait_for_http as wait_for_http  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -67,81 +54,3 @@ def small_corpus(tmp_path) -> Path:
     folder.mkdir()
     write_jsonl(folder / "papers.jsonl", SMALL)
     return folder
-
-
-def write_jsonl(path: Path, records: list[dict]) -> None:
-    import json
-
-    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-
-
-SMALL = [
-    {
-        "title": "Graph Neural Networks for Molecule Property Prediction",
-        "abstract": "We study message passing networks on molecular graphs. Our model predicts solubility "
-        "and toxicity from atom and bond features. It improves mean absolute error by 12% over fingerprints.",
-        "authors": ["A. One", "B. Two"],
-        "date": "2023-05-02",
-    },
-    {
-        "title": "Curriculum Learning for Robot Grasping",
-        "abstract": "Robots learn to grasp unseen objects faster when tasks are ordered from easy to hard. "
-        "We train a policy in simulation with an automatic curriculum and transfer it to a real arm.",
-        "organization": "Robotics Lab",
-        "date": "2024-11-20",
-    },
-    {
-        "title": "Sparse Attention for Long Documents",
-        "abstract": "Transformers scale quadratically with sequence length. We propose a sparse attention "
-        "pattern that reads documents of 64k tokens on one GPU while matching dense attention quality.",
-        "authors": 4,
-        "date": "Mar 3",
-    },
-]
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_http(url: str, proc, timeout: float, what: str) -> None:
-    """Wait until ``url`` answers; kill ``proc`` and fail if it dies or ``timeout`` passes."""
-    import time
-    import urllib.request
-
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            return
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise RuntimeError(f"{what} did not start") from None
-            time.sleep(0.2)
-
-
-def stop(proc) -> None:
-    """Stop a server started by a test, by its PID."""
-    import subprocess
-
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
-def send_json(handler: BaseHTTPRequestHandler, status: int, payload: object) -> None:
-    """Answer a stub server's request with ``payload`` as a JSON body."""
-    body = json.dumps(payload).encode()
-    handler.send_response(status)
-    handler.send_header("Content-Type", "application/json")
-    handler.send_header("Content-Length", str(len(body)))
-    handler.end_headers()
-    handler.wfile.write(body)

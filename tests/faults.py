@@ -10,14 +10,14 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-SCRIPT = Path(sys.executable).with_name("assistant")
+from tests.helpers import REPO, SCRIPT, SECRET, TOKEN, SlackStandIn, event, free_port, post, wait_for_http, write_jsonl
 
 
 def bundled_records() -> list[dict]:
@@ -25,7 +25,7 @@ def bundled_records() -> list[dict]:
     from index.ingest import read_sources
     from index.records import merge
 
-    parsed, _ = read_sources([REPO / "data" / "papers"])
+    parsed, _ = read_sources([REPO / "index" / "corpus"])
     return [{"title": p.title, "abstract": p.abstract, "date": p.date} for p in merge(parsed.papers)]
 
 
@@ -38,11 +38,6 @@ def versions(records: list[dict], n: int) -> tuple[list[dict], list[dict]]:
         r["abstract"] += " We also release the code and the data."
     b[2]["date"] = "2020-01-01"
     return a, b
-
-
-def write_jsonl(path: Path, records: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-    return path
 
 
 def ingest_argv(data_dir: Path, source: Path, rebuild: bool = False) -> list[str]:
@@ -327,8 +322,6 @@ def concurrently(fn, n: int) -> list[tuple[float, object, str | None]]:
 
 def start_ui(data_dir: Path, env: dict | None = None, log: Path | None = None) -> tuple[subprocess.Popen, str]:
     """`python ui.py` on 127.0.0.1 over ``data_dir``; returns the process and its URL."""
-    from tests.conftest import free_port, wait_for_http
-
     port = free_port()
     full_env = {**os.environ, "ASSISTANT_DATA_DIR": str(data_dir), "GRADIO_SERVER_PORT": str(port),
                 "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_ANALYTICS_ENABLED": "False", **(env or {})}  # fmt: skip
@@ -369,9 +362,6 @@ def ui_sessions(url: str, n: int, backend: str = "extractive") -> list[tuple[flo
 def start_slack(data_dir: Path, log: Path) -> tuple[subprocess.Popen, dict]:
     """The real `assistant slack` process on 127.0.0.1, talking to a local Web API stand-in, with a
     per-user limit no burst reaches. Returns the process and {"url", "api", "log"}."""
-    from tests.conftest import free_port
-    from tests.test_slack import SECRET, TOKEN, SlackStandIn
-
     stand_in = SlackStandIn()
     port = free_port()
     env = {**os.environ, "SLACK_API_URL": stand_in.url, "SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET,
@@ -392,8 +382,6 @@ def slack_burst(bot: dict, n: int, seed: int = 0) -> dict:
     """n app_mention events at once, a random third of them delivered a second time (the same
     event again, or as a Slack retry); waits for the answers and returns what the Web API
     stand-in saw, with each event's seconds from the burst's start to its answer."""
-    from tests.test_slack import event, post
-
     api, url = bot["api"], bot["url"]
     posts_before, updates_before = len(api.of("chat.postMessage")), len(api.of("chat.update"))
     events = [event(f"<@UBOT> {QUESTIONS[i % len(QUESTIONS)]}", user=f"UB{seed}-{i}") for i in range(n)]
@@ -417,3 +405,14 @@ def slack_burst(bot: dict, n: int, seed: int = 0) -> dict:
         "updates": api.of("chat.update")[updates_before:],
         "latencies": sorted(answered_at.values()),
     }
+
+
+# Damage done to a built store (its data folder), by name: the store must still answer, or say in
+# one line how to rebuild it (tests/test_reliability_ingest.py, bench/reliability.py)
+DAMAGE = {
+    "garbage database": lambda d: (d / "chroma" / "chroma.sqlite3").write_bytes(random.Random(3).randbytes(100_000)),
+    "truncated database": lambda d: os.truncate(d / "chroma" / "chroma.sqlite3", 150_000),
+    "store folder is a file": lambda d: (shutil.rmtree(d / "chroma"), (d / "chroma").write_text("x")),
+    "vector files gone": lambda d: [shutil.rmtree(p) for p in (d / "chroma").iterdir() if p.is_dir()],
+    "keyword index garbage": lambda d: [p.write_bytes(b"junk") for p in (d / "keyword").iterdir()],
+}

@@ -2,27 +2,12 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from assistant import Answer, Assistant, Filters, QuestionError
-from tests.conftest import eval_questions
+from tests.helpers import assert_citation_invariants, eval_questions
 
 pytestmark = pytest.mark.slow
-
-
-def assert_citation_invariants(answer: Answer) -> None:
-    markers = {int(n) for n in re.findall(r"\[(\d+)\]", answer.text)}
-    numbers = [c.number for c in answer.citations]
-    assert markers == set(numbers), "every [n] has its citation and every citation is used"
-    assert numbers == sorted(set(numbers)) and all(1 <= n <= len(answer.sources) for n in numbers)
-    for c in answer.citations:
-        assert answer.sources[c.number - 1].paper_id == c.paper_id, "[n] is the n-th source"
-    for c in answer.citations:
-        abstract = next(s.abstract for s in answer.sources if s.paper_id == c.paper_id)
-        assert all(q in abstract for q in c.quotes), "quotes come from the cited abstract"
-        assert all(any(m in q for q in c.quotes) for m in c.marks), "marks are spans of the quotes"
 
 
 def test_bundled_index_holds_426_papers(bundled: Assistant):

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from assistant import Answer, Assistant, Config, QuestionError
-from tests.conftest import SMALL, write_jsonl
+from tests.helpers import SMALL, write_jsonl
 
 pytestmark = pytest.mark.slow
 

@@ -3,25 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from assistant import Assistant
+from tests.helpers import run_cli
 
 pytestmark = pytest.mark.slow
-
-SCRIPT = Path(sys.executable).with_name("assistant")
-
-
-def run(*args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
-    full_env = {**os.environ, **(env or {})}
-    return subprocess.run(
-        [str(SCRIPT), *args], capture_output=True, text=True, timeout=timeout, env=full_env, stdin=subprocess.DEVNULL
-    )
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +18,7 @@ def data_dir(bundled: Assistant) -> str:
 
 
 def test_ask_json_shape(data_dir):
-    out = run(
+    out = run_cli(
         "--data-dir", data_dir, "ask", "What credit assignment strategy does the AVATAR agent introduce?", "--json"
     )
     assert out.returncode == 0, out.stderr
@@ -44,7 +32,7 @@ def test_ask_json_shape(data_dir):
 
 
 def test_ask_text_lists_citations_and_backend(data_dir):
-    out = run("--data-dir", data_dir, "ask", "Which paper is about a service learning database course?", "-k", "3")
+    out = run_cli("--data-dir", data_dir, "ask", "Which paper is about a service learning database course?", "-k", "3")
     assert out.returncode == 0, out.stderr
     assert "[1]" in out.stdout and "Citations:" in out.stdout
     assert "Database Systems Course: Service Learning Project" in out.stdout
@@ -52,14 +40,14 @@ def test_ask_text_lists_citations_and_backend(data_dir):
 
 
 def test_stats_json_reports_426_papers(data_dir):
-    out = run("--data-dir", data_dir, "stats", "--json")
+    out = run_cli("--data-dir", data_dir, "stats", "--json")
     assert out.returncode == 0, out.stderr
     stats = json.loads(out.stdout)
     assert stats["papers"] == 426 and stats["chunks"] > 426
 
 
 def test_reingest_adds_nothing(data_dir):
-    out = run("--data-dir", data_dir, "ingest", "--json")
+    out = run_cli("--data-dir", data_dir, "ingest", "--json")
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert (report["entries"], report["papers"], report["added"], report["unchanged"], report["embedded"]) == (
@@ -97,7 +85,7 @@ def test_eval_prints_metrics(data_dir, tmp_path):
         )
         + "\n"
     )
-    out = run("--data-dir", data_dir, "eval", str(questions), "--json")
+    out = run_cli("--data-dir", data_dir, "eval", str(questions), "--json")
     assert out.returncode == 0, out.stderr
     metrics = json.loads(out.stdout)["metrics"]
     assert metrics["hit@1"] == 1.0 and metrics["fact_keywords"] == 1.0
@@ -114,7 +102,7 @@ def test_eval_prints_metrics(data_dir, tmp_path):
     ],
 )
 def test_errors_are_one_line_without_traceback(data_dir, args, message):
-    out = run("--data-dir", data_dir, *args)
+    out = run_cli("--data-dir", data_dir, *args)
     assert out.returncode == 1
     assert message in out.stderr
     assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
@@ -122,7 +110,7 @@ def test_errors_are_one_line_without_traceback(data_dir, args, message):
 
 def test_missing_index_says_how_to_build_it(tmp_path):
     env = {"ASSISTANT_SOURCES": str(tmp_path / "mine.jsonl")}
-    out = run("--data-dir", str(tmp_path / "empty"), "ask", "anything?", env=env)
+    out = run_cli("--data-dir", str(tmp_path / "empty"), "ask", "anything?", env=env)
     assert out.returncode == 1
     assert "no paper index" in out.stderr and "assistant ingest" in out.stderr
     assert "Traceback" not in out.stderr
@@ -131,14 +119,14 @@ def test_missing_index_says_how_to_build_it(tmp_path):
 def test_ingest_of_nothing_usable_fails_and_keeps_the_store(data_dir, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("name,text\nx,y\n")
-    out = run("--data-dir", data_dir, "ingest", str(bad))
+    out = run_cli("--data-dir", data_dir, "ingest", str(bad))
     assert out.returncode == 1
     assert "left unchanged" in out.stderr and "lacks abstract, title" in out.stderr
-    assert json.loads(run("--data-dir", data_dir, "stats", "--json").stdout)["papers"] == 426
+    assert json.loads(run_cli("--data-dir", data_dir, "stats", "--json").stdout)["papers"] == 426
 
 
 def test_debug_shows_the_traceback(data_dir):
-    out = run("--data-dir", data_dir, "--debug", "ask", "  ")
+    out = run_cli("--data-dir", data_dir, "--debug", "ask", "  ")
     assert out.returncode == 1 and "Traceback" in out.stderr
 
 
@@ -146,7 +134,7 @@ def test_unreachable_llm_server_is_one_line_naming_the_url(data_dir):
     url = "http://127.0.0.1:9/v1"
     env = {"ASSISTANT_LLM_TIMEOUT": "3", "ASSISTANT_LLM_RETRIES": "0"}
     llm = ["--llm", "openai", "--base-url", url, "--model", "m"]
-    out = run("--data-dir", data_dir, *llm, "ask", "What is EvoStruggle?", env=env)
+    out = run_cli("--data-dir", data_dir, *llm, "ask", "What is EvoStruggle?", env=env)
     assert out.returncode == 1
     assert f"cannot reach the LLM server at {url}" in out.stderr
     assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
@@ -156,25 +144,25 @@ def test_fallback_is_visible_in_the_cli(data_dir):
     env = {"ASSISTANT_LLM_FALLBACK": "true", "ASSISTANT_LLM_RETRIES": "0"}
     llm = ["--llm", "openai", "--base-url", "http://127.0.0.1:9/v1"]
     question = "How many participants took part in the struggle-determination video dataset?"
-    out = run("--data-dir", data_dir, *llm, "ask", question, "--json", env=env)
+    out = run_cli("--data-dir", data_dir, *llm, "ask", question, "--json", env=env)
     assert out.returncode == 0, out.stderr
     answer = json.loads(out.stdout)
     assert answer["backend"] == "extractive" and "extractive backend instead" in answer["notice"]
 
 
 def test_stream_flag_prints_the_answer(data_dir):
-    out = run("--data-dir", data_dir, "ask", "--stream", "How many participants took part in the struggle-determination"
-              " video dataset?")  # fmt: skip
+    out = run_cli("--data-dir", data_dir, "ask", "--stream",
+                  "How many participants took part in the struggle-determination video dataset?")  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert "76 participants" in out.stdout and "[backend: extractive]" in out.stdout
 
 
 def test_cli_shows_filters_read_from_the_question(data_dir):
     question = "What did papers from ByteDance Seed report about spatial abilities?"
-    out = run("--data-dir", data_dir, "ask", question)
+    out = run_cli("--data-dir", data_dir, "ask", question)
     assert out.returncode == 0, out.stderr
     assert "Filters read from the question: papers from ByteDance Seed" in out.stdout
-    off = run("--data-dir", data_dir, "ask", question, "--no-auto-filters", "--json")
+    off = run_cli("--data-dir", data_dir, "ask", question, "--no-auto-filters", "--json")
     assert json.loads(off.stdout)["filters"] is None
 
 
@@ -189,14 +177,14 @@ def test_eval_on_a_beir_dataset(tmp_path, bundled):
     (beir / "queries.jsonl").write_text("".join(json.dumps(q) + "\n" for q in queries))
     qrels = "".join(f"q{i}\td{i}\t1\n" for i in range(12))
     (beir / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + qrels)
-    out = run("--data-dir", str(tmp_path / "store"), "eval", "--beir", str(beir), "--json")
+    out = run_cli("--data-dir", str(tmp_path / "store"), "eval", "--beir", str(beir), "--json")
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert set(result["ndcg10"]) == {"bm25", "dense", "assistant"}
     assert result["queries"]["count"] == 12
     assert result["ndcg10"]["assistant"] >= 0.8  # a query is the paper's own first sentence
-    again = run("--data-dir", str(tmp_path / "store"), "eval", "--beir", str(beir))
+    again = run_cli("--data-dir", str(tmp_path / "store"), "eval", "--beir", str(beir))
     assert again.returncode == 0 and "assistant" in again.stdout and "nDCG@10" in again.stdout
     assert "(0 texts embedded now)" in again.stderr  # the rerun reuses the stored embeddings
-    missing = run("--data-dir", str(tmp_path / "store"), "eval", "--beir", str(tmp_path))
+    missing = run_cli("--data-dir", str(tmp_path / "store"), "eval", "--beir", str(tmp_path))
     assert missing.returncode != 0 and "is not a BEIR dataset" in missing.stderr

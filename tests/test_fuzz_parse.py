@@ -1,5 +1,5 @@
 """Property-based fuzzing of the parsers (hypothesis): generated pages, JSON Lines and CSV, and
-mutations of the real Daily Papers pages in data/papers (truncated, binary, invalid UTF-8, empty,
+mutations of the real Daily Papers pages in index/corpus (truncated, binary, invalid UTF-8, empty,
 huge fields, missing columns, wrong types). Whatever the input: no crash, every paper well formed
 and storable, and every record that is not a paper reported with its file and line.
 
@@ -25,9 +25,9 @@ from index.ingest import distinct_papers, read_sources
 from index.parse import MAX_FIELD_CHARS, MAX_TITLE_CHARS, _content_lines, _split_metadata, parse_csv, parse_jsonl
 from index.records import Paper, ParseResult
 from index.store import _paper_metadata, meta_hash
+from tests.helpers import REPO
 
-REPO = Path(__file__).resolve().parent.parent
-SEEDS = sorted((REPO / "data" / "papers").glob("*.txt"))
+SEEDS = sorted((REPO / "index" / "corpus").glob("*.txt"))
 PROPERTIES = 6
 TOTAL = int(os.environ.get("RELIABILITY_EXAMPLES", "600"))
 EXAMPLES = max(10, math.ceil(TOTAL / PROPERTIES))

@@ -13,7 +13,7 @@ from index.ingest import IngestError, ingest
 from index.keyword import KeywordIndex
 from index.store import Store
 from index.text import terms
-from tests.conftest import SMALL, free_port, stop, wait_for_http, write_jsonl
+from tests.helpers import SMALL, free_port, stop, wait_for_http, write_jsonl
 
 pytestmark = pytest.mark.slow
 

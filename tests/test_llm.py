@@ -5,41 +5,19 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from assistant import Answer, Assistant, BackendError
 from assistant.backends import BACKENDS
-from assistant.backends.generative import GenerativeBackend
-from tests.conftest import send_json
+from tests.helpers import ScriptedBackend, send_json
 from tests.openai_standin import StandIn
 
 pytestmark = pytest.mark.slow
 
 EVO = "EvoStruggle: A Dataset Capturing the Evolution of Struggle across Activities and Skill Levels"
 QUESTION = "How many hours of video and participants does the struggle-determination dataset have?"
-
-
-class ScriptedBackend(GenerativeBackend):
-    """Replies with the next scripted text, in small pieces, or raises the scripted error."""
-
-    name = "scripted"
-    script: list[str | Exception] = []
-    seen: list[list[dict[str, str]]] = []
-
-    @property
-    def where(self) -> str:
-        return "the script"
-
-    def _chat(self, messages: list[dict[str, str]], max_tokens: int) -> Iterator[str]:
-        type(self).seen.append(messages)
-        reply = type(self).script.pop(0)
-        if isinstance(reply, Exception):
-            raise reply
-        for i in range(0, len(reply), 7):
-            yield reply[i : i + 7]
 
 
 @pytest.fixture

@@ -16,9 +16,7 @@ from pathlib import Path
 import pytest
 
 from assistant import Answer, Assistant, BackendError
-from tests.conftest import REFUSALS, free_port, stop, wait_for_http
-from tests.test_answer import assert_citation_invariants
-from tests.test_cli import run
+from tests.helpers import REFUSALS, assert_citation_invariants, free_port, run_cli, stop, wait_for_http
 from tests.tiny_gguf import write_tiny_gguf
 
 pytestmark = pytest.mark.slow
@@ -139,23 +137,23 @@ def test_openai_backend_against_a_llama_cpp_server(bundled, llama_server):
 def test_cli_json_and_stream_against_the_server(bundled, llama_server):
     data_dir = str(bundled.config.data_dir)
     env = {"ASSISTANT_LLM_MAX_TOKENS": "48", "ASSISTANT_TOP_K": "2"}
-    out = run("--data-dir", data_dir, "--llm", "openai", "--base-url", llama_server, "--model", "tiny",
-              "ask", QUESTION, "--json", env=env)  # fmt: skip
+    out = run_cli("--data-dir", data_dir, "--llm", "openai", "--base-url", llama_server, "--model", "tiny",
+                  "ask", QUESTION, "--json", env=env)  # fmt: skip
     assert out.returncode == 0, out.stderr
     answer = json.loads(out.stdout)
     assert answer["backend"] == "openai"
     markers = {int(n) for n in __import__("re").findall(r"\[(\d+)\]", answer["answer"])}
     assert markers == {c["number"] for c in answer["citations"]}
     assert {c["paper_id"] for c in answer["citations"]} <= {s["paper_id"] for s in answer["sources"]}
-    streamed = run("--data-dir", data_dir, "--llm", "openai", "--base-url", llama_server, "--model", "tiny",
-                   "ask", "--stream", QUESTION, env=env)  # fmt: skip
+    streamed = run_cli("--data-dir", data_dir, "--llm", "openai", "--base-url", llama_server, "--model", "tiny",
+                       "ask", "--stream", QUESTION, env=env)  # fmt: skip
     assert streamed.returncode == 0, streamed.stderr
     assert "[backend: openai]" in streamed.stdout
 
 
 def test_cli_llama_cpp_in_process(bundled, tiny_model):
-    out = run("--data-dir", str(bundled.config.data_dir), "--llm", "llama-cpp", "--model", str(tiny_model),
-              "ask", QUESTION, "--json", env={"ASSISTANT_LLM_MAX_TOKENS": "48", "ASSISTANT_TOP_K": "2",
+    out = run_cli("--data-dir", str(bundled.config.data_dir), "--llm", "llama-cpp", "--model", str(tiny_model),
+                  "ask", QUESTION, "--json", env={"ASSISTANT_LLM_MAX_TOKENS": "48", "ASSISTANT_TOP_K": "2",
                                               "ASSISTANT_LLM_CONTEXT_WINDOW": "16384"})  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["backend"] == "llama-cpp"
@@ -166,9 +164,9 @@ def test_stopped_server_is_one_line_naming_the_url(bundled, tiny_model):
     waits for the error is measured by bench/reliability.py."""
     proc, url = start_llama_server(tiny_model)
     stop(proc)
-    out = run("--data-dir", str(bundled.config.data_dir), "--llm", "openai", "--base-url", url, "--model", "tiny",
-              "ask", QUESTION, env={"ASSISTANT_LLM_TIMEOUT": "5", "ASSISTANT_LLM_RETRIES": "0"},
-              timeout=120)  # fmt: skip
+    out = run_cli("--data-dir", str(bundled.config.data_dir), "--llm", "openai", "--base-url", url, "--model", "tiny",
+                  "ask", QUESTION, env={"ASSISTANT_LLM_TIMEOUT": "5", "ASSISTANT_LLM_RETRIES": "0"},
+                  timeout=120)  # fmt: skip
     assert out.returncode == 1
     assert f"cannot reach the LLM server at {url}" in out.stderr and "did not answer within" not in out.stderr
     assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from assistant.nlfilters import parse
 from index.store import Filters
-from tests.conftest import eval_questions
+from tests.helpers import eval_questions
 
 ORGS = ["ByteDance Seed", "Korea University"]
 TODAY = date(2026, 11, 23)

@@ -22,6 +22,7 @@ import pytest
 from assistant import Assistant, Config, StoreError
 from index.ingest import IngestError, ingest, ingest_lock, ingest_running
 from tests.faults import (
+    DAMAGE,
     bundled_records,
     crash_loop,
     ingest_argv,
@@ -29,10 +30,8 @@ from tests.faults import (
     run_ingest,
     store_problems,
     versions,
-    write_jsonl,
 )
-from tests.test_answer import assert_citation_invariants
-from tests.test_cli import run
+from tests.helpers import assert_citation_invariants, run_cli, write_jsonl
 
 pytestmark = pytest.mark.slow
 
@@ -58,7 +57,7 @@ def test_fifty_megabyte_file_finishes_with_a_clear_report(tmp_path, records):
         while out.tell() < 50 * 2**20:
             out.write(block)
             blocks += 1
-    out = run("--data-dir", str(tmp_path / "store"), "ingest", str(big), timeout=600)
+    out = run_cli("--data-dir", str(tmp_path / "store"), "ingest", str(big), timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     summary = out.stdout.splitlines()
     skipped = blocks * len(bad)
@@ -86,7 +85,7 @@ def test_folder_with_binary_files_finishes_with_a_clear_report(tmp_path, records
     (folder / "archive.jsonl.gz").write_bytes(b"\x1f\x8b\x08\x00" + bytes(100))
     (folder / ".hidden").mkdir()
     (folder / ".hidden" / "secret.txt").write_text("not read")
-    out = run("--data-dir", str(tmp_path / "store"), "ingest", str(folder), "--json")
+    out = run_cli("--data-dir", str(tmp_path / "store"), "ingest", str(folder), "--json")
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert (report["files"], report["papers"], report["added"]) == (5, 2, 2)
@@ -176,7 +175,7 @@ def test_questions_during_an_ingest_are_answered_from_a_consistent_index(tmp_pat
     thread.start()
     cli_answers = []
     while writer.poll() is None:  # fresh processes opening the index mid-ingest
-        out = run("--data-dir", str(data_dir), "ask", questions[len(cli_answers) % 4], "--json")
+        out = run_cli("--data-dir", str(data_dir), "ask", questions[len(cli_answers) % 4], "--json")
         cli_answers.append(out)
     thread.join()
     assert writer.returncode == 0, writer.stderr.read()
@@ -190,15 +189,6 @@ def test_questions_during_an_ingest_are_answered_from_a_consistent_index(tmp_pat
         assert {s["title"] for s in got["sources"]} <= {t for t, _ in pairs}
     assert run_ingest(data_dir, tmp_path / "b.jsonl").returncode == 0  # settles a keyword index a reader rewrote
     assert store_problems(data_dir, b) == []
-
-
-DAMAGE = {
-    "garbage database": lambda d: (d / "chroma" / "chroma.sqlite3").write_bytes(random.Random(3).randbytes(100_000)),
-    "truncated database": lambda d: os.truncate(d / "chroma" / "chroma.sqlite3", 150_000),
-    "store folder is a file": lambda d: (shutil.rmtree(d / "chroma"), (d / "chroma").write_text("x")),
-    "vector files gone": lambda d: [shutil.rmtree(p) for p in (d / "chroma").iterdir() if p.is_dir()],
-    "keyword index garbage": lambda d: [p.write_bytes(b"junk") for p in (d / "keyword").iterdir()],
-}
 
 
 @pytest.fixture(scope="module")
@@ -242,14 +232,14 @@ def test_damaged_pages_in_the_cli_are_one_line_and_rebuild(built_store, tmp_path
             f.seek(rng.randrange(4096, db.stat().st_size - 8192))
             f.write(rng.randbytes(8192))
     question = ["--data-dir", str(data_dir), "ask", "What is MetaLadder?", "--json"]
-    out = run(*question, env={"ASSISTANT_SOURCES": str(source)})
+    out = run_cli(*question, env={"ASSISTANT_SOURCES": str(source)})
     assert "Traceback" not in out.stderr
     if out.returncode:
         last = out.stderr.strip().splitlines()[-1]
         assert last.startswith("error: ") and last.endswith("rebuild it with `assistant ingest --rebuild`"), last
-    rebuilt = run("--data-dir", str(data_dir), "ingest", "--rebuild", str(source))
+    rebuilt = run_cli("--data-dir", str(data_dir), "ingest", "--rebuild", str(source))
     assert rebuilt.returncode == 0, rebuilt.stderr
-    assert run(*question, env={"ASSISTANT_SOURCES": str(source)}).returncode == 0
+    assert run_cli(*question, env={"ASSISTANT_SOURCES": str(source)}).returncode == 0
     assert store_problems(data_dir, records[:SMALL]) == []
 
 

@@ -24,11 +24,18 @@ from assistant.backends import BACKENDS
 from assistant.bot import BotCore, Message
 from assistant.slack import render
 from index.ingest import ingest
-from tests.conftest import REPO, SMALL, send_json, stop
-from tests.faults import chat_text, start_ui, write_jsonl
-from tests.test_answer import assert_citation_invariants
-from tests.test_cli import run
-from tests.test_llm import ScriptedBackend
+from tests.faults import chat_text, start_ui
+from tests.helpers import (
+    CHROMIUM_ARGS,
+    REPO,
+    SMALL,
+    ScriptedBackend,
+    assert_citation_invariants,
+    run_cli,
+    send_json,
+    stop,
+    write_jsonl,
+)
 
 pytestmark = pytest.mark.slow
 sys.path.insert(0, str(REPO))
@@ -252,8 +259,6 @@ def ui_app(corpus, llm_url, tmp_path_factory):
 def test_browser_shows_injected_markup_as_text_and_runs_none_of_it(ui_app):
     from playwright.sync_api import sync_playwright
 
-    from tests.test_ui import CHROMIUM_ARGS
-
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         page = browser.new_page()
@@ -300,8 +305,8 @@ def test_secrets_never_reach_the_ui_or_its_log(ui_app):
 def test_secrets_never_reach_cli_errors_stats_or_config_dumps(corpus, llm_url):
     env = {**SECRET_ENV, "ASSISTANT_LLM_RETRIES": "0"}
     llm = ["--data-dir", str(corpus.data_dir), "--llm", "openai", "--base-url", llm_url, "--model", "m"]
-    asked = run(*llm, "ask", QUESTIONS[GRASPING], env={**env, "ASSISTANT_SOURCES": str(corpus.sources[0])})
-    stats = run(*llm, "stats", "--json", env=env)
+    asked = run_cli(*llm, "ask", QUESTIONS[GRASPING], env={**env, "ASSISTANT_SOURCES": str(corpus.sources[0])})
+    stats = run_cli(*llm, "stats", "--json", env=env)
     assert asked.returncode == 1 and "rejected the API key; check $OPENAI_API_KEY" in asked.stderr
     assert stats.returncode == 0 and json.loads(stats.stdout)["llm_model"].startswith("http://***@127.0.0.1:")
     for out in (asked, stats):

@@ -13,29 +13,13 @@ import pytest
 
 from assistant import Answer, QuestionError
 from assistant.bot import BotCore, Message
-from tests.conftest import REFUSALS, REPO, stop
 from tests.faults import QUESTIONS, concurrently, slack_burst, start_slack, start_ui, ui_sessions
-from tests.test_answer import assert_citation_invariants
-from tests.test_cli import run
-from tests.test_slack import SECRET, TOKEN, event, post
+from tests.helpers import ODD, REFUSALS, REPO, SECRET, TOKEN, assert_citation_invariants, event, post, run_cli, stop
 
 pytestmark = pytest.mark.slow
 sys.path.insert(0, str(REPO))
 import ui  # noqa: E402
 
-ODD = {
-    "empty": "",
-    "whitespace": " \t\n\u3000\u00a0 \r\n",
-    "100,000 characters": "why " * 25_000,
-    "control characters": "What\x00 is\x1b[31m Meta\u200bLad\u00adder\x07?\r\n\x7f",
-    "only control characters": "\x00\x01\x02\x1b\x7f",
-    "lone surrogate": "what is \ud800 MetaLadder",
-    "Chinese": "这些论文中关于持续学习的研究有哪些？",
-    "Arabic": "ما هي الأوراق التي تدرس التعلم المستمر؟",
-    "German": "Welche Arbeiten untersuchen kontinuierliches Lernen ohne Vergessen?",
-    "emoji": "🤖🧠 continual learning? 🔥",
-    "right-to-left override": "\u202eevil\u202c MetaLadder reasoning transfer",
-}
 REJECTED = {"empty": "the question is empty", "whitespace": "the question is empty",
             "only control characters": "the question is empty", "100,000 characters": "characters long"}  # fmt: skip
 
@@ -71,7 +55,7 @@ def test_odd_question_gets_a_clear_answer_or_error_everywhere(bundled, backends,
 
 @pytest.mark.parametrize("kind", ["100,000 characters", "control characters"])
 def test_odd_question_in_the_cli(bundled, kind):
-    out = run("--data-dir", str(bundled.config.data_dir), "ask", ODD[kind].replace("\x00", ""))
+    out = run_cli("--data-dir", str(bundled.config.data_dir), "ask", ODD[kind].replace("\x00", ""))
     assert "Traceback" not in out.stderr
     if kind in REJECTED:
         assert out.returncode == 1

@@ -7,65 +7,19 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from slack_sdk.signature import SignatureVerifier
 
 from assistant.answer import Answer, Citation, Source
 from assistant.bot import BotCore, Message, RateLimit, Reply
 from assistant.slack import SEARCHING, render
-from tests.conftest import free_port, send_json, stop
+from tests.helpers import SECRET, TOKEN, SlackStandIn, event, free_port, post, stop
 
 pytestmark = pytest.mark.slow
 
-TOKEN = "xoxb-test-0000-secret-token"
-SECRET = "test-signing-secret-1234"
 FACT = "How many participants took part in the struggle-determination video dataset?"
-
-
-class SlackStandIn:
-    """Records Web API calls; answers them the way Slack does."""
-
-    def __init__(self):
-        self.calls: list[tuple[str, dict]] = []
-        self.lock = threading.Lock()
-        stand_in = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                raw = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
-                if "json" in (self.headers.get("Content-Type") or ""):
-                    data = json.loads(raw or "{}")
-                else:
-                    data = {k: v[0] for k, v in urllib.parse.parse_qs(raw).items()}
-                method = self.path.rsplit("/", 1)[-1]
-                with stand_in.lock:
-                    stand_in.calls.append((method, data))
-                    number = len(stand_in.calls)
-                reply = {"ok": True}
-                if method == "auth.test":
-                    reply.update(user_id="UBOT", bot_id="BBOT", team_id="T1", user="paperbot")
-                elif method == "chat.postMessage":
-                    reply.update(channel=data.get("channel"), ts=f"1800000000.{number:06d}")
-                send_json(self, 200, reply)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/"
-
-    def of(self, method: str) -> list[dict]:
-        with self.lock:
-            return [data for m, data in self.calls if m == method]
 
 
 @pytest.fixture(scope="module")
@@ -90,32 +44,6 @@ def slack(bundled, tmp_path_factory):
         time.sleep(0.2)
     yield {"url": f"http://127.0.0.1:{port}/slack/events", "api": stand_in, "log": log}
     stop(proc)
-
-
-_counter = iter(range(1, 1_000_000))
-
-
-def event(text: str, user: str = "U1", thread_ts: str | None = None, kind: str = "app_mention", **extra) -> dict:
-    n = next(_counter)
-    inner = {"type": kind, "user": user, "text": text, "ts": f"1700000000.{n:06d}", "channel": "C1", **extra}
-    if thread_ts:
-        inner["thread_ts"] = thread_ts
-    return {"token": "x", "team_id": "T1", "api_app_id": "A1", "type": "event_callback", "event_id": f"Ev{n}",
-            "event_time": int(time.time()), "event": inner}  # fmt: skip
-
-
-def post(url: str, payload: dict, secret: str = SECRET, age: int = 0, headers: dict | None = None) -> int:
-    body = json.dumps(payload)
-    timestamp = str(int(time.time()) - age)
-    signature = SignatureVerifier(secret).generate_signature(timestamp=timestamp, body=body)
-    request = urllib.request.Request(url, data=body.encode(), method="POST", headers={
-        "Content-Type": "application/json", "X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature,
-        **(headers or {})})  # fmt: skip
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
 
 
 def wait_for(predicate, timeout: float = 60.0):

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from assistant import Answer, Source
-from tests.conftest import REPO, free_port, stop, wait_for_http
+from tests.helpers import CHROMIUM_ARGS, REPO, free_port, stop, wait_for_http
 
 pytestmark = pytest.mark.slow
 sys.path.insert(0, str(REPO))
@@ -18,8 +18,6 @@ import ui  # noqa: E402
 OUTPUT = REPO / "test-output"
 FACT = "How many participants took part in the struggle-determination video dataset?"
 OFF_TOPIC = "Is there a paper on quantum reinforcement learning for chip placement?"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
