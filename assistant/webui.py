@@ -226,8 +226,8 @@ def build_app(backends: Backends) -> gr.Blocks:
         inputs = [question, chatbot, turns, backend, date_from, date_to, organization, k]
         outputs = [chatbot, sources, turns, question]
         question.submit(handler, inputs, outputs, api_name="ask")
-        send.click(handler, inputs, outputs, api_name=False)
-        clear.click(lambda: ([], render_sources(None), [], ""), None, outputs, api_name=False)
+        send.click(handler, inputs, outputs, api_name=False)  # type: ignore[arg-type]  # False: not in the API
+        clear.click(lambda: ([], render_sources(None), [], ""), None, outputs, api_name=False)  # type: ignore[arg-type]
     return demo
 
 

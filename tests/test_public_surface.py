@@ -22,6 +22,7 @@ ADAPTERS = [
     "assistant/bot.py",
     "assistant/slack.py",
     "assistant/mcp_server.py",
+    "assistant/server.py",
 ]
 # the adapter and tool modules an adapter may dispatch to, besides the package's public names
 SUBMODULES = {"bot", "slack", "server", "mcp_server", "webui", "evaluate", "beir"}
