@@ -80,7 +80,7 @@ def test_an_organisation_is_stripped_and_matched_ignoring_case():
 
 def test_the_ui_fields_go_through_the_same_check():
     import ui
-    from assistant import QuestionError
+    from assistant import FilterError
 
     assert ui.parse_filters("", " ", "") is None
     filters = ui.parse_filters("2024", "2024-06", " Robotics Lab")
@@ -93,7 +93,7 @@ def test_the_ui_fields_go_through_the_same_check():
             "the start date 2025-01-01 is after the end date 2024-12-31; give the earlier date first",
         ),  # noqa: E501
     ]:
-        with pytest.raises(QuestionError) as caught:
+        with pytest.raises(FilterError) as caught:  # shown in the chat like every AssistantError
             ui.parse_filters(*fields)
         assert str(caught.value) == message
 
