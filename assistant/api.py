@@ -120,6 +120,7 @@ class Assistant:
 
             self._models.add(LlamaIndexBackend(self.config, llm))
         self.first_ingest: IngestReport | None = None  # the build of the bundled corpus on first use, if any
+        self._embedder: Any = None  # kept across an ingest, so reopening does not load the model again
 
     # the index
     def open(self) -> Snapshot:
@@ -132,13 +133,13 @@ class Assistant:
         with self._opening:
             if self._snapshot is None:
                 try:
-                    self._swap(Snapshot.open(self.config))
+                    self._swap(Snapshot.open(self.config, self._embedder))
                 except StoreError:
                     if self.config.sources != Config.model_fields["sources"].default:
                         raise
                     log.info("no index in %s yet: building the bundled corpus (first use)", self.config.data_dir)
                     self.first_ingest = ingest(self.config, wait=True)
-                    self._swap(Snapshot.open(self.config))
+                    self._swap(Snapshot.open(self.config, self._embedder))
             assert self._snapshot is not None
             return self._snapshot
 
@@ -154,8 +155,10 @@ class Assistant:
         ``wait``, else fail at once."""
         old = self._snapshot
         sources = [Path(p) for p in paths] if paths else None
-        report = ingest(self.config, sources, rebuild, progress, old.search.embedder if old else None, wait=wait)
-        self._swap(Snapshot.open(self.config, old.search.embedder if old else None))
+        embedder = old.search.embedder if old else self._embedder
+        report = ingest(self.config, sources, rebuild, progress, embedder, wait=wait)
+        self._embedder = embedder
+        self._snapshot = None  # the next call opens the new papers; calls running keep theirs
         return report
 
     def _swap(self, snapshot: Snapshot) -> None:
