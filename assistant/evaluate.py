@@ -153,12 +153,6 @@ def _latency(latencies: list[float]) -> dict[str, Any]:
     }
 
 
-def format_metrics(metrics: dict[str, Any]) -> str:
-    """The metrics as an aligned two-column table."""
-    width = max(len(k) for k in metrics)
-    return "\n".join(f"{k:<{width}}  {'n/a' if v is None else v}" for k, v in metrics.items())
-
-
 def format_report(report: dict[str, Any]) -> str:
     """Per split (tuning | held-out), the headline metrics, then per question type."""
     splits = list(report["splits"])

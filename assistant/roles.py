@@ -87,11 +87,6 @@ def roles(abstract: str) -> tuple[tuple[str, Role], ...]:
     return tuple(out)
 
 
-def first_of(abstract: str, role: Role) -> str | None:
-    """The first sentence of ``abstract`` with ``role``."""
-    return next((s for s, r in roles(abstract) if r is role), None)
-
-
 def contribution(abstract: str) -> str | None:
     """The sentence that says what the paper does: the first that proposes, introduces or presents
     something, else the first contribution sentence ("we study", "we show")."""

@@ -24,7 +24,7 @@ from assistant.answerability import SCAFFOLD, counted, named_sources
 from assistant.backends.base import AnswerBackend
 from assistant.citations import defuse
 from assistant.names import short_name
-from assistant.questions import Kind, Reading, asked_head, compare_parts, field_label, read
+from assistant.questions import Kind, Reading, asked_head, compare_parts, read
 from assistant.roles import Role, contribution, headline_result, roles
 from index.config import Config
 from index.text import sentences, terms
@@ -233,17 +233,13 @@ class ExtractiveBackend(AnswerBackend):
         if aspect:
             notes = []
             for n in picked:
-                sentence = _best_sentence(sources[n - 1].abstract, aspect, exclude=_said(lines))
+                sentence = _best_sentence(sources[n - 1].abstract, aspect, exclude=set(lines))
                 if sentence:
                     notes.append(f"{short(sources[n - 1].title)}: {defuse(sentence.strip())} [{n}]")
             if notes:
                 lines.append("On the point the question raises:")
                 lines.extend(f"- {note}" for note in notes)
         return lines
-
-
-def _said(lines: list[str]) -> set[str]:
-    return {line for line in lines}
 
 
 def _best_sentence(abstract: str, weights: dict[str, float], exclude: set[str]) -> str | None:
@@ -306,7 +302,8 @@ def _summary(n: int, source: Source, single: bool) -> str:
 
 
 def _metadata_answer(reading: Reading, question: str, sources: list[Source], idf: Callable[[str], float]) -> list[str]:
-    """The listing's fields the question asks for, of the paper it names (else the top one)."""
+    """The listing's fields the question asks for, of the paper it names (else the top one). A field
+    the listing lacks is not written here: the engine's answerability check says it, for every backend."""
     named = named_sources(question, sources, idf)
     n = named[0] if named else 1
     s = sources[n - 1]
@@ -325,6 +322,4 @@ def _metadata_answer(reading: Reading, question: str, sources: list[Source], idf
             lines.append(f"The listing for {title} links to {s.url} [{n}].")
         elif name == "authors" and s.organization:
             lines.append(f"The listing for {title} names the organisation {s.organization}, not its authors [{n}].")
-        else:
-            lines.append(f"The listing for {title} [{n}] does not give its {field_label(name)}.")
     return lines
