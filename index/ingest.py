@@ -20,11 +20,12 @@ from index.config import Config
 from index.embed import Embedder, make_embedder
 from index.errors import AssistantError
 from index.keyword import KeywordIndex
+from index.formats import SNIFF_CHARS, detect, suffixes
 from index.parse import parse_source
 from index.records import Paper, ParseResult, Problem, merge
 from index.store import Store, meta_hash
 
-TEXT_SUFFIXES = {".txt", ".md", ".jsonl", ".ndjson", ".csv"}
+TEXT_SUFFIXES = {".txt", ".md", ".jsonl", ".ndjson", ".csv", ".json", ".xml", ".atom", ".rss"}
 GROUP = 128  # papers embedded and committed together
 LOCK_FILE = "ingest.lock"
 
@@ -73,7 +74,7 @@ def _files(paths: Iterable[Path], problems: list[Problem]) -> list[Path]:
         if path.is_dir():
             for f in sorted(path.rglob("*")):
                 if f.is_file() and not any(part.startswith(".") for part in f.relative_to(path).parts):
-                    if f.suffix.lower() in TEXT_SUFFIXES:
+                    if f.suffix.lower() in TEXT_SUFFIXES | suffixes():
                         found.append(f)
                     else:
                         problems.append(Problem(str(f), 0, f"unsupported file type {f.suffix or '(none)'}, skipped"))
@@ -89,6 +90,10 @@ def read_sources(paths: Iterable[Path]) -> tuple[ParseResult, int]:
     result = ParseResult()
     files = _files(paths, result.problems)
     for f in files:
+        streamed = _streamed(f, result)
+        if streamed is not None:
+            result.extend(streamed)
+            continue
         try:
             data = f.read_bytes()
         except OSError as exc:
@@ -106,6 +111,29 @@ def read_sources(paths: Iterable[Path]) -> tuple[ParseResult, int]:
             parsed.problems.append(Problem(str(f), 0, "no papers in this file" if text.strip() else "empty file"))
         result.extend(parsed)
     return result, len(files)
+
+
+STREAM_BYTES = 64 * 2**20  # a file this large is read line by line when its format allows
+
+
+def _streamed(f: Path, result: ParseResult) -> ParseResult | None:
+    """A large file in a format read record by record (the arXiv snapshot), parsed without
+    holding its text; None for every other file (read whole below)."""
+    try:
+        if f.stat().st_size < STREAM_BYTES:
+            return None
+        with f.open(encoding="utf-8", errors="replace", newline="") as handle:
+            fmt = detect(str(f), handle.read(SNIFF_CHARS).removeprefix("\ufeff"))
+            if fmt is None or fmt.stream is None:
+                return None
+            handle.seek(0)
+            parsed = ParseResult()
+            for item in fmt.stream(handle, str(f)):
+                (parsed.papers if isinstance(item, Paper) else parsed.problems).append(item)
+            return parsed
+    except OSError as exc:
+        result.problems.append(Problem(str(f), 0, f"cannot read: {exc.strerror}"))
+        return ParseResult()
 
 
 def distinct_papers(parsed: ParseResult) -> list[Paper]:

@@ -298,6 +298,12 @@ PARSERS = {".jsonl": parse_jsonl, ".ndjson": parse_jsonl, ".csv": parse_csv}
 
 
 def parse_source(name: str, text: str) -> ParseResult:
-    """Parse one source by its file name: .jsonl/.ndjson, .csv, anything else as a page dump."""
+    """Parse one source: a format of ``index.formats`` recognised by content or suffix, else by
+    its file name: .jsonl/.ndjson, .csv, anything else as a page dump."""
+    from index.formats import SNIFF_CHARS, detect
+
+    fmt = detect(name, text[:SNIFF_CHARS])
+    if fmt is not None:
+        return fmt.parse(text, name)
     suffix = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
     return PARSERS.get(suffix, parse_page)(text, name)

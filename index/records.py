@@ -17,6 +17,33 @@ def normalise_title(title: str) -> str:
     return _NON_WORD.sub(" ", folded.casefold()).strip() or " ".join(title.split())
 
 
+_ARXIV = re.compile(
+    r"(?:arxiv\.org/(?:abs|pdf)/|arxiv:\s*)?(?P<id>\d{4}\.\d{4,5}|[a-z][a-z.-]*(?:\.[A-Z]{2})?/\d{7})(?:v(?P<v>\d+))?(?:\.pdf)?$",
+    re.I,
+)
+_DOI = re.compile(r"(10\.\d{4,9}/\S+)")
+
+
+def arxiv_id_of(text: str | None) -> tuple[str | None, int | None]:
+    """The arXiv id and version in an id, ``arXiv:`` reference or abs/pdf URL:
+    ``"http://arxiv.org/abs/2401.12345v2"`` is ``("2401.12345", 2)``; anything else ``(None, None)``."""
+    if not text:
+        return None, None
+    m = _ARXIV.search(text.strip())
+    if not m:
+        return None, None
+    return m["id"].lower() if "/" not in m["id"] else m["id"], int(m["v"]) if m["v"] else None
+
+
+def doi_of(text: str | None) -> str | None:
+    """A DOI in its plain form (``https://doi.org/10.1/X`` and ``doi:10.1/X`` are ``10.1/x``):
+    DOIs are case-insensitive, so lower case is the one spelling to match on."""
+    if not text:
+        return None
+    m = _DOI.search(text.strip())
+    return m[1].rstrip(".,;").lower() if m else None
+
+
 def paper_id_for(title: str) -> str:
     """A stable id derived from the normalised title (12 hex digits)."""
     return hashlib.sha1(normalise_title(title).encode()).hexdigest()[:12]
@@ -35,6 +62,12 @@ class Paper:
     date: str | None = None  # ISO date, only when the year is known
     upvotes: int | None = None
     url: str | None = None
+    author_names: tuple[str, ...] = ()  # in the source's order, when the source names them
+    arxiv_id: str | None = None  # "2401.12345" or "hep-th/9901001": the version folded (see arxiv_id_of)
+    version: int | None = None  # the arXiv version this abstract is from (2 for v2), when known
+    doi: str | None = None  # "10.1145/3292500.3330701": lower case, no resolver prefix (see doi_of)
+    venue: str | None = None  # journal, proceedings or conference
+    categories: tuple[str, ...] = ()  # arXiv categories, the primary one first
     # "file:line" of every entry merged into this paper, as parsed; in the index, the files only, named
     # relative to the folder ingested (see index.ingest.located)
     sources: tuple[str, ...] = ()
