@@ -25,6 +25,10 @@ class Source:
     organization: str | None = None
     url: str | None = None
     upvotes: int | None = None
+    arxiv_id: str | None = None
+    doi: str | None = None
+    venue: str | None = None
+    categories: tuple[str, ...] = ()
     similarity: float = 0.0  # best cosine similarity of a chunk of this paper to the question
     keyword_score: float = 0.0  # BM25 score of the paper
     coverage: float = 0.0  # idf-weighted share of the question's terms found in title and abstract
@@ -44,15 +48,22 @@ class Source:
             organization=paper.organization,
             url=paper.url,
             upvotes=paper.upvotes,
+            arxiv_id=paper.arxiv_id,
+            doi=paper.doi,
+            venue=paper.venue,
+            categories=paper.categories,
             similarity=similarity,
             keyword_score=keyword_score,
             coverage=coverage,
         )
 
     def byline(self) -> str:
-        """'9 authors · Sep 17, 2024' or 'ByteDance Seed · Dec 23, 2025'."""
+        """'9 authors · Sep 17, 2024' or 'ByteDance Seed · Dec 23, 2025', then what an arXiv or
+        reference-manager source adds: 'NeurIPS 2024 · cs.LG, cs.AI · arXiv:2401.12345 · doi:10.1/x'."""
         who = self.organization or (f"{self.authors} authors" if self.authors else None)
-        return " · ".join(x for x in (who, self.date_text) if x)
+        where = ", ".join(self.categories)
+        ids = (f"arXiv:{self.arxiv_id}" if self.arxiv_id else None, f"doi:{self.doi}" if self.doi else None)
+        return " · ".join(x for x in (who, self.date_text, self.venue, where, *ids) if x)
 
     def listing(self) -> str:
         """What the listing says of the paper, in words a claim about it would use."""
@@ -62,6 +73,10 @@ class Source:
             f"listed with the date {self.date_text}" if self.date_text else "",
             f"{self.upvotes} upvotes in the listing" if self.upvotes is not None else "",
             f"links to {self.url}" if self.url else "",
+            f"published in {self.venue}" if self.venue else "",
+            f"arXiv categories {', '.join(self.categories)}" if self.categories else "",
+            f"arXiv id {self.arxiv_id}" if self.arxiv_id else "",
+            f"DOI {self.doi}" if self.doi else "",
         ]
         return "; ".join(p for p in parts if p)
 

@@ -84,6 +84,10 @@ class PaperRecord(BaseModel):
     authors: int | None = Field(None, description="Number of authors, when the listing gives it.")
     url: str | None = None
     upvotes: int | None = None
+    arxiv_id: str | None = Field(None, description="The arXiv id, versions folded (2401.12345).")
+    doi: str | None = None
+    venue: str | None = Field(None, description="Journal, proceedings or conference, when the source gives one.")
+    categories: list[str] = Field(default_factory=list, description="arXiv categories, the primary one first.")
 
     @classmethod
     def of(cls, paper: Paper | Source) -> PaperRecord:
@@ -97,6 +101,10 @@ class PaperRecord(BaseModel):
             authors=paper.authors,
             url=paper.url,
             upvotes=paper.upvotes,
+            arxiv_id=paper.arxiv_id,
+            doi=paper.doi,
+            venue=paper.venue,
+            categories=list(paper.categories),
         )
 
 
@@ -212,9 +220,14 @@ def create_server(assistant: Assistant) -> MCPServer:
         since: Annotated[str | None, Field(description="Only papers dated on or after this date.")] = None,
         until: Annotated[str | None, Field(description="Only papers dated on or before this date.")] = None,
         organization: Annotated[str | None, Field(description="Only papers from this organisation.")] = None,
+        category: Annotated[str | None, Field(description="Only papers in this arXiv category (cs.LG).")] = None,
+        venue: Annotated[str | None, Field(description="Only papers whose venue holds these words.")] = None,
+        doi: Annotated[str | None, Field(description="Only the paper with this DOI.")] = None,
     ) -> SearchResult:
         with _user_errors():
-            filters = Filters(date_from=since, date_to=until, organization=organization)
+            filters = Filters(
+                date_from=since, date_to=until, organization=organization, category=category, venue=venue, doi=doi
+            )
             sources = assistant.retrieve(query, k, filters or None)
         return SearchResult(papers=[SearchHit(**PaperRecord.of(s).model_dump(), score=s.score) for s in sources])
 

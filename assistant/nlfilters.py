@@ -43,6 +43,18 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
         ),
     ),  # noqa: E501
 ]
+_ARCHIVES = (
+    "cs math stat physics q-bio q-fin eess econ astro-ph cond-mat gr-qc hep-ex hep-lat hep-ph hep-th math-ph"
+    " nlin nucl-ex nucl-th quant-ph"
+).split()
+# "in cs.LG", "from the arXiv category stat.ML", "cs.CV papers": an arXiv category written out (a bare
+# archive such as "cs" is too common a word to count)
+_CATEGORY = re.compile(
+    r"(?:\b(?:in|from|under|within)\s+(?:the\s+)?)?(?:\barxiv\s+)?(?:\bcategor(?:y|ies)\s+)?"
+    rf"(?<![\w.-])(?P<cat>(?:{'|'.join(re.escape(a) for a in _ARCHIVES)})\.[A-Za-z][A-Za-z-]+)(?![\w-])"
+    r"(?:\s+(?:category|archive)\b)?",
+    re.I,
+)
 _WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
 
 
@@ -112,11 +124,19 @@ def _describe(filters: Filters) -> str:
         parts.append(f"dated up to {filters.date_to}")
     if filters.organization:
         parts.append(f"from {filters.organization}")
+    if filters.category:
+        parts.append(f"in {filters.category}")
     return "papers " + " and ".join(parts)
 
 
+def _category_name(text: str) -> str:
+    """A category as arXiv writes it: "cs.lg" is cs.LG (matching ignores case; this is for showing)."""
+    archive, _, sub = text.partition(".")
+    return f"{archive.lower()}.{sub.upper() if len(sub) == 2 else sub}"
+
+
 def parse(question: str, organizations: list[str], today: date | None = None) -> Parsed:
-    """Find date and organisation filters in ``question``. Never raises: a period reaching back
+    """Find date, organisation and arXiv category filters in ``question``. Never raises: a period reaching back
     before year 1 ("the last 3000 years") is no date filter, and a phrase that would give an
     invalid filter gives none."""
     today = today or date.today()
@@ -135,8 +155,13 @@ def parse(question: str, organizations: list[str], today: date | None = None) ->
             organization = org
             text = text[: m.start()] + text[m.end() :]
             break
+    category = None
+    m = _CATEGORY.search(text)
+    if m:
+        category = _category_name(m["cat"])
+        text = text[: m.start()] + text[m.end() :]
     try:
-        filters = Filters(date_from=date_from, date_to=date_to, organization=organization)
+        filters = Filters(date_from=date_from, date_to=date_to, organization=organization, category=category)
     except FilterError:  # e.g. an organisation the index knows only as blank text
         return Parsed(None, question, None)
     if not filters:

@@ -135,10 +135,23 @@ class FilterFields(BaseModel):
     since: str | None = Field(None, description="Only papers dated on or after this ISO date (YYYY[-MM[-DD]]).")
     until: str | None = Field(None, description="Only papers dated on or before this ISO date.")
     organization: str | None = Field(None, description="Only papers from this organisation.")
+    category: str | None = Field(None, description="Only papers in this arXiv category or archive (cs.LG, cs).")
+    venue: str | None = Field(None, description="Only papers whose venue holds these words (NeurIPS).")
+    doi: str | None = Field(None, description="Only the paper with this DOI.")
 
     def filters(self) -> Filters | None:
         """The filters asked for; none at all lets the assistant read them from the question."""
-        return Filters(date_from=self.since, date_to=self.until, organization=self.organization) or None
+        return (
+            Filters(
+                date_from=self.since,
+                date_to=self.until,
+                organization=self.organization,
+                category=self.category,
+                venue=self.venue,
+                doi=self.doi,
+            )
+            or None
+        )
 
 
 class ChatRequest(FilterFields):

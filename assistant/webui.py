@@ -67,13 +67,14 @@ class Backends:
         return name
 
 
-def parse_filters(date_from: str, date_to: str, organization: str) -> Filters | None:
+def parse_filters(date_from: str, date_to: str, organization: str, category: str = "") -> Filters | None:
     """Filters from the UI fields (blank means no filter); a bad value is a FilterError naming it,
     which the chat shows."""
     filters = Filters(
         date_from=(date_from or "").strip() or None,
         date_to=(date_to or "").strip() or None,
         organization=(organization or "").strip() or None,
+        category=(category or "").strip() or None,
     )
     return filters or None
 
@@ -141,12 +142,13 @@ def respond(
     organization: str,
     k: float,
     backends: Backends,
+    category: str = "",
 ) -> Iterator[tuple[Chat, str, list[Turn], str]]:
     """Stream one answer into the chat; errors become a chat message, never a traceback."""
     chat = [*chat, {"role": "user", "content": message}, {"role": "assistant", "content": ""}]
     panel = render_sources(None)
     try:
-        filters = parse_filters(date_from, date_to, organization)
+        filters = parse_filters(date_from, date_to, organization, category)
         name = backends.check(backend)
         for item in backends.assistant.stream(message, k=int(k), filters=filters, history=turns, backend=name):
             if isinstance(item, Answer):
@@ -212,6 +214,7 @@ def build_app(backends: Backends) -> gr.Blocks:
                         date_from = gr.Textbox(label="From date (2024, 2024-05, 2024-05-31)", elem_id="date-from")
                         date_to = gr.Textbox(label="To date", elem_id="date-to")
                         organization = gr.Dropdown([""] + organizations, value="", label="Organisation", elem_id="org")
+                        category = gr.Textbox(label="arXiv category (cs.LG, or cs for all of it)", elem_id="category")
                         k = gr.Slider(1, 10, value=backends.config.top_k, step=1, label="Sources", elem_id="k")
                         backend = gr.Dropdown(
                             backends.names, value=backends.default, label="Answering backend", elem_id="backend"
@@ -220,10 +223,10 @@ def build_app(backends: Backends) -> gr.Blocks:
             gr.Markdown(summary, elem_id="corpus-summary")
             gr.BarPlot(frame, x="month", y="papers", title="Papers per month (listings with a year)")
 
-        def handler(message, chat, turns_, backend_, from_, to_, org_, k_):
-            yield from respond(message, chat, turns_, backend_, from_, to_, org_, k_, backends)
+        def handler(message, chat, turns_, backend_, from_, to_, org_, k_, cat_):
+            yield from respond(message, chat, turns_, backend_, from_, to_, org_, k_, backends, cat_)
 
-        inputs = [question, chatbot, turns, backend, date_from, date_to, organization, k]
+        inputs = [question, chatbot, turns, backend, date_from, date_to, organization, k, category]
         outputs = [chatbot, sources, turns, question]
         question.submit(handler, inputs, outputs, api_name="ask")
         send.click(handler, inputs, outputs, api_name=False)  # type: ignore[arg-type]  # False: not in the API

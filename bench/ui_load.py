@@ -68,7 +68,7 @@ def start_ui(data_dir: str | None) -> tuple[subprocess.Popen, str]:
 def one_question(client, question: str, start: threading.Barrier) -> dict[str, float | bool]:
     start.wait()  # all questions leave together
     started = time.perf_counter()
-    job = client.submit(question, [], "extractive", "", "", "", 5, api_name="/ask")
+    job = client.submit(question, [], "extractive", "", "", "", 5, "", api_name="/ask")
     first = None
     for update in job:  # blocks until the next streamed update arrives
         if first is None and chat_text(update[0]):

@@ -21,7 +21,7 @@ import re
 from datetime import date as Date
 from typing import Any
 
-from index.records import Paper, ParseResult, Problem, paper_id_for
+from index.records import Paper, ParseResult, Problem, arxiv_id_of, doi_of, paper_id_for
 
 PAGE_CHROME = {
     "new",
@@ -217,6 +217,9 @@ def record_to_paper(record: Any, source: str) -> Paper:
         m = _ISO.match(date_text)
         iso = _valid_iso(m) if m else parse_date(date_text)[0]
     org = _text_field(record, "organization", False) or _text_field(record, "organisation", False)
+    arxiv_id, version = arxiv_id_of(_text_field(record, "arxiv_id", False) or _text_field(record, "arxiv", False))
+    listed = record.get("authors") if isinstance(record.get("authors"), list) else []
+    names = tuple(" ".join(n.split()) for n in listed if isinstance(n, str) and n.strip())
     return Paper(
         paper_id=_text_field(record, "id", False) or paper_id_for(title),
         title=title,
@@ -227,8 +230,20 @@ def record_to_paper(record: Any, source: str) -> Paper:
         date=iso,
         upvotes=_count(record.get("upvotes")),
         url=_text_field(record, "url", False),
+        author_names=names,
+        arxiv_id=arxiv_id,
+        version=version,
+        doi=doi_of(_text_field(record, "doi", False)),
+        venue=_text_field(record, "venue", False) or _text_field(record, "journal", False),
+        categories=_categories(record.get("categories")),
         sources=(source,),
     )
+
+
+def _categories(value: Any) -> tuple[str, ...]:
+    """arXiv categories given as a list or as text ("cs.LG stat.ML", "cs.LG, stat.ML")."""
+    items = value if isinstance(value, list) else re.split(r"[\s,;]+", value) if isinstance(value, str) else []
+    return tuple(dict.fromkeys(c.strip() for c in items if isinstance(c, str) and c.strip()))
 
 
 def _valid_iso(m: re.Match) -> str | None:
@@ -249,6 +264,45 @@ def parse_jsonl(text: str, source: str = "<jsonl>") -> ParseResult:
         except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
             result.problems.append(Problem(source, number, _reason(exc)))
     return result
+
+
+def parse_json(text: str, source: str = "<json>") -> ParseResult:
+    """Parse a JSON array of paper records (or an object holding one under "papers" or "data");
+    each record is reported by the line it starts on."""
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        return ParseResult(problems=[Problem(source, 1, _reason(exc))])
+    if isinstance(data, dict):
+        data = next((data[k] for k in ("papers", "data") if isinstance(data.get(k), list)), None)
+    if not isinstance(data, list):
+        reason = "expected a JSON array of objects with 'title' and 'abstract'"
+        return ParseResult(problems=[Problem(source, 1, reason)])
+    result = ParseResult()
+    starts = _element_lines(text, len(data))
+    for record, line in zip(data, starts):
+        try:
+            result.papers.append(record_to_paper(record, f"{source}:{line}"))
+        except ValueError as exc:
+            result.problems.append(Problem(source, line, _reason(exc)))
+    return result
+
+
+def _element_lines(text: str, n: int) -> list[int]:
+    """The line each of the ``n`` elements of a top-level JSON array starts on."""
+    decoder = json.JSONDecoder()
+    lines: list[int] = []
+    at = text.index("[") + 1
+    line = text.count("\n", 0, at) + 1
+    while len(lines) < n:
+        while text[at] in " \t\r\n,":
+            line += text[at] == "\n"
+            at += 1
+        lines.append(line)
+        _, end = decoder.raw_decode(text, at)
+        line += text.count("\n", at, end)
+        at = end
+    return lines
 
 
 def parse_csv(text: str, source: str = "<csv>") -> ParseResult:
@@ -294,7 +348,7 @@ def _reason(exc: BaseException) -> str:
     return str(exc)
 
 
-PARSERS = {".jsonl": parse_jsonl, ".ndjson": parse_jsonl, ".csv": parse_csv}
+PARSERS = {".jsonl": parse_jsonl, ".ndjson": parse_jsonl, ".csv": parse_csv, ".json": parse_json}
 
 
 def parse_source(name: str, text: str) -> ParseResult:

@@ -132,28 +132,71 @@ def _richer(a: str | None, b: str | None) -> str | None:
     return b if (b and (not a or len(b) > len(a))) else a
 
 
-def merge(entries: list[Paper]) -> list[Paper]:
-    """Dedupe entries by normalised title: keep the longest abstract and merge the metadata.
+def _ids(paper: Paper) -> tuple[str | None, str | None]:
+    """The paper's arXiv id and DOI, where an arXiv DOI (10.48550/arXiv.X) counts as the arXiv id X."""
+    doi = paper.doi.lower() if paper.doi else None
+    if doi and doi.startswith("10.48550/arxiv."):
+        return paper.arxiv_id or arxiv_id_of(doi.removeprefix("10.48550/arxiv."))[0], None
+    return paper.arxiv_id, doi
 
-    Order follows first appearance, so ids and ranks are stable across runs.
+
+def identity_keys(paper: Paper) -> list[tuple[str, str]]:
+    """What makes two entries one paper, strongest first: the arXiv id (versions folded), the
+    DOI, the normalised title."""
+    arxiv, doi = _ids(paper)
+    return [k for k in (("arxiv", arxiv), ("doi", doi)) if k[1]] + [("title", normalise_title(paper.title))]
+
+
+def _conflict(a: Paper, b: Paper) -> bool:
+    """Two entries with different arXiv ids (or DOIs) are two papers, whatever their titles."""
+    (arxiv_a, doi_a), (arxiv_b, doi_b) = _ids(a), _ids(b)
+    return bool((arxiv_a and arxiv_b and arxiv_a != arxiv_b) or (doi_a and doi_b and doi_a != doi_b))
+
+
+def _combine(seen: Paper, entry: Paper) -> Paper:
+    """One paper from two entries of it: the newest abstract version (the longer abstract when
+    neither is newer), the richest metadata, every source."""
+    newer = (entry.version or 0) > (seen.version or 0)
+    text = entry if newer or (entry.version == seen.version and len(entry.abstract) > len(seen.abstract)) else seen
+    dated = entry if (entry.date and not seen.date) else seen
+    names = entry.author_names if len(entry.author_names) > len(seen.author_names) else seen.author_names
+    return replace(
+        seen,
+        title=text.title if newer else seen.title,
+        abstract=text.abstract,
+        version=max(seen.version or 0, entry.version or 0) or None,
+        authors=len(names) if names else seen.authors or entry.authors,
+        author_names=names,
+        organization=seen.organization or entry.organization,
+        date_text=dated.date_text or seen.date_text or entry.date_text,
+        date=dated.date,
+        upvotes=max(seen.upvotes or 0, entry.upvotes or 0) or None,
+        url=seen.url or entry.url,
+        arxiv_id=seen.arxiv_id or entry.arxiv_id,
+        doi=seen.doi or entry.doi,
+        venue=_richer(seen.venue, entry.venue),
+        categories=tuple(dict.fromkeys(seen.categories + entry.categories)),
+        sources=seen.sources + tuple(s for s in entry.sources if s not in seen.sources),
+    )
+
+
+def merge(entries: list[Paper]) -> list[Paper]:
+    """One paper per identity (see ``identity_keys``): an entry joins the paper it shares its
+    arXiv id with, else its DOI, else its normalised title, unless their arXiv ids or DOIs differ.
+
+    The first entry of a paper gives its id; order follows first appearance, so ids and ranks are
+    stable across runs.
     """
-    merged: dict[str, Paper] = {}
+    merged: list[Paper] = []
+    owner: dict[tuple[str, str], int] = {}
     for entry in entries:
-        key = normalise_title(entry.title)
-        seen = merged.get(key)
-        if seen is None:
-            merged[key] = entry
-            continue
-        dated = entry if (entry.date and not seen.date) else seen
-        merged[key] = replace(
-            seen,
-            abstract=_richer(seen.abstract, entry.abstract) or "",
-            authors=seen.authors or entry.authors,
-            organization=seen.organization or entry.organization,
-            date_text=dated.date_text or seen.date_text or entry.date_text,
-            date=dated.date,
-            upvotes=max(seen.upvotes or 0, entry.upvotes or 0) or None,
-            url=seen.url or entry.url,
-            sources=seen.sources + tuple(s for s in entry.sources if s not in seen.sources),
-        )
-    return list(merged.values())
+        keys = identity_keys(entry)
+        slot = next((owner[k] for k in keys if k in owner and not _conflict(merged[owner[k]], entry)), None)
+        if slot is None:
+            slot = len(merged)
+            merged.append(entry)
+        else:
+            merged[slot] = _combine(merged[slot], entry)
+        for key in identity_keys(merged[slot]) + keys:
+            owner.setdefault(key, slot)
+    return merged

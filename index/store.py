@@ -34,7 +34,7 @@ import numpy as np
 from index.config import Config
 from index.embed import vector_variant
 from index.errors import AssistantError
-from index.records import Chunk, Paper, chunk_id, paper_of_chunk
+from index.records import Chunk, Paper, chunk_id, doi_of, paper_of_chunk
 
 WRITE_BATCH = 1000
 READ_PAGE = 5000  # records per get() when reading a whole collection
@@ -123,17 +123,40 @@ def _shown(value: object) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+_CATEGORY = re.compile(r"[a-z][a-z-]*(?:\.[a-z][a-z-]*)?", re.I)
+_WORD = re.compile(r"\w+")
+
+
+def category_keys(categories: Iterable[str]) -> list[str]:
+    """What a category filter matches on: each category and its archive, lower case
+    (``cs.LG`` gives ``cs.lg`` and ``cs``, so "cs" finds every computer-science paper)."""
+    keys: dict[str, None] = {}
+    for c in categories:
+        keys[c.lower()] = None
+        keys[c.lower().split(".")[0]] = None
+    return list(keys)
+
+
+def venue_words(venue: str) -> list[str]:
+    """The words of a venue, lower case: a venue filter matches when all its words are there."""
+    return list(dict.fromkeys(w.casefold() for w in _WORD.findall(venue)))
+
+
 @dataclass(frozen=True)
 class Filters:
     """Metadata filters on papers, checked when built: dates are YYYY, YYYY-MM or YYYY-MM-DD and
     are stored as the ISO day that bounds the range ("2024" from is 2024-01-01, to is 2024-12-31);
-    the start is not after the end; an organisation is non-empty text. A bad value raises
-    FilterError naming it. Papers with no known year never match a date filter. Organisation
-    matching ignores case."""
+    the start is not after the end; an organisation is non-empty text; a category is an arXiv
+    category or archive (``cs.LG``, ``cs``); a venue is words all found in the paper's venue
+    ("NeurIPS" matches "NeurIPS 2024"); a DOI is a DOI. A bad value raises FilterError naming it.
+    Papers with no known year never match a date filter. Matching ignores case."""
 
     date_from: str | None = None
     date_to: str | None = None
     organization: str | None = None
+    category: str | None = None
+    venue: str | None = None
+    doi: str | None = None
 
     def __post_init__(self) -> None:
         if self.date_from is not None:
@@ -148,9 +171,24 @@ class Filters:
             if not isinstance(self.organization, str) or not self.organization.strip():
                 raise FilterError(f"the organisation {_shown(self.organization)} is not a name; give it as text")
             object.__setattr__(self, "organization", self.organization.strip())
+        if self.category is not None:
+            if not isinstance(self.category, str) or not _CATEGORY.fullmatch(self.category.strip()):
+                raise FilterError(
+                    f"the category {_shown(self.category)} is not an arXiv category; write it like cs.LG or cs"
+                )
+            object.__setattr__(self, "category", self.category.strip())
+        if self.venue is not None:
+            if not isinstance(self.venue, str) or not venue_words(self.venue):
+                raise FilterError(f"the venue {_shown(self.venue)} is not a name; give it as text, like NeurIPS")
+            object.__setattr__(self, "venue", " ".join(self.venue.split()))
+        if self.doi is not None:
+            doi = doi_of(self.doi) if isinstance(self.doi, str) else None
+            if not doi:
+                raise FilterError(f"the DOI {_shown(self.doi)} is not a DOI; write it like 10.1145/3292500.3330701")
+            object.__setattr__(self, "doi", doi)
 
     def __bool__(self) -> bool:
-        return bool(self.date_from or self.date_to or self.organization)
+        return bool(self.date_from or self.date_to or self.organization or self.category or self.venue or self.doi)
 
     def where(self) -> dict[str, Any] | None:
         """The Chroma ``where`` clause for these filters."""
@@ -163,6 +201,12 @@ class Filters:
             clauses.append({"date_ord": {"$gt": 0}})
         if self.organization:
             clauses.append({"org_key": self.organization.lower()})
+        if self.category:
+            clauses.append({"cat_keys": {"$contains": self.category.lower()}})
+        if self.venue:
+            clauses.extend({"venue_words": {"$contains": w}} for w in venue_words(self.venue))
+        if self.doi:
+            clauses.append({"doi": self.doi})
         if not clauses:
             return None
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
@@ -175,9 +219,25 @@ class Filters:
             return False
         if self.date_to and paper.date and paper.date > self.date_to:
             return False
-        if self.organization:
-            return (paper.organization or "").lower() == self.organization.lower()
-        return True
+        if self.organization and (paper.organization or "").lower() != self.organization.lower():
+            return False
+        if self.category and self.category.lower() not in category_keys(paper.categories):
+            return False
+        if self.venue and not set(venue_words(self.venue)) <= set(venue_words(paper.venue or "")):
+            return False
+        return not (self.doi and paper.doi != self.doi)
+
+    def describe(self) -> str:
+        """The filters in words: 'in cs.LG, from 2024-01-01'."""
+        parts = [
+            f"in {self.category}" if self.category else "",
+            f"from {self.organization}" if self.organization else "",
+            f"at {self.venue}" if self.venue else "",
+            f"with DOI {self.doi}" if self.doi else "",
+            f"dated from {self.date_from}" if self.date_from else "",
+            f"dated until {self.date_to}" if self.date_to else "",
+        ]
+        return ", ".join(p for p in parts if p)
 
 
 def _date_ord(iso: str) -> int:
@@ -196,6 +256,12 @@ def _paper_metadata(paper: Paper, meta_hash: str, chunks: int) -> dict[str, Any]
         "date_ord": _date_ord(paper.date) if paper.date else 0,
         "upvotes": paper.upvotes,
         "url": paper.url,
+        "author_names": json.dumps(list(paper.author_names)) if paper.author_names else None,
+        "arxiv_id": paper.arxiv_id,
+        "version": paper.version,
+        "doi": paper.doi,
+        "venue": paper.venue,
+        "categories": list(paper.categories) or None,
         "sources": json.dumps(list(paper.sources)),
         "text_hash": paper.text_hash,
         "meta_hash": meta_hash,
@@ -215,13 +281,23 @@ def _paper_from(paper_id: str, abstract: str, meta: dict[str, Any]) -> Paper:
         date=meta.get("date"),
         upvotes=meta.get("upvotes"),
         url=meta.get("url"),
+        author_names=tuple(json.loads(meta.get("author_names", "[]"))),
+        arxiv_id=meta.get("arxiv_id"),
+        version=meta.get("version"),
+        doi=meta.get("doi"),
+        venue=meta.get("venue"),
+        categories=tuple(meta.get("categories") or ()),
         sources=tuple(json.loads(meta.get("sources", "[]"))),
     )
 
 
 def meta_hash(paper: Paper) -> str:
     """Hash of the metadata: a change here means rewriting the record, not re-embedding."""
-    fields = (paper.authors, paper.organization, paper.date_text, paper.date, paper.upvotes, paper.url, paper.sources)
+    fields: tuple = (paper.authors, paper.organization, paper.date_text, paper.date, paper.upvotes, paper.url)
+    fields += (paper.sources,)
+    extra = (paper.author_names, paper.arxiv_id, paper.version, paper.doi, paper.venue, paper.categories)
+    if any(extra):  # only then: an index of papers without these fields keeps its hashes
+        fields += extra
     return hashlib.sha1(repr(fields).encode()).hexdigest()[:16]
 
 
@@ -548,10 +624,14 @@ def _fingerprint(pairs: Iterable[tuple[str, str]]) -> str:
 
 
 def _filter_fields(paper: Paper) -> dict[str, Any]:
-    """The paper metadata copied onto each chunk so Chroma can filter chunks."""
+    """The paper metadata copied onto each chunk so Chroma can filter chunks. None removes a key
+    in an update; Chroma takes no empty lists, so a paper without categories has no key."""
     return {
         "date_ord": _date_ord(paper.date) if paper.date else 0,
         "org_key": paper.organization.lower() if paper.organization else "",
+        "cat_keys": category_keys(paper.categories) or None,
+        "venue_words": venue_words(paper.venue) if paper.venue else None,
+        "doi": paper.doi,
     }
 
 
@@ -562,7 +642,7 @@ def _chunk_metadata(chunk: Chunk, paper: Paper) -> dict[str, Any]:
         "start": chunk.start,
         "end": chunk.end,
         "text_hash": paper.text_hash,
-        **_filter_fields(paper),
+        **{k: v for k, v in _filter_fields(paper).items() if v is not None},
     }
 
 
