@@ -197,3 +197,34 @@ def test_changed_categories_rewrite_metadata_without_embedding_and_the_filter_fo
         s.title.split(":")[0] for s in assistant.retrieve("kelp forests", k=5, filters=Filters(category="q-bio.PE"))
     }
     assert found == {"Kelp"}
+
+
+IDENTITY = (
+    Path(__file__).parent / "fixtures" / "identity"
+)  # one paper: Zotero BibTeX (v1), arXiv API (v2), Daily Papers
+
+
+def test_one_paper_from_three_formats_keeps_the_newer_version_and_all_the_metadata(tmp_path):
+    assistant = Assistant(Config(data_dir=tmp_path / "store", sources=[IDENTITY]))
+    report = assistant.ingest()
+    assert (report.files, report.entries, report.papers, report.skipped) == (3, 3, 1, [])
+    (reef,) = assistant.papers()
+    assert "12,500 hours" in reef.abstract and reef.version == 2  # arXiv v2, not the v1 text Zotero and HF hold
+    assert reef.title == "ReefSonar: Counting Fish in Coral Reef Soundscapes"
+    assert (reef.arxiv_id, reef.categories) == ("2403.07777", ("eess.AS", "cs.SD", "q-bio.PE"))
+    assert (reef.upvotes, reef.organization) == (57, "Tidewater AI")  # from the Daily Papers listing
+    assert reef.author_names == ("Marisol Quillon", "Oumar Ndiaye", "Tove Brekke") and reef.date == "2024-03-12"
+    assert sorted(reef.sources) == ["arxiv-api.atom", "daily-papers-2024-03-13.json", "zotero.bib"]
+    answer = assistant.ask("How many hours of hydrophone audio was ReefSonar trained on?")
+    assert [c.title for c in answer.citations] == [reef.title]
+    assert "12,500 hours" in answer.text
+    assert assistant.ingest().embedded == 0  # the mix re-ingests incrementally
+
+
+def test_the_newer_version_wins_whatever_order_the_sources_come_in():
+    from index.ingest import read_sources
+
+    parsed, _ = read_sources([IDENTITY])
+    for entries in (parsed.papers, parsed.papers[::-1]):
+        (one,) = merge(entries)
+        assert one.version == 2 and "12,500 hours" in one.abstract and one.upvotes == 57
