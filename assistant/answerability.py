@@ -225,7 +225,7 @@ _MODIFIERS = frozenset(  # adjectives that narrow what is asked but are not it (
         keep_stopwords=True,
     )
 )
-_PERCENT = frozenset(terms("percentage percent share fraction proportion ratio", keep_stopwords=True))
+PERCENT = frozenset(terms("percentage percent share fraction proportion ratio", keep_stopwords=True))
 _COMMON_NAMES = {"llm", "llms", "ai", "nlp", "rl", "ml", "gpu", "cpu", "api", "i", "ok"}
 
 
@@ -252,7 +252,7 @@ def _subject_gaps(
     if missing:
         return missing, held
     head = asked_head(question)
-    stems = [t for w in head for t in terms(w) if t not in SCAFFOLD and t not in _MODIFIERS and t not in _PERCENT]
+    stems = [t for w in head for t in terms(w) if t not in SCAFFOLD and t not in _MODIFIERS and t not in PERCENT]
     stems = stems[-2:]  # "which 3-billion-parameter base model": what is asked is the base model
     if stems:
         weights = {t: idf(t) for t in stems}
@@ -298,13 +298,19 @@ def _in_no_paper(name: str, idf: Callable[[str], float]) -> bool:
 
 def counted(sentence: str, stems: Set[str]) -> bool:
     """Whether ``sentence`` gives a number of one of ``stems`` ("130 tasks", "76 participants",
-    "a 14,322 question dataset", "1,000 carefully curated prompts"): a number at most four words
-    before the counted word."""
+    "a 14,322 question dataset", "1,000 carefully curated prompts", "nine of the most used
+    models"): a number at most four words before the counted word, not counting "of the"."""
     words = re.findall(r"[\w.,%\\-]+", sentence)
     for i, word in enumerate(words):
-        if set(terms(word)) & stems and any(_NUMBER.search(w) for w in words[max(0, i - 4) : i]):
+        if not set(terms(word)) & stems:
+            continue
+        before = [w for w in words[max(0, i - 8) : i] if w.lower() not in _COUNT_GLUE][-4:]
+        if any(_NUMBER.search(w) for w in before):  # "nine of the most widely-available large language models"
             return True
     return False
+
+
+_COUNT_GLUE = {"of", "the", "most", "a", "an", "our", "their", "its", "these", "those", "such"}
 
 
 def _join(items: list[str]) -> str:

@@ -28,6 +28,24 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument("--rebuild", action="store_true", help="drop the index and build it again")
     ingest.add_argument("--json", action="store_true", help="print the report as JSON")
 
+    fetch = sub.add_parser(
+        "fetch", help="save new papers from an arXiv query or the Hugging Face Daily Papers, then ingest"
+    )
+    fetch_from = fetch.add_subparsers(dest="service", required=True)
+    arxiv = fetch_from.add_parser("arxiv", help="the newest papers of an arXiv API query or category")
+    arxiv.add_argument("query", help="a category (cs.CL) or an arXiv API search_query ('cat:cs.CL AND abs:rag')")
+    arxiv.add_argument("--max", type=int, default=200, help="look at the newest N papers at most (default: 200)")
+    arxiv.add_argument(
+        "--since", help="only papers submitted on or after YYYY-MM-DD, or 'last': since the last fetch of this query"
+    )
+    daily = fetch_from.add_parser("daily", help="the Hugging Face Daily Papers of each day in a range")
+    daily.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD", help="the first day")
+    daily.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD", help="the last day (default: today, UTC)")
+    daily.add_argument("--since", help="YYYY-MM-DD (as --from), or 'last': from the newest day fetched before")
+    for service in (arxiv, daily):
+        service.add_argument("--no-ingest", action="store_true", help="only save the sources; do not ingest")
+        service.add_argument("--json", action="store_true", help="print the fetch and ingest reports as JSON")
+
     ask = sub.add_parser("ask", help="answer a question with citations")
     ask.add_argument("question")
     ask.add_argument("-k", type=int, help="number of sources")
@@ -111,6 +129,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "ingest":
         report = assistant.ingest(args.paths or None, rebuild=args.rebuild, progress=sys.stderr.isatty())
         print(json.dumps(report.to_dict(), indent=2) if args.json else report.summary())
+    elif args.command == "fetch":
+        return _fetch(assistant, args)
     elif args.command == "ask":
         from assistant import Filters
 
@@ -160,6 +180,29 @@ def _run(args: argparse.Namespace) -> int:
         questions = [q for q in load_questions(path) if args.part in (None, q.split)]
         result = evaluate(assistant, questions)
         print(json.dumps(result, indent=2) if args.json else format_report(result))
+    return 0
+
+
+def _fetch(assistant: Any, args: argparse.Namespace) -> int:
+    """``assistant fetch``: save what is new as source files, print one line per file, then ingest
+    the configured sources with the fetch folder (what a plain ``assistant ingest`` reads)."""
+    from index.fetch import fetch_arxiv, fetch_daily
+
+    if args.service == "arxiv":
+        report = fetch_arxiv(assistant.config, args.query, max_papers=args.max, since=args.since)
+    else:
+        report = fetch_daily(assistant.config, args.date_from, args.date_to, since=args.since)
+    ingested = None if args.no_ingest else assistant.ingest(progress=sys.stderr.isatty() and not args.json)
+    if args.json:
+        out = {
+            "fetch": {**report.__dict__, "files": [{**w.__dict__, "path": str(w.path)} for w in report.files]},
+            "ingest": ingested.to_dict() if ingested else None,
+        }
+        print(json.dumps(out, indent=2))
+    else:
+        print("\n".join(report.lines()))
+        if ingested is not None:
+            print(ingested.summary())
     return 0
 
 

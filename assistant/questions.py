@@ -141,7 +141,7 @@ class Reading:
 def read(question: str) -> Reading:
     """Classify ``question``; the first matching rule wins, in the order below."""
     fields = tuple(name for name, pattern, _ in METADATA_FIELDS if pattern.search(question))
-    numeric = bool(_NUMERIC.search(question))
+    numeric = bool(_NUMERIC.search(question)) and not _ASKS_NAME.search(question)  # "what is the score called"
     if fields and _METADATA_ASK.search(question) and not _about_the_work(question, fields):
         return Reading(Kind.METADATA, fields=fields)
     if numeric:
@@ -166,7 +166,9 @@ def _about_the_work(question: str, fields: tuple[str, ...]) -> bool:
     return set(fields) <= {"organization"} and bool(_FACT_BEYOND_LISTING.search(question))
 
 
-_WHICH_COUNT = re.compile(r"\bwhich (?:two|three|four|five|2|3|4|5)\b", re.I)
+_WHICH_COUNT = re.compile(  # "which two methods", "what are the three stages": names, counted
+    r"\b(?:which|what)(?: (?:is|are|was|were) the)? (?:two|three|four|five|2|3|4|5)\b", re.I
+)
 _DEFINITION = re.compile(r"^\s*(?:what|who) (?:is|are|was|were)\b", re.I)
 _BOTH = re.compile(r"\bboth\b.+\band\b|\bhow do .+ and .+ (?:differ|compare|relate)\b", re.I)
 _FACT_BEYOND_LISTING = re.compile(  # "how many labs collected the data" is about the work, not its listing
@@ -250,8 +252,10 @@ _HEAD_STOP = frozenset(
 
 
 def asked_head(question: str) -> list[str]:
-    """The words after the question word that name what is asked ("top-1 accuracy", "clusters")."""
-    m = _WH_HEAD.search(question)
+    """The words after the question word that name what is asked ("top-1 accuracy", "clusters");
+    in "what is the X called" and "what are the two X", the X."""
+    called = _CALLED.search(question)
+    m = called or _WH_HEAD.search(question)
     if not m:
         return []
     head: list[str] = []
@@ -263,6 +267,35 @@ def asked_head(question: str) -> list[str]:
             break
         head.append(word)
     return head
+
+
+_CALLED = re.compile(  # "what is the deep learning model called", "what are the two modules"
+    r"\b(?:what|which) (?:is|was|are|were) the (?P<head>(?:(?:two|three|four|five|\d)\s+)?[\w-]+(?:\s+[\w-]+){0,3}?)"
+    r"(?=\s+(?:called|named|known as|that|which|\w+ (?:consists?|comprises?|uses?|introduces?|proposes?)\b)|\s*\?)",
+    re.I,
+)
+_ASKS_NAME = re.compile(r"\b(?:what|which) (?:is|was|are|were) the [\w\s-]{1,40}?\b(?:called|named|known as)\b", re.I)
+# "in the study that found models forget abruptly", "For the paper showing that ...,": the clause
+# that says which paper is meant, not what is asked of it
+_DESCRIBED = re.compile(
+    r"\b(?:in|for|of|from|by|behind) (?:the|that|this) (?:paper|work|study|article|publication|approach|method"
+    r"|system|framework)s?\b(?: (?:that|which|where|who|whose|showing|proposing|introducing|presenting|on|about"
+    r"|arguing|finding|claiming|describing))?[^,;?]*",
+    re.I,
+)
+
+
+def described(question: str) -> set[str]:
+    """The terms of the clause that only says which paper is meant ("in the work that teaches a
+    robot 1,000 tasks in a day"), less those the rest of the question uses too."""
+    spans = [m.span() for m in _DESCRIBED.finditer(question)]
+    if not spans:
+        return set()
+    inside = {t for a, b in spans for t in terms(question[a:b])}
+    rest = question
+    for a, b in reversed(spans):
+        rest = rest[:a] + " " + rest[b:]
+    return inside - set(terms(rest))
 
 
 _AUX = frozenset(terms("do does did is are was were has have had can could would will should", keep_stopwords=True))

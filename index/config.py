@@ -92,6 +92,39 @@ class Config(BaseModel):
         256, ge=32, description="Most word pieces per chunk, title included (capped by the model)."
     )
 
+    # fetching (`assistant fetch`)
+    fetch_dir: Path | None = Field(
+        None,
+        description="Folder `assistant fetch` saves the arXiv and Daily Papers responses in, read by every "
+        "ingest given no paths besides sources (default: sources beside data_dir, e.g. "
+        "~/.local/share/paper-assistant/sources).",
+    )
+    arxiv_api_url: str = Field("https://export.arxiv.org/api/query", description="The arXiv API's query endpoint.")
+    daily_papers_url: str = Field(
+        "https://huggingface.co/api/daily_papers", description="The Hugging Face Daily Papers API endpoint."
+    )
+    fetch_delay_s: float = Field(
+        3.0,
+        ge=0,
+        description="Least seconds between two requests to the same host (arXiv's rule: one every 3 s, "
+        "kept for export.arxiv.org whatever this says).",
+    )
+    fetch_timeout_s: float = Field(
+        30.0, gt=0, description="Seconds to wait for one response before it counts as failed."
+    )
+    fetch_retries: int = Field(
+        3,
+        ge=0,
+        le=10,
+        description="Retries of a request after a connection error, HTTP 429 or 5xx, waiting longer each time "
+        "(exponential backoff with jitter, at least the server's Retry-After).",
+    )
+    user_agent: str = Field(
+        default_factory=lambda: _user_agent(),
+        description="User-Agent of fetch requests: the product, its version and where to learn about it; "
+        'add a contact, e.g. "paper-assistant/0.1.0 (mailto:you@example.org)".',
+    )
+
     # retrieval
     top_k: int = Field(5, ge=1, le=100, description="Papers returned by retrieval and shown as sources.")
     list_top_k: int = Field(
@@ -175,6 +208,19 @@ class Config(BaseModel):
     def keyword_dir(self) -> Path:
         return self.data_dir / "keyword"
 
+    @property
+    def fetch_folder(self) -> Path:
+        """Where `assistant fetch` saves what it fetched: fetch_dir, or sources beside data_dir."""
+        return (self.fetch_dir or self.data_dir.parent / "sources").expanduser()
+
+    @property
+    def ingest_sources(self) -> list[Path]:
+        """What an ingest given no paths reads: sources, and the fetch folder once something was
+        fetched (else the next plain ingest would remove the fetched papers)."""
+        folder = self.fetch_folder
+        inside = any(folder.is_relative_to(s.expanduser()) for s in self.sources)
+        return [*self.sources, folder] if folder.is_dir() and not inside else list(self.sources)
+
     @classmethod
     def load(
         cls,
@@ -212,6 +258,17 @@ class Config(BaseModel):
             elif isinstance(value, dict):  # llm_kwargs may hold an api_key
                 values[name] = {k: MASK if v and _SECRET_PARAM.search(k) else v for k, v in value.items()}
         return values
+
+
+def _user_agent() -> str:
+    """The default User-Agent of fetch requests: the product, its version and where it lives."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        release = version(APP_NAME)
+    except PackageNotFoundError:
+        release = "0+unknown"
+    return f"{APP_NAME}/{release} (+https://pypi.org/project/{APP_NAME}/)"
 
 
 def _from_env(raw: str, annotation: Any) -> Any:

@@ -216,7 +216,7 @@ def ingest(
     """Bring the store in line with the sources; return what changed. Only one ingest runs at a
     time per data dir: with ``wait`` this one waits for a running one, else it fails at once."""
     started = time.perf_counter()
-    roots = list(paths) if paths else list(config.sources)
+    roots = list(paths) if paths else config.ingest_sources
     parsed, n_files = read_sources(roots)
     papers = located(distinct_papers(parsed), roots)
     report = IngestReport(files=n_files, entries=len(parsed.papers), papers=len(papers), skipped=parsed.problems)

@@ -13,8 +13,10 @@ from assistant import Answer, Assistant
 from assistant.backends import BACKENDS
 from assistant.backends.generative import GenerativeBackend
 from assistant.names import NameIndex, names_of, short_name
-from assistant.questions import Kind, asked_head, compare_parts, read
+from assistant.answerability import counted
+from assistant.questions import Kind, asked_head, compare_parts, described, read
 from assistant.roles import Role, contribution, headline_result, roles
+from index.text import terms
 
 EVO = "EvoStruggle: A Dataset Capturing the Evolution of Struggle across Activities and Skill Levels"
 SKILLMIMIC = "SkillMimic: Learning Reusable Basketball Skills from Demonstrations"
@@ -80,6 +82,19 @@ def test_names_and_asked_words():
         "sample-efficiency",
         "improvement",
     ]
+
+    assert asked_head("What is the deep learning model called that picks P and S waves?") == ["deep", "learning", "model"]
+    assert asked_head("What are the two modules SymAgent consists of?") == ["two", "modules"]
+    assert read("What are the two modules SymAgent consists of?").kind is Kind.FACT
+    assert not read("What is the score called that SymbolicAI introduces?").numeric  # a name, not a number
+
+
+def test_the_clause_that_says_which_paper_is_meant():
+    question = "Which two editing methods were tested in the study that found models forget abruptly?"
+    assert described(question) == set(terms("found models forget abruptly"))
+    assert described("How many GPUs were used to pre-train YuLan?") == set()
+    assert counted("We evaluate outputs of nine of the most widely-available large language models.", {"model"})
+    assert not counted("Nine tasks were run, and the results for large language models vary.", {"model"})
 
 
 def test_sentence_roles():

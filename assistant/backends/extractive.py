@@ -20,11 +20,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from assistant.answer import Source
-from assistant.answerability import SCAFFOLD, counted, named_sources
+from assistant.answerability import PERCENT, SCAFFOLD, counted, named_sources
 from assistant.backends.base import AnswerBackend
 from assistant.citations import defuse
 from assistant.names import short_name
-from assistant.questions import Kind, Reading, asked_head, compare_parts, read
+from assistant.questions import Kind, Reading, asked_head, compare_parts, described, read
 from assistant.roles import Role, contribution, headline_result, roles
 from index.config import Config
 from index.text import sentences, terms
@@ -45,9 +45,11 @@ LIST_RELATED_COVERAGE = 0.4
 NAME_BONUS = 0.15  # "which model" questions prefer sentences that name one
 HEAD_WEIGHT = 2.0  # a fact question's asked words ("how many GPUs") count this much more than the rest
 COUNT_BONUS = 0.3  # "how many X" questions prefer a sentence that counts X ("130 tasks")
+DESCRIPTION_WEIGHT = 0.3  # the words that only say which paper is meant count this much in a fact answer
 MAX_SOURCES = 10
 _DIGIT = re.compile(r"(?<![\w.])\d[\d,.]*(?![\w)])|(?<![\w.])\d[\d,.]*(?:%|x\b|×)")  # a quantity, not "GSM8K" or "1)"
 _IDENTIFIER = re.compile(r"(?<![\w-])(?:[A-Z][a-z]*[A-Z0-9][\w.-]*|[A-Z]{2,}[\w.-]*)(?![\w-])")
+_SHARE = re.compile(r"\d\s?\\?%|\bper ?cent\b|\bpercentage\b|\bhalf\b|\bfraction\b|\bquarter\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -91,8 +93,11 @@ class ExtractiveBackend(AnswerBackend):
         if not weights:
             return []
         if reading.kind is Kind.FACT:  # what is asked ("sample-efficiency improvement") outweighs the description
-            for t in {t for word in asked_head(question) for t in terms(word)} & set(weights):
+            asked = {t for word in asked_head(question) for t in terms(word)}
+            for t in asked & set(weights):
                 weights[t] *= HEAD_WEIGHT
+            for t in (described(question) - asked) & set(weights):  # "in the study that found ...": which paper
+                weights[t] *= DESCRIPTION_WEIGHT
         names_fact = reading.kind is Kind.FACT
         head = frozenset(t for word in asked_head(question) for t in terms(word)) if names_fact else frozenset()
         scored = [
@@ -147,6 +152,8 @@ class ExtractiveBackend(AnswerBackend):
             if numeric:
                 bonus = NUMBER_BONUS if _DIGIT.search(candidate[1]) else 0.0
                 if head and counted(candidate[1], head):  # "how many tasks": "130 tasks"
+                    bonus += COUNT_BONUS
+                elif head & PERCENT and _SHARE.search(candidate[1]):  # "what fraction": "1% of the inputs"
                     bonus += COUNT_BONUS
             else:
                 bonus = NAME_BONUS if names_fact and names_new(candidate[1]) else 0.0
