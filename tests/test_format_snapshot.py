@@ -94,6 +94,13 @@ def test_fallbacks_and_odd_records():
     assert problems[2].line == 4 and problems[2].reason.startswith(("not valid JSON (", "JSON nested too deeply"))
 
 
+def test_squash_is_the_whitespace_normalisation_of_the_other_parsers():
+    odd = [chr(c) for c in range(128)] + ["\x85", "\xa0", "\u2028", "\u3000", "é"]
+    for c in odd:
+        for text in (f"a{c}b", f" {c}{c}a b{c}", f"  x\n{c} y  z\n", f"{c}"):
+            assert snapshot.squash(text) == " ".join(text.split()), repr(text)
+
+
 def test_sniffed_by_content_and_generic_jsonl_left_alone():
     head = SNAPSHOT.read_text(encoding="utf-8")[:SNIFF_CHARS]
     assert detect("arxiv-metadata-oai-snapshot.json", head).name == "snapshot"

@@ -36,6 +36,18 @@ _AUTHOR_SPLIT = re.compile(r",\s*|\s+and\s+")
 _ISO = re.compile(r"\d{4}-\d{2}-\d{2}$")
 
 
+_ASCII_SPACES = "\t\r\x0b\x0c\x1c\x1d\x1e\x1f"  # what str.split() splits ASCII at, beside space and LF
+
+
+def squash(text: str) -> str:
+    """``" ".join(text.split())``, twice as fast on the usual abstract: ASCII, wrapped at ~80
+    characters with single newlines (the snapshot's layout)."""
+    flat = text.strip().replace("\n", " ")
+    if flat.isascii() and "  " not in flat and not any(c in flat for c in _ASCII_SPACES):
+        return flat
+    return " ".join(flat.split())
+
+
 def sniff(head: str) -> bool:
     """The first non-blank line is a snapshot record: an object with "id" and "abstract", and
     "versions" or both "categories" and "update_date"."""
@@ -61,7 +73,7 @@ def _text(record: dict, name: str) -> str:
         return ""
     if not isinstance(value, str):
         raise ValueError(f"{name!r} must be text, not {type(value).__name__}")
-    return " ".join(value.split())
+    return squash(value)
 
 
 def _paper_id(title: str) -> str:
