@@ -163,14 +163,20 @@ def _feed(text: str) -> Any:
     return feedparser.parse(io.BytesIO(data), sanitize_html=True, resolve_relative_uris=False)
 
 
-def _line_of(text: str, offset: int) -> int:
-    return text.count("\n", 0, offset) + 1
+def _entry_lines(text: str) -> list[int]:
+    """The line each ``<entry>``/``<item>`` starts on, in order (counted on, not from the top)."""
+    lines, line, last = [], 1, 0
+    for m in _ENTRY.finditer(text):
+        line += text.count("\n", last, m.start())
+        last = m.start()
+        lines.append(line)
+    return lines
 
 
 def parse(text: str, source: str = "<arxiv>") -> ParseResult:
     """Parse an arXiv API page or category feed (or any RSS/Atom feed) into papers."""
     result = ParseResult()
-    starts = [_line_of(text, m.start()) for m in _ENTRY.finditer(text)]
+    starts = _entry_lines(text)
     feed = _feed(text)
     if feed.get("bozo"):
         exc = feed.get("bozo_exception")
