@@ -21,14 +21,20 @@ from index.store import FilterError, Filters, StoreError
 
 if TYPE_CHECKING:
     from assistant.slack import SlackConfigError
+    from index.fetch import FetchError, FetchReport
 
 
 def __getattr__(name: str) -> Any:
-    # the Slack adapter imports this package, so its error is loaded on first use, not here
+    # the Slack adapter imports this package, so its error is loaded on first use, not here;
+    # fetching needs httpx, which asking does not
     if name == "SlackConfigError":
         from assistant.slack import SlackConfigError
 
         return SlackConfigError
+    if name in ("FetchError", "FetchReport"):
+        import index.fetch
+
+        return getattr(index.fetch, name)
     raise AttributeError(f"module 'assistant' has no attribute {name!r}")
 
 
@@ -42,6 +48,8 @@ __all__ = [
     "ConfigError",
     "Conversation",
     "EmbeddingError",
+    "FetchError",
+    "FetchReport",
     "FilterError",
     "Filters",
     "IngestError",

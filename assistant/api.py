@@ -25,6 +25,7 @@ from index.store import Filters, StoreError
 
 if TYPE_CHECKING:
     from assistant.retrieve import HybridSearch
+    from index.fetch import FetchReport
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +161,24 @@ class Assistant:
         self._embedder = embedder
         self._snapshot = None  # the next call opens the new papers; calls running keep theirs
         return report
+
+    def fetch_arxiv(self, query: str, max_papers: int = 200, since: str | None = None) -> FetchReport:
+        """Save the newest ``max_papers`` papers of an arXiv API query or category ("cs.CL",
+        "cat:cs.CL AND abs:retrieval") submitted on or after ``since`` (YYYY-MM-DD, or "last":
+        after the last fetch of this query) into the fetch folder, which every ingest reads. Call
+        ``ingest()`` to answer from them. An unreachable or refusing service is a FetchError."""
+        from index.fetch import fetch_arxiv
+
+        return fetch_arxiv(self.config, query, max_papers=max_papers, since=since)
+
+    def fetch_daily(
+        self, date_from: str | None = None, date_to: str | None = None, since: str | None = None
+    ) -> FetchReport:
+        """Save the Hugging Face Daily Papers of each day from ``date_from`` (or ``since``: a day, or
+        "last") to ``date_to`` (default today) into the fetch folder; then ``ingest()``."""
+        from index.fetch import fetch_daily
+
+        return fetch_daily(self.config, date_from, date_to, since=since)
 
     def _swap(self, snapshot: Snapshot) -> None:
         self._checked = time.monotonic()

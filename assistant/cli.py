@@ -24,7 +24,12 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     ingest = sub.add_parser("ingest", help="index paper sources (default: the bundled corpus)")
-    ingest.add_argument("paths", nargs="*", type=Path, help="files or folders: page dumps, .jsonl, .csv")
+    ingest.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        help="files or folders: page dumps, .jsonl, .json, .csv, .bib, .ris, arXiv Atom/RSS, the arXiv snapshot",
+    )
     ingest.add_argument("--rebuild", action="store_true", help="drop the index and build it again")
     ingest.add_argument("--json", action="store_true", help="print the report as JSON")
 
@@ -52,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--since", help="only papers dated on or after this ISO date")
     ask.add_argument("--until", help="only papers dated on or before this ISO date")
     ask.add_argument("--org", help="only papers from this organisation")
+    ask.add_argument("--category", help="only papers in this arXiv category (cs.LG) or archive (cs)")
+    ask.add_argument("--venue", help="only papers whose venue holds these words (NeurIPS)")
+    ask.add_argument("--doi", help="only the paper with this DOI")
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
     ask.add_argument("--stream", action="store_true", help="print the answer as it is written")
     ask.add_argument(
@@ -134,7 +142,14 @@ def _run(args: argparse.Namespace) -> int:
     elif args.command == "ask":
         from assistant import Filters
 
-        filters = Filters(date_from=args.since, date_to=args.until, organization=args.org)
+        filters = Filters(
+            date_from=args.since,
+            date_to=args.until,
+            organization=args.org,
+            category=args.category,
+            venue=args.venue,
+            doi=args.doi,
+        )
         if args.stream and not args.json:
             streamed = []
             for item in assistant.stream(args.question, k=args.k, filters=filters or None):
@@ -186,12 +201,10 @@ def _run(args: argparse.Namespace) -> int:
 def _fetch(assistant: Any, args: argparse.Namespace) -> int:
     """``assistant fetch``: save what is new as source files, print one line per file, then ingest
     the configured sources with the fetch folder (what a plain ``assistant ingest`` reads)."""
-    from index.fetch import fetch_arxiv, fetch_daily
-
     if args.service == "arxiv":
-        report = fetch_arxiv(assistant.config, args.query, max_papers=args.max, since=args.since)
+        report = assistant.fetch_arxiv(args.query, max_papers=args.max, since=args.since)
     else:
-        report = fetch_daily(assistant.config, args.date_from, args.date_to, since=args.since)
+        report = assistant.fetch_daily(args.date_from, args.date_to, since=args.since)
     ingested = None if args.no_ingest else assistant.ingest(progress=sys.stderr.isatty() and not args.json)
     if args.json:
         out = {

@@ -19,8 +19,8 @@ from index.chunk import chunk_paper
 from index.config import Config
 from index.embed import Embedder, make_embedder
 from index.errors import AssistantError
-from index.keyword import KeywordIndex
 from index.formats import SNIFF_CHARS, detect, suffixes
+from index.keyword import KeywordIndex
 from index.parse import parse_source
 from index.records import Paper, ParseResult, Problem, merge
 from index.store import Store, meta_hash

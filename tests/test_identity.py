@@ -228,3 +228,18 @@ def test_the_newer_version_wins_whatever_order_the_sources_come_in():
     for entries in (parsed.papers, parsed.papers[::-1]):
         (one,) = merge(entries)
         assert one.version == 2 and "12,500 hours" in one.abstract and one.upvotes == 57
+
+
+def test_the_cli_filters_by_category_and_says_so_of_a_bad_one(tagged, tmp_path, capsys):
+    import json
+
+    from assistant.cli import main
+
+    store = str(tmp_path / "store")
+    assert main(["--data-dir", store, "ask", "models", "--category", "q-bio", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert {s["title"].split(":")[0] for s in shown["sources"]} == {"Lantern"}
+    assert shown["sources"][0]["categories"] == ["q-bio.BM", "cs.LG"]
+    assert main(["--data-dir", store, "ask", "models", "--category", "cs LG"]) != 0
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "is not an arXiv category" in err
