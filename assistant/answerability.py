@@ -225,6 +225,7 @@ _MODIFIERS = frozenset(  # adjectives that narrow what is asked but are not it (
         keep_stopwords=True,
     )
 )
+_PAPER_WORDS = frozenset(terms("paper work study article publication", keep_stopwords=True))
 PERCENT = frozenset(terms("percentage percent share fraction proportion ratio", keep_stopwords=True))
 _COMMON_NAMES = {"llm", "llms", "ai", "nlp", "rl", "ml", "gpu", "cpu", "api", "i", "ok"}
 
@@ -252,6 +253,8 @@ def _subject_gaps(
     if missing:
         return missing, held
     head = asked_head(question)
+    if head and set(terms(head[0], keep_stopwords=True)) & _PAPER_WORDS:
+        head = []  # "which study checks ...": the paper itself is what is asked
     stems = [t for w in head for t in terms(w) if t not in SCAFFOLD and t not in _MODIFIERS and t not in PERCENT]
     stems = stems[-2:]  # "which 3-billion-parameter base model": what is asked is the base model
     if stems:
@@ -270,19 +273,41 @@ def _subject_gaps(
         elif reading.numeric:  # a quantity: some sentence gives a number about what is asked
             if not any(anchors & set(terms(x)) for x in numbered):
                 return [(asked, "say")], []
-        elif lacking >= 0.5 and not _names_beyond(source, question):
+        elif (lacking >= 0.5 or not _phrase_held(stems, text)) and not _names_beyond(source, question, idf):
             return [(asked, "say")], []  # "which benchmark", and the abstract names none
     return [], held
 
 
-def _names_beyond(source: Source, question: str) -> bool:
+def _phrase_held(stems: list[str], text: str) -> bool:
+    """Whether ``text`` holds a two-word head as a phrase ("base model"), not its words apart
+    ("preference-based ... the model")."""
+    if len(stems) < 2:
+        return True
+    words = terms(text)
+    return any(pair == (stems[0], stems[1]) for pair in zip(words, words[1:]))
+
+
+def _names_beyond(source: Source, question: str, idf: Callable[[str], float] | None = None) -> bool:
     """Whether the abstract names something (a coined name, an acronym) that neither the question
     nor the paper's own name starts like: "which benchmark" may be answered by "MedConceptsQA"
     with no word "benchmark" near it."""
     own = {m.group(0).lower()[:4] for m in _NAME.finditer(f"{source.title} {question}")}
-    return any(  # names of the paper's own artifacts ("Web-CogBench" of Web-CogReasoner) do not count
-        m.group(0).lower()[:4] not in own for m in _NAME.finditer(source.abstract) if len(m.group(0)) > 2
+    defined = {m.group(1).lower() for m in _DEFINED.finditer(source.abstract)}
+    return any(  # names of the paper's own artifacts ("Web-CogBench" of Web-CogReasoner) do not count,
+        # nor an abbreviation the abstract spells out ("Chain-of-Thought (CoT)"), nor field-wide ones ("LLMs")
+        m.group(0).lower()[:4] not in own and m.group(0).lower() not in defined and not _field_wide(m.group(0), idf)
+        for m in _NAME.finditer(source.abstract)
+        if len(m.group(0)) > 2
     )
+
+
+_DEFINED = re.compile(r"\(([A-Za-z][\w-]*)\)")  # "large language models (LLMs)", "Chain-of-Thought (CoT)"
+FIELD_WIDE_IDF = 2.0  # a name in this many papers or more (idf) is the field's word ("LLMs", "GitHub"), not a name
+
+
+def _field_wide(name: str, idf: Callable[[str], float] | None) -> bool:
+    stems = terms(name)
+    return idf is not None and bool(stems) and max(idf(t) for t in stems) < FIELD_WIDE_IDF
 
 
 def _in_no_paper(name: str, idf: Callable[[str], float]) -> bool:

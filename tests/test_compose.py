@@ -10,10 +10,10 @@ from collections.abc import Iterator
 import pytest
 
 from assistant import Answer, Assistant
+from assistant.answerability import counted
 from assistant.backends import BACKENDS
 from assistant.backends.generative import GenerativeBackend
 from assistant.names import NameIndex, names_of, short_name
-from assistant.answerability import counted
 from assistant.questions import Kind, asked_head, compare_parts, described, read
 from assistant.roles import Role, contribution, headline_result, roles
 from index.text import terms
@@ -83,7 +83,11 @@ def test_names_and_asked_words():
         "improvement",
     ]
 
-    assert asked_head("What is the deep learning model called that picks P and S waves?") == ["deep", "learning", "model"]
+    assert asked_head("What is the deep learning model called that picks P and S waves?") == [
+        "deep",
+        "learning",
+        "model",
+    ]
     assert asked_head("What are the two modules SymAgent consists of?") == ["two", "modules"]
     assert read("What are the two modules SymAgent consists of?").kind is Kind.FACT
     assert not read("What is the score called that SymbolicAI introduces?").numeric  # a name, not a number
@@ -197,6 +201,15 @@ def test_detail_the_named_abstract_lacks_is_said_of_that_paper(bundled: Assistan
     assert answer.refused
     assert answer.text == "The abstract of Memory Networks [1] does not report its batch size."
     assert cited_titles(answer) == ["Memory Networks"] and answer.citations[0].quotes == ()
+
+
+@pytest.mark.slow
+def test_base_model_the_abstract_never_names_is_a_gap(bundled: Assistant):
+    # "preference-based ... the model" is not "base model", and "Chain-of-Thought (CoT)" or "LLM" name no model
+    answer = bundled.ask("Which 3-billion-parameter base model was PRefLexOR built on?")
+    assert_invariants(answer)
+    assert answer.refused and cited_titles(answer)[0].startswith("PRefLexOR")
+    assert "does not say which 3-billion-parameter base model" in answer.text
 
 
 @pytest.mark.slow
