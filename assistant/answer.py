@@ -11,6 +11,10 @@ from index.records import Paper
 MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 
 
+def _authors(n: int) -> str:
+    return "1 author" if n == 1 else f"{n} authors"
+
+
 @dataclass(frozen=True)
 class Source:
     """A retrieved paper, ranked: the thing a citation points at."""
@@ -60,7 +64,7 @@ class Source:
     def byline(self) -> str:
         """'9 authors · Sep 17, 2024' or 'ByteDance Seed · Dec 23, 2025', then what an arXiv or
         reference-manager source adds: 'NeurIPS 2024 · cs.LG, cs.AI · arXiv:2401.12345 · doi:10.1/x'."""
-        who = self.organization or (f"{self.authors} authors" if self.authors else None)
+        who = self.organization or (_authors(self.authors) if self.authors else None)
         where = ", ".join(self.categories)
         ids = (f"arXiv:{self.arxiv_id}" if self.arxiv_id else None, f"doi:{self.doi}" if self.doi else None)
         return " · ".join(x for x in (who, self.date_text, self.venue, where, *ids) if x)
