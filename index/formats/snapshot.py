@@ -31,7 +31,8 @@ try:
 except ImportError:  # pragma: no cover - orjson comes with chromadb
     _loads = json.loads
 
-_MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
+_MONTH_DIGITS = {m: f"{i:02d}" for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
+_DAY_DIGITS = {**{str(d): f"{d:02d}" for d in range(1, 32)}, **{f"{d:02d}": f"{d:02d}" for d in range(1, 32)}}
 _AUTHOR_SPLIT = re.compile(r",\s*|\s+and\s+")
 _ISO = re.compile(r"\d{4}-\d{2}-\d{2}$")
 
@@ -88,13 +89,11 @@ def _paper_id(title: str) -> str:
 def _created_day(versions: Any) -> str | None:
     """The ISO day of the first version ("Mon, 2 Apr 2007 19:18:42 GMT" is "2007-04-02")."""
     try:
-        _, day, month, year, *_ = versions[0]["created"].split()
-        day, year, month = int(day), int(year), _MONTHS[month]
+        _, day, month, year = versions[0]["created"].split(" ", 4)[:4]
+        iso = f"{year}-{_MONTH_DIGITS[month]}-{_DAY_DIGITS[day]}"
     except (TypeError, KeyError, IndexError, ValueError, AttributeError):
         return None
-    if 1 <= day <= 31 and 1990 <= year <= 9999:
-        return f"{year:04d}-{month:02d}-{day:02d}"
-    return None
+    return iso if len(year) == 4 and year.isdigit() and year >= "1990" else None
 
 
 def _last_version(versions: Any) -> int | None:
@@ -110,14 +109,13 @@ def _names(record: dict) -> tuple[str, ...]:
     if isinstance(parsed, list) and parsed:
         names = []
         for parts in parsed:  # ["Last", "First", "Suffix"]: "First Last Suffix"
-            if type(parts) is not list:
+            if type(parts) is not list or not parts:
                 continue
-            try:
-                name = " ".join(" ".join(parts[1:2] + parts[:1] + parts[2:3]).split())
-            except TypeError:  # not a list of strings
-                continue
-            if name:
-                names.append(name)
+            last, first, suffix = parts[0], parts[1] if len(parts) > 1 else "", parts[2] if len(parts) > 2 else ""
+            if type(last) is str and type(first) is str and type(suffix) is str:
+                name = squash(f"{first} {last} {suffix}")
+                if name:
+                    names.append(name)
         if names:
             return tuple(names)
     authors = record.get("authors")
