@@ -243,3 +243,16 @@ def test_the_cli_filters_by_category_and_says_so_of_a_bad_one(tagged, tmp_path, 
     assert main(["--data-dir", store, "ask", "models", "--category", "cs LG"]) != 0
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "is not an arXiv category" in err
+
+
+def test_a_large_snapshot_is_read_line_by_line_with_the_same_papers_and_problems(monkeypatch):
+    """Files from STREAM_BYTES up, in a format that streams, are never read whole."""
+    from index import ingest
+
+    snapshot = Path(__file__).parent / "fixtures" / "formats" / "snapshot-arxiv-metadata.json"
+    whole, _ = ingest.read_sources([snapshot])
+    monkeypatch.setattr(ingest, "STREAM_BYTES", 1)
+    monkeypatch.setattr(Path, "read_bytes", lambda self: pytest.fail(f"{self} was read whole"))
+    streamed, _ = ingest.read_sources([snapshot])
+    assert streamed.papers == whole.papers and streamed.problems == whole.problems
+    assert len(whole.papers) >= 3 and whole.problems
