@@ -181,9 +181,10 @@ def assess(question: str, reading: Reading, sources: list[Source], idf: Callable
 # Is no retrieved abstract about this? A logistic model over what retrieval already measured,
 # fitted on the tuning part of assistant/data/questions.jsonl by bench/fit_answerability.py:
 # the top paper's cosine, how far it leads the second, the share of the question's content (idf
-# weighted) missing from every top abstract and from the top one, and the top BM25 score.
-ABSENT_WEIGHTS = (-9.20, -1.63, -0.24, 2.72, -3.42)
-ABSENT_BIAS = 12.00
+# weighted) missing from every top abstract and from the top one, the top BM25 score, and the
+# share of the content that no indexed paper has at all ("laundry", "poetry").
+ABSENT_WEIGHTS = (-9.20, -1.47, -1.55, 1.72, -3.09, 5.06)
+ABSENT_BIAS = 11.17
 ABSENT_THRESHOLD = 0.6
 
 
@@ -195,7 +196,16 @@ def absent_features(question: str, sources: list[Source], idf: Callable[[str], f
     missing_all = sum(w for t, w in weights.items() if not any(t in p for p in present)) / total
     missing_top = sum(w for t, w in weights.items() if t not in present[0]) / total
     lead = sources[0].score / sources[1].score if len(sources) > 1 and sources[1].score > 0 else 2.5
-    return (sources[0].similarity, min(lead, 2.5), missing_all, missing_top, math.log1p(sources[0].keyword_score))
+    unseen = idf("\x00")  # the idf of a term in no paper
+    in_no_paper = sum(w for w in weights.values() if w >= unseen) / total
+    return (
+        sources[0].similarity,
+        min(lead, 2.5),
+        missing_all,
+        missing_top,
+        math.log1p(sources[0].keyword_score),
+        in_no_paper,
+    )
 
 
 def absent_probability(question: str, sources: list[Source], idf: Callable[[str], float]) -> float:
