@@ -39,7 +39,7 @@ SCAFFOLD = (
         kind kinds look looking someone anyone know mention mentions mentioned say says said claim claims
         discuss discusses deal deals address addresses tackle tackles focus focuses please can could would
         also well exactly roughly approximately around about overall respectively altogether actually really
-        year years listed listing published release released""",
+        year years listed listing published release released known""",
             keep_stopwords=True,
         )
     )
@@ -173,7 +173,11 @@ def assess(question: str, reading: Reading, sources: list[Source], idf: Callable
     unknown = [name for name in names if _in_no_paper(name, idf)]
     if not named and unknown:  # "FP8", "Kolmogorov-Arnold": no indexed abstract has the word at all
         return Focus(focus, names, gaps=(Gap(_join(unknown)),), answered=False)
-    if not named and absent_probability(question, sources, idf) >= ABSENT_THRESHOLD:
+    if (
+        not named
+        and not covered(question, sources[0])
+        and absent_probability(question, sources, idf) >= ABSENT_THRESHOLD
+    ):
         return Focus(focus, names, gaps=(Gap(absent_phrase(question, sources, idf)),), answered=False)
     return Focus(focus, names)
 
@@ -186,6 +190,17 @@ def assess(question: str, reading: Reading, sources: list[Source], idf: Callable
 ABSENT_WEIGHTS = (-9.20, -1.47, -1.55, 1.72, -3.09, 5.06)
 ABSENT_BIAS = 11.17
 ABSENT_THRESHOLD = 0.6
+
+
+def covered(question: str, top: Source) -> bool:
+    """The top paper is about what is asked, whatever the corpus's statistics say: its title holds
+    every content word of the question, or the question has one content word and the paper holds
+    it. (The model's cosine input runs low for one-word questions, and in a small library "which
+    papers are about soil sensors?" names the title of one.)"""
+    content = set(t for t in terms(question) if t not in SCAFFOLD)
+    if len(content) == 1:  # "which papers use fungi?": one word, and the top abstract has it
+        return content <= set(terms(f"{top.title}\n{top.abstract}"))
+    return bool(content) and content <= set(terms(top.title))
 
 
 def absent_features(question: str, sources: list[Source], idf: Callable[[str], float]) -> tuple[float, ...]:
@@ -203,9 +218,21 @@ def absent_features(question: str, sources: list[Source], idf: Callable[[str], f
         min(lead, 2.5),
         missing_all,
         missing_top,
-        math.log1p(sources[0].keyword_score),
+        _keyword_strength(sources[0], idf),
         in_no_paper,
     )
+
+
+# The idf of a term in no paper, in the corpus the model was fitted on (the bundled 426 papers)
+FITTED_UNSEEN_IDF = 6.75
+
+
+def _keyword_strength(top: Source, idf: Callable[[str], float]) -> float:
+    """The top paper's BM25 score on the scale of the corpus the model was fitted on. Every idf,
+    and so every BM25 score, grows with the log of the number of papers: a library of twenty
+    papers scores half what the bundled corpus does for the same match, so the score is rescaled
+    by the idf of an unseen term, which measures that growth."""
+    return math.log1p(top.keyword_score * FITTED_UNSEEN_IDF / max(idf("\x00"), 1e-9))
 
 
 def absent_probability(question: str, sources: list[Source], idf: Callable[[str], float]) -> float:

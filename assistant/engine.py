@@ -11,7 +11,7 @@ from llama_index.core.query_engine import CustomQueryEngine
 from llama_index.core.retrievers import BaseRetriever
 
 from assistant.answer import Answer, Citation, Source
-from assistant.answerability import Focus, Gap, absent_phrase, assess, named_sources
+from assistant.answerability import Focus, Gap, absent_phrase, assess, covered, named_sources
 from assistant.backends.base import AnswerBackend, BackendError
 from assistant.citations import check_citations
 from assistant.questions import Kind, Reading, answer_marks, read
@@ -70,6 +70,8 @@ class CitedQueryEngine(CustomQueryEngine):
         if weak and named_sources(
             question, sources, self.idf
         ):  # a paper named by name is found, however few words match
+            weak = False
+        if weak and covered(question, top):  # the top paper holds what is asked: the scores run low in a small library
             weak = False
         if weak and reading.kind is Kind.METADATA:  # "how many upvotes" shares few words with any abstract
             weak = top.similarity < METADATA_MIN_SIMILARITY

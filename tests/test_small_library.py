@@ -1,0 +1,67 @@
+"""A researcher's own small library (a Zotero export, an arXiv feed, a Daily Papers day, a snapshot
+slice: the format fixtures, 18 papers) is answered as the bundled corpus is: the answerability check
+was fitted on 426 papers, and must neither refuse what a small library plainly holds nor answer what
+it does not."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from assistant import Assistant, Config
+
+FORMATS = Path(__file__).parent / "fixtures" / "formats"
+FILES = (
+    "library.bib",
+    "library.ris",
+    "arxiv-rss-cs.LG.rss",
+    "daily-papers-2024-02-08.json",
+    "snapshot-arxiv-metadata.json",
+)
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory) -> Assistant:
+    folder = tmp_path_factory.mktemp("library")
+    for name in FILES:
+        shutil.copy(FORMATS / name, folder / name)
+    assistant = Assistant(Config(data_dir=tmp_path_factory.mktemp("store"), sources=[folder]))
+    assistant.ingest()
+    return assistant
+
+
+@pytest.mark.parametrize(
+    "question, cited",
+    [
+        ("Which papers study soil?", "Mycelial Networks as Living Sensors for Soil Moisture"),
+        ("Which papers are about soil sensors?", "Lichen-Inspired Federated Learning for Low-Power Soil Sensors"),
+        ("Which papers use fungi?", "Lichen-Inspired Federated Learning for Low-Power Soil Sensors"),
+        ("Which papers use diffusion models?", "Origami Diffusion: Generating Foldable Crease Patterns from Text"),
+        ("Which papers forecast water levels?", "Tidal Graph Networks for Coastal Flood Forecasting"),
+        (
+            "How much power does the lichen scheme use per node?",
+            "Lichen-Inspired Federated Learning for Low-Power Soil Sensors",
+        ),
+    ],
+)
+def test_what_the_library_holds_is_answered_with_its_paper_cited(library, question, cited):
+    answer = library.ask(question)
+    assert not answer.refused, answer.text
+    assert cited in [c.title for c in answer.citations]
+
+
+@pytest.mark.parametrize(
+    "question, named",
+    [
+        ("Which papers study music generation?", "music generation"),
+        ("Which papers are about protein folding?", "protein folding"),
+        ("What is known about quantum error correction?", "quantum error correction"),
+        ("Which papers study transformers for stock prices?", "stock prices"),
+    ],
+)
+def test_what_it_does_not_hold_is_refused_by_name(library, question, named):
+    answer = library.ask(question)
+    assert answer.refused and not answer.citations
+    assert answer.text.startswith(f"None of the indexed abstracts mention {named}.")
