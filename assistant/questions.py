@@ -225,12 +225,18 @@ def answer_marks(question: str, reading: Reading, quote: str) -> tuple[str, ...]
         unit = best.group("unit")
         if unit and not set(terms(unit)) & asked and unit.lower() in _GLUE:
             span = span[: -len(unit)].strip()
+        elif unit and set(terms(unit)) & asked:  # "41 tide gauges": the unit runs on while the question names it
+            for word in _NEXT_WORDS.match(quote, best.end()).group(0).split():
+                if not set(terms(word)) & asked:
+                    break
+                span = quote[best.start() : quote.index(word, best.end()) + len(word)].strip()
         return (span,)
     names = [m.group(0).rstrip(".") for m in _IDENTIFIER.finditer(quote)]
     fresh = [n for n in names if not set(terms(n)) <= asked]
     return tuple(dict.fromkeys(fresh))[:2]
 
 
+_NEXT_WORDS = re.compile(r"(?:\s+[A-Za-z][\w-]*){0,3}")
 _GLUE = {"and", "or", "to", "in", "on", "of", "for", "with", "than", "over", "the", "a", "an", "at", "by", "from"}
 
 
