@@ -50,5 +50,14 @@ def detect(name: str, head: str) -> Format | None:
     return next((fmt for fmt in known if suffix in fmt.suffixes), None)
 
 
+def storable(text: str) -> bool:
+    """Whether Chroma can store ``text``: a lone surrogate (from a ``\\ud800`` escape) cannot be."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def suffixes() -> set[str]:
     return {s for fmt in formats() for s in fmt.suffixes}

@@ -18,7 +18,7 @@ from datetime import date as Date
 from functools import lru_cache
 from typing import Any
 
-from index.formats import Format
+from index.formats import Format, storable
 from index.parse import MAX_FIELD_CHARS, MAX_TITLE_CHARS, MIN_ABSTRACT_CHARS
 from index.records import Paper, ParseResult, Problem, arxiv_id_of, doi_of, paper_id_for
 
@@ -187,21 +187,13 @@ def _text(fields: dict[str, str], name: str, key: str) -> str:
     text = plain(value) if len(value) <= MAX_RAW_CHARS else value
     if len(text) > MAX_FIELD_CHARS:
         raise ValueError(f"entry {key!r}: {name} longer than {MAX_FIELD_CHARS:,} characters, skipped")
-    if not _storable(text):
+    if not storable(text):
         raise ValueError(f"entry {key!r}: {name} holds invalid Unicode (a lone surrogate), skipped")
     return text
 
 
-def _storable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate: Chroma cannot store it
-        return False
-    return True
-
-
 def _keep(text: str | None) -> str | None:
-    return text if text and _storable(text) else None
+    return text if text and storable(text) else None
 
 
 def entry_to_paper(key: str, raw_fields: Iterable[tuple[str, Any]], where: str) -> Paper:
@@ -231,7 +223,7 @@ def entry_to_paper(key: str, raw_fields: Iterable[tuple[str, Any]], where: str) 
         date_text=date_text,
         date=iso,
         url=_keep(_url(fields)),
-        author_names=tuple(n for n in names if _storable(n)),
+        author_names=tuple(n for n in names if storable(n)),
         arxiv_id=arxiv_id,
         version=version,
         doi=_keep(doi),

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from index.formats import Format
+from index.formats import Format, storable
 from index.formats.bibtex import iso_date
 from index.parse import MAX_FIELD_CHARS, MAX_TITLE_CHARS, MIN_ABSTRACT_CHARS, split_lines
 from index.records import Paper, ParseResult, Problem, arxiv_id_of, doi_of, paper_id_for
@@ -32,21 +32,13 @@ def sniff(head: str) -> bool:
     return _SNIFF.search(head) is not None
 
 
-def _storable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate: Chroma cannot store it
-        return False
-    return True
-
-
 def _values(record: dict, *names: str) -> list[str]:
     """The non-empty text values of rispy's ``names`` (or unknown tags), in that order."""
     found: list[str] = []
     for name in names:
         value = record.get(name) if name.islower() else (record.get("unknown_tag") or {}).get(name)
         for item in value if isinstance(value, list) else [value]:
-            if isinstance(item, str) and item.strip() and _storable(item):
+            if isinstance(item, str) and item.strip() and storable(item):
                 found.append(" ".join(item.split()))
     return found
 
