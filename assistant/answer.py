@@ -33,6 +33,7 @@ class Source:
     doi: str | None = None
     venue: str | None = None
     categories: tuple[str, ...] = ()
+    author_names: tuple[str, ...] = ()
     similarity: float = 0.0  # best cosine similarity of a chunk of this paper to the question
     keyword_score: float = 0.0  # BM25 score of the paper
     coverage: float = 0.0  # idf-weighted share of the question's terms found in title and abstract
@@ -56,6 +57,7 @@ class Source:
             doi=paper.doi,
             venue=paper.venue,
             categories=paper.categories,
+            author_names=paper.author_names,
             similarity=similarity,
             keyword_score=keyword_score,
             coverage=coverage,
@@ -77,6 +79,7 @@ class Source:
             f"listed with the date {self.date_text}" if self.date_text else "",
             f"{self.upvotes} upvotes in the listing" if self.upvotes is not None else "",
             f"links to {self.url}" if self.url else "",
+            f"authors {', '.join(self.author_names)}" if self.author_names else "",
             f"published in {self.venue}" if self.venue else "",
             f"arXiv categories {', '.join(self.categories)}" if self.categories else "",
             f"arXiv id {self.arxiv_id}" if self.arxiv_id else "",

@@ -129,10 +129,17 @@ class Focus:
 def _listed(source: Source, field: str) -> bool:
     if field == "authors":
         return bool(source.authors or source.organization)
-    value = {"date": source.date_text, "upvotes": source.upvotes, "organization": source.organization}.get(
-        field, source.url
-    )
-    return value is not None and value != ""
+    value = {
+        "date": source.date_text,
+        "upvotes": source.upvotes,
+        "organization": source.organization,
+        "author_names": source.author_names,
+        "venue": source.venue,
+        "doi": source.doi,
+        "categories": source.categories,
+        "arxiv_id": source.arxiv_id,
+    }.get(field, source.url)
+    return value is not None and value != "" and value != ()
 
 
 def _source_text(source: Source) -> str:

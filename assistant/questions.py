@@ -21,7 +21,7 @@ class Kind(StrEnum):
     WHICH = "which"  # which papers do X: every matching paper, best first
     COMPARE = "compare"  # how do A and B differ: each paper side by side
     SUMMARY = "summary"  # what does X propose: contribution, method, result
-    METADATA = "metadata"  # authors, date, upvotes, organisation, URL from the listing
+    METADATA = "metadata"  # authors, date, upvotes, organisation, URL, venue, DOI, categories of the listing
     OTHER = "other"
 
 
@@ -58,6 +58,32 @@ METADATA_FIELDS: tuple[tuple[str, re.Pattern[str], str], ...] = (
         "organisation",
     ),
     ("url", re.compile(r"\b(?:url|link|web ?page|where can i (?:find|read))\b", re.I), "URL"),
+    # what a reference manager or arXiv gives of a paper
+    (
+        "author_names",
+        re.compile(
+            r"\bwho (?:are|were) (?:the|its|their) (?:authors|co-?authors)\b|\bwho (?:wrote|authored)\b"
+            r"|\b(?:names? of the|which) authors\b|\blist (?:the |its )?authors\b",
+            re.I,
+        ),
+        "author names",
+    ),
+    (
+        "venue",
+        re.compile(
+            r"\b(?:venue|(?:which|what) (?:journal|conference|proceedings|workshop))\b"
+            r"|\bpublished (?:in|at) which\b|\bwhere (?:was|were|is|are|did) .+ (?:published|appear)\b",
+            re.I,
+        ),
+        "venue",
+    ),
+    ("doi", re.compile(r"\bdoi\b", re.I), "DOI"),
+    (
+        "categories",
+        re.compile(r"\barxiv (?:categor(?:y|ies)|subject|archive)\b|\bprimary categor(?:y|ies)\b", re.I),
+        "arXiv categories",
+    ),
+    ("arxiv_id", re.compile(r"\barxiv (?:id|identifier|number)\b", re.I), "arXiv id"),
 )
 _METADATA_ASK = re.compile(
     r"^\s*(?:how many|when|what|which|who|where|give|list|tell|show)\b|\?\s*$", re.I

@@ -65,3 +65,37 @@ def test_what_it_does_not_hold_is_refused_by_name(library, question, named):
     answer = library.ask(question)
     assert answer.refused and not answer.citations
     assert answer.text.startswith(f"None of the indexed abstracts mention {named}.")
+
+
+@pytest.mark.parametrize(
+    "question, says",
+    [
+        (
+            "Where was Tidal Graph Networks for Coastal Flood Forecasting published?",
+            "Coastal Flood Forecasting was published in Journal of Hydroinformatic Learning [1].",
+        ),
+        (
+            "What is the DOI of Tidal Graph Networks for Coastal Flood Forecasting?",
+            "The DOI of Tidal Graph Networks for Coastal Flood Forecasting is 10.5555/jhl.2023.0417 [1].",
+        ),
+        (
+            "What arXiv categories is Tidal Attention in?",
+            "is in the arXiv categories cs.LG, physics.ao-ph, stat.ML [1].",
+        ),
+        (
+            "Who are the authors of Tidal Attention?",
+            "are Maren Oyelaran-Visser, Tomasz Quillfeather and Ines Abernathy-Kohl [1].",
+        ),
+        ("What is the arXiv id of Lattice Distillation?", "is 2403.04567 [1]."),
+    ],
+)
+def test_what_a_reference_manager_or_arxiv_gives_can_be_asked(library, question, says):
+    answer = library.ask(question)
+    assert answer.kind == "metadata" and not answer.refused
+    assert says in answer.text and len(answer.citations) == 1
+
+
+def test_a_field_the_source_lacks_is_said_of_that_paper(library):
+    answer = library.ask("What is the DOI of Origami Diffusion?")
+    assert answer.refused and answer.text.startswith("The listing for Origami Diffusion")
+    assert answer.text.endswith("does not give its DOI.")

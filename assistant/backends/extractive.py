@@ -308,6 +308,10 @@ def _summary(n: int, source: Source, single: bool) -> str:
     return lead + " " + " ".join(f"{defuse(s.strip())} [{n}]" for s in picked)
 
 
+def _names(names: tuple[str, ...]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def _metadata_answer(reading: Reading, question: str, sources: list[Source], idf: Callable[[str], float]) -> list[str]:
     """The listing's fields the question asks for, of the paper it names (else the top one). A field
     the listing lacks is not written here: the engine's answerability check says it, for every backend."""
@@ -327,6 +331,16 @@ def _metadata_answer(reading: Reading, question: str, sources: list[Source], idf
             lines.append(f"The listing for {title} names the organisation {s.organization} [{n}].")
         elif name == "url" and s.url:
             lines.append(f"The listing for {title} links to {s.url} [{n}].")
+        elif name == "author_names" and s.author_names:
+            lines.append(f"The authors of {title} are {_names(s.author_names)} [{n}].")
+        elif name == "venue" and s.venue:
+            lines.append(f"{title} was published in {s.venue} [{n}].")
+        elif name == "doi" and s.doi:
+            lines.append(f"The DOI of {title} is {s.doi} [{n}].")
+        elif name == "categories" and s.categories:
+            lines.append(f"{title} is in the arXiv categories {', '.join(s.categories)} [{n}].")
+        elif name == "arxiv_id" and s.arxiv_id:
+            lines.append(f"The arXiv id of {title} is {s.arxiv_id} [{n}].")
         elif name == "authors" and s.organization:
             lines.append(f"The listing for {title} names the organisation {s.organization}, not its authors [{n}].")
     return lines
