@@ -252,7 +252,8 @@ def answer_marks(question: str, reading: Reading, quote: str) -> tuple[str, ...]
         if unit and not set(terms(unit)) & asked and unit.lower() in _GLUE:
             span = span[: -len(unit)].strip()
         elif unit and set(terms(unit)) & asked:  # "41 tide gauges": the unit runs on while the question names it
-            for word in _NEXT_WORDS.match(quote, best.end()).group(0).split():
+            after = _NEXT_WORDS.match(quote, best.end())
+            for word in after.group(0).split() if after else []:
                 if not set(terms(word)) & asked:
                     break
                 span = quote[best.start() : quote.index(word, best.end()) + len(word)].strip()

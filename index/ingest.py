@@ -129,7 +129,10 @@ def _streamed(f: Path, result: ParseResult) -> ParseResult | None:
             handle.seek(0)
             parsed = ParseResult()
             for item in fmt.stream(handle, str(f)):
-                (parsed.papers if isinstance(item, Paper) else parsed.problems).append(item)
+                if isinstance(item, Paper):
+                    parsed.papers.append(item)
+                else:
+                    parsed.problems.append(item)
             return parsed
     except OSError as exc:
         result.problems.append(Problem(str(f), 0, f"cannot read: {exc.strerror}"))

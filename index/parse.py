@@ -218,8 +218,12 @@ def record_to_paper(record: Any, source: str) -> Paper:
         iso = _valid_iso(m) if m else parse_date(date_text)[0]
     org = _text_field(record, "organization", False) or _text_field(record, "organisation", False)
     arxiv_id, version = arxiv_id_of(_text_field(record, "arxiv_id", False) or _text_field(record, "arxiv", False))
-    listed = record.get("authors") if isinstance(record.get("authors"), list) else []
-    names = tuple(" ".join(n.split()) for n in listed if isinstance(n, str) and n.strip())
+    listed = record.get("authors")
+    names = (
+        tuple(" ".join(n.split()) for n in listed if isinstance(n, str) and n.strip())
+        if isinstance(listed, list)
+        else ()
+    )
     return Paper(
         paper_id=_text_field(record, "id", False) or paper_id_for(title),
         title=title,

@@ -147,7 +147,9 @@ def identity_keys(paper: Paper) -> list[tuple[str, str]]:
     """What makes two entries one paper, strongest first: the arXiv id (versions folded), the
     DOI, the normalised title."""
     arxiv, doi = _ids(paper)
-    return [k for k in (("arxiv", arxiv), ("doi", doi)) if k[1]] + [("title", normalise_title(paper.title))]
+    keys = [("arxiv", arxiv)] if arxiv else []
+    keys += [("doi", doi)] if doi else []
+    return keys + [("title", normalise_title(paper.title))]
 
 
 def _conflict(a: Paper, b: Paper) -> bool:

@@ -32,9 +32,15 @@ def _is_item(value: Any) -> bool:
     )
 
 
+def _skip(text: str, pos: int) -> int:
+    """The position of the first non-space character at or after ``pos``."""
+    m = _WS.match(text, pos)
+    return m.end() if m else pos
+
+
 def _first(text: str, pos: int) -> Any:
     try:
-        return _DECODER.raw_decode(text, _WS.match(text, pos).end())[0]
+        return _DECODER.raw_decode(text, _skip(text, pos))[0]
     except (ValueError, RecursionError):
         return None
 
@@ -47,7 +53,7 @@ def sniff(head: str) -> bool:
         return _is_item(_first(text, 1))
     if text.startswith("{"):
         m = _LIST_KEY.search(text)
-        return bool(m) and _is_item(_first(text, m.end()))
+        return m is not None and _is_item(_first(text, m.end()))
     return False
 
 
@@ -60,7 +66,7 @@ def _line(text: str, offset: int, counted: list[int]) -> int:
 
 def _array(text: str, source: str, result: ParseResult) -> list[tuple[int, Any]]:
     """The elements of the papers array with the offsets they start at; a JSON error ends it."""
-    pos = _WS.match(text).end()
+    pos = _skip(text, 0)
     try:
         if text.startswith("{", pos):
             document = json.loads(text)
@@ -82,7 +88,7 @@ def _array(text: str, source: str, result: ParseResult) -> list[tuple[int, Any]]
         )
         return []
     elements: list[tuple[int, Any]] = []
-    pos = _WS.match(text, pos + 1).end()
+    pos = _skip(text, pos + 1)
     if text.startswith("]", pos):
         return elements
     while True:
@@ -95,9 +101,9 @@ def _array(text: str, source: str, result: ParseResult) -> list[tuple[int, Any]]
             result.problems.append(Problem(source, text.count("\n", 0, pos) + 1, "JSON nested too deeply"))
             return elements
         elements.append((pos, value))
-        pos = _WS.match(text, end).end()
+        pos = _skip(text, end)
         if text.startswith(",", pos):
-            pos = _WS.match(text, pos + 1).end()
+            pos = _skip(text, pos + 1)
             continue
         if not text.startswith("]", pos):
             line = text.count("\n", 0, pos) + 1

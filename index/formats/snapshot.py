@@ -184,7 +184,10 @@ def parse(text: str, source: str = "<snapshot>") -> ParseResult:
     """Parse a snapshot held in memory (``stream`` over its lines)."""
     result = ParseResult()
     for item in stream(io.StringIO(text, newline=""), source):
-        (result.papers if isinstance(item, Paper) else result.problems).append(item)
+        if isinstance(item, Paper):
+            result.papers.append(item)
+        else:
+            result.problems.append(item)
     return result
 
 
