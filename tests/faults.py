@@ -350,7 +350,7 @@ def ui_sessions(url: str, n: int, backend: str = "extractive") -> list[tuple[flo
     clients = [Client(url, verbose=False) for _ in range(n)]
 
     def ask(i: int) -> str:
-        job = clients[i].submit(QUESTIONS[i % len(QUESTIONS)], [], backend, "", "", "", 5, api_name="/ask")
+        job = clients[i].submit(QUESTIONS[i % len(QUESTIONS)], [], backend, "", "", "", 5, "", api_name="/ask")
         text = chat_text(job.result()[0])
         if not text or text.startswith("⚠️"):
             raise RuntimeError(f"the chat shows {text[:200]!r}")

@@ -50,7 +50,16 @@ async def check_tools(client: Client) -> None:
     tools = {t.name: t for t in (await client.list_tools()).tools}
     assert set(tools) == {"search_papers", "ask", "get_paper"}
     assert "[n]" in (tools["ask"].description or "") and "refus" in (tools["ask"].description or "")
-    assert set(tools["search_papers"].input_schema["properties"]) == {"query", "k", "since", "until", "organization"}
+    assert set(tools["search_papers"].input_schema["properties"]) == {
+        "query",
+        "k",
+        "since",
+        "until",
+        "organization",
+        "category",
+        "venue",
+        "doi",
+    }
     assert tools["ask"].output_schema and "citations" in tools["ask"].output_schema["properties"]
 
     asked = await client.call_tool("ask", {"question": FACT})

@@ -293,7 +293,7 @@ def test_secrets_never_reach_the_ui_or_its_log(ui_app):
         except OSError:
             continue
         assert not any(secret in body for secret in SECRETS), path
-    job = Client(ui_app["url"], verbose=False).submit(QUESTIONS[GRASPING], [], "openai", "", "", "", 5,
+    job = Client(ui_app["url"], verbose=False).submit(QUESTIONS[GRASPING], [], "openai", "", "", "", 5, "",
                                                         api_name="/ask")  # fmt: skip
     shown = chat_text(job.result()[0])
     assert "rejected the API key" in shown and "\\*\\*\\*@127" in shown  # the fallback says why, URL masked
