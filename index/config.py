@@ -216,10 +216,13 @@ class Config(BaseModel):
     @property
     def ingest_sources(self) -> list[Path]:
         """What an ingest given no paths reads: sources, and the fetch folder once something was
-        fetched (else the next plain ingest would remove the fetched papers)."""
+        fetched into it (else the next plain ingest would remove the fetched papers)."""
         folder = self.fetch_folder
         inside = any(folder.is_relative_to(s.expanduser()) for s in self.sources)
-        return [*self.sources, folder] if folder.is_dir() and not inside else list(self.sources)
+        # the default folder sits beside data_dir, where a user's own "sources" folder may be: it
+        # counts only once fetch has written its arxiv/ or daily/ folder into it
+        fetched = folder.is_dir() if self.fetch_dir else any((folder / f).is_dir() for f in ("arxiv", "daily"))
+        return [*self.sources, folder] if fetched and not inside else list(self.sources)
 
     @classmethod
     def load(

@@ -256,3 +256,13 @@ def test_a_large_snapshot_is_read_line_by_line_with_the_same_papers_and_problems
     streamed, _ = ingest.read_sources([snapshot])
     assert streamed.papers == whole.papers and streamed.problems == whole.problems
     assert len(whole.papers) >= 3 and whole.problems
+
+
+def test_a_folder_named_sources_beside_the_store_is_not_ingested_until_fetch_writes_into_it(tmp_path):
+    """The default fetch folder is `sources` beside data_dir, a name a user's own folder may have."""
+    config = Config(data_dir=tmp_path / "store", sources=[tmp_path / "mine"])
+    (tmp_path / "sources").mkdir()
+    write_jsonl(tmp_path / "sources" / "drafts.jsonl", RECORDS[:1])
+    assert config.ingest_sources == [tmp_path / "mine"]
+    (tmp_path / "sources" / "arxiv").mkdir()
+    assert config.ingest_sources == [tmp_path / "mine", tmp_path / "sources"]
