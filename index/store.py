@@ -227,18 +227,6 @@ class Filters:
             return False
         return not (self.doi and paper.doi != self.doi)
 
-    def describe(self) -> str:
-        """The filters in words: 'in cs.LG, from 2024-01-01'."""
-        parts = [
-            f"in {self.category}" if self.category else "",
-            f"from {self.organization}" if self.organization else "",
-            f"at {self.venue}" if self.venue else "",
-            f"with DOI {self.doi}" if self.doi else "",
-            f"dated from {self.date_from}" if self.date_from else "",
-            f"dated until {self.date_to}" if self.date_to else "",
-        ]
-        return ", ".join(p for p in parts if p)
-
 
 def _date_ord(iso: str) -> int:
     digits = iso.replace("-", "")[:8].ljust(8, "0")
