@@ -150,14 +150,16 @@ class Assistant:
         rebuild: bool = False,
         progress: bool = False,
         wait: bool = False,
+        filters: Filters | None = None,
     ) -> IngestReport:
         """Bring the index in line with ``paths`` (default: the configured sources), then answer
-        from the new papers. If another ingest into the same index is running, wait for it with
-        ``wait``, else fail at once."""
+        from the new papers; with ``filters``, only the papers they accept (``Filters(category=
+        "cs.CL", date_from="2024")`` makes a slice of the arXiv snapshot). If another ingest into
+        the same index is running, wait for it with ``wait``, else fail at once."""
         old = self._snapshot
         sources = [Path(p) for p in paths] if paths else None
         embedder = old.search.embedder if old else self._embedder
-        report = ingest(self.config, sources, rebuild, progress, embedder, wait=wait)
+        report = ingest(self.config, sources, rebuild, progress, embedder, wait=wait, filters=filters)
         self._embedder = embedder
         self._snapshot = None  # the next call opens the new papers; calls running keep theirs
         return report

@@ -31,6 +31,9 @@ def _parser() -> argparse.ArgumentParser:
         help="files or folders: page dumps, .jsonl, .json, .csv, .bib, .ris, arXiv Atom/RSS, the arXiv snapshot",
     )
     ingest.add_argument("--rebuild", action="store_true", help="drop the index and build it again")
+    ingest.add_argument("--category", help="keep only papers in this arXiv category (cs.CL) or archive (cs)")
+    ingest.add_argument("--since", help="keep only papers dated on or after this date (YYYY[-MM[-DD]])")
+    ingest.add_argument("--until", help="keep only papers dated on or before this date")
     ingest.add_argument("--json", action="store_true", help="print the report as JSON")
 
     fetch = sub.add_parser(
@@ -135,7 +138,10 @@ def _run(args: argparse.Namespace) -> int:
         config = config.model_copy(update={"auto_filters": False})
     assistant = Assistant(config)
     if args.command == "ingest":
-        report = assistant.ingest(args.paths or None, rebuild=args.rebuild, progress=sys.stderr.isatty())
+        from assistant import Filters
+
+        kept = Filters(date_from=args.since, date_to=args.until, category=args.category) or None
+        report = assistant.ingest(args.paths or None, rebuild=args.rebuild, progress=sys.stderr.isatty(), filters=kept)
         print(json.dumps(report.to_dict(), indent=2) if args.json else report.summary())
     elif args.command == "fetch":
         return _fetch(assistant, args)

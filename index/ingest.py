@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -23,7 +23,7 @@ from index.formats import SNIFF_CHARS, detect, suffixes
 from index.keyword import KeywordIndex
 from index.parse import parse_source
 from index.records import Paper, ParseResult, Problem, merge
-from index.store import Store, meta_hash
+from index.store import Filters, Store, meta_hash
 
 TEXT_SUFFIXES = {".txt", ".md", ".jsonl", ".ndjson", ".csv", ".json", ".xml", ".atom", ".rss"}
 GROUP = 128  # papers embedded and committed together
@@ -46,12 +46,14 @@ class IngestReport:
     unchanged: int = 0
     removed: int = 0
     embedded: int = 0  # texts sent to the embedding model
+    left_out: int = 0  # entries the ingest's filters did not keep
     skipped: list[Problem] = field(default_factory=list)
     seconds: float = 0.0
 
     def summary(self) -> str:
+        kept = f" ({self.left_out} more left out by the filters)" if self.left_out else ""
         lines = [
-            f"read {self.entries} entries from {self.files} files: {self.papers} distinct papers",
+            f"read {self.entries} entries from {self.files} files{kept}: {self.papers} distinct papers",
             f"added {self.added}, updated {self.updated}, unchanged {self.unchanged}, removed {self.removed}"
             f" ({self.embedded} texts embedded, {self.seconds:.1f} s)",
         ]
@@ -85,12 +87,14 @@ def _files(paths: Iterable[Path], problems: list[Problem]) -> list[Path]:
     return found
 
 
-def read_sources(paths: Iterable[Path]) -> tuple[ParseResult, int]:
-    """Read and parse every source file; returns the entries, problems and the file count."""
+def read_sources(paths: Iterable[Path], keep: Callable[[Paper], bool] | None = None) -> tuple[ParseResult, int]:
+    """Read and parse every source file; returns the entries, problems and the file count. With
+    ``keep``, only the entries it accepts are kept, as they are read (a slice of a large file
+    costs the memory of the slice)."""
     result = ParseResult()
     files = _files(paths, result.problems)
     for f in files:
-        streamed = _streamed(f, result)
+        streamed = _streamed(f, result, keep)
         if streamed is not None:
             result.extend(streamed)
             continue
@@ -107,6 +111,12 @@ def read_sources(paths: Iterable[Path]) -> tuple[ParseResult, int]:
             line = text[: text.index("\ufffd")].count("\n") + 1
             result.problems.append(Problem(str(f), line, "invalid UTF-8 bytes replaced"))
         parsed = parse_source(str(f), text)
+        if keep is not None and parsed.papers:
+            kept = [p for p in parsed.papers if keep(p)]
+            result.left_out += len(parsed.papers) - len(kept)
+            parsed.papers = kept
+            if not kept:
+                continue
         if not parsed.papers and not parsed.problems:
             parsed.problems.append(Problem(str(f), 0, "no papers in this file" if text.strip() else "empty file"))
         result.extend(parsed)
@@ -116,7 +126,7 @@ def read_sources(paths: Iterable[Path]) -> tuple[ParseResult, int]:
 STREAM_BYTES = 64 * 2**20  # a file this large is read line by line when its format allows
 
 
-def _streamed(f: Path, result: ParseResult) -> ParseResult | None:
+def _streamed(f: Path, result: ParseResult, keep: Callable[[Paper], bool] | None = None) -> ParseResult | None:
     """A large file in a format read record by record (the arXiv snapshot), parsed without
     holding its text; None for every other file (read whole below)."""
     try:
@@ -129,10 +139,12 @@ def _streamed(f: Path, result: ParseResult) -> ParseResult | None:
             handle.seek(0)
             parsed = ParseResult()
             for item in fmt.stream(handle, str(f)):
-                if isinstance(item, Paper):
+                if not isinstance(item, Paper):
+                    parsed.problems.append(item)
+                elif keep is None or keep(item):
                     parsed.papers.append(item)
                 else:
-                    parsed.problems.append(item)
+                    result.left_out += 1
             return parsed
     except OSError as exc:
         result.problems.append(Problem(str(f), 0, f"cannot read: {exc.strerror}"))
@@ -215,14 +227,24 @@ def ingest(
     progress: bool = False,
     embedder: Embedder | None = None,
     wait: bool = False,
+    filters: Filters | None = None,
 ) -> IngestReport:
     """Bring the store in line with the sources; return what changed. Only one ingest runs at a
-    time per data dir: with ``wait`` this one waits for a running one, else it fails at once."""
+    time per data dir: with ``wait`` this one waits for a running one, else it fails at once.
+    With ``filters``, only the entries they accept are kept, as each file is read: a slice of the
+    arXiv snapshot ("cs.CL since 2024") costs the memory and the embedding of the slice."""
     started = time.perf_counter()
     roots = list(paths) if paths else config.ingest_sources
-    parsed, n_files = read_sources(roots)
+    parsed, n_files = read_sources(roots, filters.accepts if filters else None)
     papers = located(distinct_papers(parsed), roots)
-    report = IngestReport(files=n_files, entries=len(parsed.papers), papers=len(papers), skipped=parsed.problems)
+    report = IngestReport(
+        files=n_files, entries=len(parsed.papers), papers=len(papers), left_out=parsed.left_out, skipped=parsed.problems
+    )
+    if not papers and parsed.left_out:
+        raise IngestError(
+            f"none of the {parsed.left_out} papers in the {n_files} source files matches the filters; "
+            "the store was left unchanged"
+        )
     if not papers:
         raise IngestError(
             f"no papers found in the {n_files} source files ({len(parsed.problems)} problems); "

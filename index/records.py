@@ -125,10 +125,12 @@ class ParseResult:
 
     papers: list[Paper] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    left_out: int = 0  # entries read but not kept (``index.ingest.read_sources``'s ``keep``)
 
     def extend(self, other: ParseResult) -> None:
         self.papers.extend(other.papers)
         self.problems.extend(other.problems)
+        self.left_out += other.left_out
 
 
 def _richer(a: str | None, b: str | None) -> str | None:

@@ -266,3 +266,33 @@ def test_a_folder_named_sources_beside_the_store_is_not_ingested_until_fetch_wri
     assert config.ingest_sources == [tmp_path / "mine"]
     (tmp_path / "sources" / "arxiv").mkdir()
     assert config.ingest_sources == [tmp_path / "mine", tmp_path / "sources"]
+
+
+SNAPSHOT = Path(__file__).parent / "fixtures" / "formats" / "snapshot-arxiv-metadata.json"
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_an_ingest_filter_keeps_a_slice_as_the_file_is_read(monkeypatch, streamed):
+    from index import ingest
+
+    if streamed:
+        monkeypatch.setattr(ingest, "STREAM_BYTES", 1)
+    parsed, _ = ingest.read_sources([SNAPSHOT], Filters(category="physics").accepts)
+    assert [p.arxiv_id for p in parsed.papers] == ["2401.12345", "0705.2291"]
+    assert parsed.left_out == 2 and parsed.problems  # the malformed lines are still reported
+    since, _ = ingest.read_sources([SNAPSHOT], Filters(date_from="2023-12").accepts)
+    assert [p.arxiv_id for p in since.papers] == ["2401.12345", "2312.17001"]
+
+
+def test_the_cli_ingests_a_slice_of_the_snapshot_and_says_what_it_left_out(tmp_path, capsys):
+    from assistant.cli import main
+
+    store = str(tmp_path / "store")
+    assert main(["--data-dir", store, "ingest", str(SNAPSHOT), "--category", "cs", "--since", "2023"]) == 0
+    out = capsys.readouterr().out
+    assert "read 2 entries from 1 files (2 more left out by the filters): 2 distinct papers" in out
+    assert {p.arxiv_id for p in Assistant(Config(data_dir=tmp_path / "store")).papers()} == {"2401.12345", "2312.17001"}
+    assert main(["--data-dir", store, "ingest", str(SNAPSHOT), "--category", "hep-th"]) != 0
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "none of the 4 papers in the 1 source files matches the filters" in err
+    assert len(Assistant(Config(data_dir=tmp_path / "store")).papers()) == 2  # left as it was
