@@ -63,6 +63,14 @@ class Source:
             coverage=coverage,
         )
 
+    def listed(self, name: str) -> Any:
+        """The value of the listing field ``name`` (``assistant.questions.METADATA_FIELDS``), or None
+        when the listing does not give it: no text, no names, no authors; zero upvotes is a value."""
+        value = getattr(self, "date_text" if name == "date" else name)
+        if value in ("", ()) or (value == 0 and name != "upvotes"):
+            return None
+        return value
+
     def byline(self) -> str:
         """'9 authors · Sep 17, 2024' or 'ByteDance Seed · Dec 23, 2025', then what an arXiv or
         reference-manager source adds: 'NeurIPS 2024 · cs.LG, cs.AI · arXiv:2401.12345 · doi:10.1/x'."""

@@ -127,19 +127,9 @@ class Focus:
 
 
 def _listed(source: Source, field: str) -> bool:
-    if field == "authors":
+    if field == "authors":  # an organisation line stands where the author count would
         return bool(source.authors or source.organization)
-    value = {
-        "date": source.date_text,
-        "upvotes": source.upvotes,
-        "organization": source.organization,
-        "author_names": source.author_names,
-        "venue": source.venue,
-        "doi": source.doi,
-        "categories": source.categories,
-        "arxiv_id": source.arxiv_id,
-    }.get(field, source.url)
-    return value is not None and value != "" and value != ()
+    return source.listed(field) is not None
 
 
 def _source_text(source: Source) -> str:

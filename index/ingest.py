@@ -25,7 +25,7 @@ from index.parse import parse_source
 from index.records import Paper, ParseResult, Problem, merge
 from index.store import Filters, Store, meta_hash
 
-TEXT_SUFFIXES = {".txt", ".md", ".jsonl", ".ndjson", ".csv", ".json", ".xml", ".atom", ".rss"}
+TEXT_SUFFIXES = {".txt", ".md", ".jsonl", ".ndjson", ".csv", ".json"}  # index.parse's; index.formats adds its own
 GROUP = 128  # papers embedded and committed together
 LOCK_FILE = "ingest.lock"
 
@@ -72,11 +72,12 @@ class IngestReport:
 
 def _files(paths: Iterable[Path], problems: list[Problem]) -> list[Path]:
     found: list[Path] = []
+    known = TEXT_SUFFIXES | suffixes()
     for path in paths:
         if path.is_dir():
             for f in sorted(path.rglob("*")):
                 if f.is_file() and not any(part.startswith(".") for part in f.relative_to(path).parts):
-                    if f.suffix.lower() in TEXT_SUFFIXES | suffixes():
+                    if f.suffix.lower() in known:
                         found.append(f)
                     else:
                         problems.append(Problem(str(f), 0, f"unsupported file type {f.suffix or '(none)'}, skipped"))

@@ -137,6 +137,12 @@ def category_keys(categories: Iterable[str]) -> list[str]:
     return list(keys)
 
 
+def _in_category(key: str, categories: Iterable[str]) -> bool:
+    """``key in category_keys(categories)``, without building the keys: run for every paper when a
+    filter is evaluated in memory."""
+    return any((c := cat.lower()) == key or c.split(".", 1)[0] == key for cat in categories)
+
+
 def venue_words(venue: str) -> list[str]:
     """The words of a venue, lower case: a venue filter matches when all its words are there."""
     return list(dict.fromkeys(w.casefold() for w in _WORD.findall(venue)))
@@ -221,9 +227,9 @@ class Filters:
             return False
         if self.organization and (paper.organization or "").lower() != self.organization.lower():
             return False
-        if self.category and self.category.lower() not in category_keys(paper.categories):
+        if self.category and not _in_category(self.category.lower(), paper.categories):
             return False
-        if self.venue and not set(venue_words(self.venue)) <= set(venue_words(paper.venue or "")):
+        if self.venue and not (paper.venue and set(venue_words(self.venue)) <= set(venue_words(paper.venue))):
             return False
         return not (self.doi and paper.doi != self.doi)
 

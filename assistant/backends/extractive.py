@@ -308,6 +308,21 @@ def _summary(n: int, source: Source, single: bool) -> str:
     return lead + " " + " ".join(f"{defuse(s.strip())} [{n}]" for s in picked)
 
 
+# how the metadata answer says each listing field (assistant.questions.METADATA_FIELDS) it holds
+_FIELD_LINES = {
+    "authors": "The listing for {title} gives {value} authors [{n}].",
+    "date": "{title} is listed with the date {value} [{n}].",
+    "upvotes": "{title} has {value} upvotes in the listing [{n}].",
+    "organization": "The listing for {title} names the organisation {value} [{n}].",
+    "url": "The listing for {title} links to {value} [{n}].",
+    "author_names": "The authors of {title} are {value} [{n}].",
+    "venue": "{title} was published in {value} [{n}].",
+    "doi": "The DOI of {title} is {value} [{n}].",
+    "categories": "{title} is in the arXiv categories {value} [{n}].",
+    "arxiv_id": "The arXiv id of {title} is {value} [{n}].",
+}
+
+
 def _names(names: tuple[str, ...]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
@@ -321,26 +336,10 @@ def _metadata_answer(reading: Reading, question: str, sources: list[Source], idf
     title = defuse(s.title)
     lines = []
     for name in reading.fields:
-        if name == "authors" and s.authors:
-            lines.append(f"The listing for {title} gives {s.authors} authors [{n}].")
-        elif name == "date" and s.date_text:
-            lines.append(f"{title} is listed with the date {s.date_text} [{n}].")
-        elif name == "upvotes" and s.upvotes is not None:
-            lines.append(f"{title} has {s.upvotes} upvotes in the listing [{n}].")
-        elif name == "organization" and s.organization:
-            lines.append(f"The listing for {title} names the organisation {s.organization} [{n}].")
-        elif name == "url" and s.url:
-            lines.append(f"The listing for {title} links to {s.url} [{n}].")
-        elif name == "author_names" and s.author_names:
-            lines.append(f"The authors of {title} are {_names(s.author_names)} [{n}].")
-        elif name == "venue" and s.venue:
-            lines.append(f"{title} was published in {s.venue} [{n}].")
-        elif name == "doi" and s.doi:
-            lines.append(f"The DOI of {title} is {s.doi} [{n}].")
-        elif name == "categories" and s.categories:
-            lines.append(f"{title} is in the arXiv categories {', '.join(s.categories)} [{n}].")
-        elif name == "arxiv_id" and s.arxiv_id:
-            lines.append(f"The arXiv id of {title} is {s.arxiv_id} [{n}].")
+        value = s.listed(name)
+        if value is not None:
+            shown = _names(value) if name == "author_names" else ", ".join(value) if name == "categories" else value
+            lines.append(_FIELD_LINES[name].format(title=title, value=shown, n=n))
         elif name == "authors" and s.organization:
             lines.append(f"The listing for {title} names the organisation {s.organization}, not its authors [{n}].")
     return lines

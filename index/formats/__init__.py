@@ -13,6 +13,7 @@ Every parser returns a ``ParseResult``: papers with ``sources=("file:line",)`` a
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -36,8 +37,10 @@ class Format:
 _MODULES = ("snapshot", "daily", "arxiv", "bibtex", "ris")
 
 
-def formats() -> list[Format]:
-    return [importlib.import_module(f"index.formats.{name}").FORMAT for name in _MODULES]
+@functools.cache
+def formats() -> tuple[Format, ...]:
+    """The formats, in sniffing order (imported on first use: asking needs none of them)."""
+    return tuple(importlib.import_module(f"index.formats.{name}").FORMAT for name in _MODULES)
 
 
 def detect(name: str, head: str) -> Format | None:
