@@ -189,18 +189,14 @@ def located(papers: list[Paper], roots: Iterable[Path]) -> list[Paper]:
 def ingest_lock(data_dir: Path, wait: bool = False) -> Iterator[None]:
     """One ingest at a time per data dir. Without ``wait`` a second ingest fails at once, naming the
     process that holds the lock; the kernel releases it when that process ends, even by SIGKILL."""
-    import fcntl
-
     data_dir.mkdir(parents=True, exist_ok=True)
     fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
+        if not _take(fd, wait, grace_s=LOCK_GRACE_S):
             holder = os.pread(fd, 20, 0).decode(errors="replace").strip() or "?"
             raise IngestError(
                 f"another ingest into {data_dir} is running (pid {holder}); wait for it to finish, then run this again"
-            ) from None
+            )
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         yield
@@ -208,17 +204,37 @@ def ingest_lock(data_dir: Path, wait: bool = False) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
+LOCK_GRACE_S = 0.5  # how long a contended lock is retried: longer than any probe holds it
+
+
+def _take(fd: int, wait: bool, grace_s: float) -> bool:
+    """Take the exclusive lock on ``fd``; False when another holder keeps it past ``grace_s``.
+    The grace matters: `ingest_running` takes the lock for a moment to probe it, and a real
+    ingest that starts in that moment must not fail for it."""
+    import fcntl
+
+    deadline = time.monotonic() + grace_s
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+
+
 def ingest_running(data_dir: Path) -> bool:
-    """Whether an ingest holds the lock of ``data_dir`` right now."""
-    if not (data_dir / LOCK_FILE).exists():
-        return False
+    """Whether an ingest holds the lock of ``data_dir`` right now. The probe takes the lock for
+    an instant and writes nothing, so the holder's pid stays in the lock file."""
     try:
-        with ingest_lock(data_dir):
-            return False
-    except IngestError:
-        return True
+        fd = os.open(data_dir / LOCK_FILE, os.O_RDWR)
     except OSError:
         return False
+    try:
+        return not _take(fd, wait=False, grace_s=0)
+    finally:
+        os.close(fd)
 
 
 def ingest(

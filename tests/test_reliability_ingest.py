@@ -246,3 +246,29 @@ def test_damaged_pages_in_the_cli_are_one_line_and_rebuild(built_store, tmp_path
 def test_missing_store_says_how_to_build_it(tmp_path):
     with pytest.raises(StoreError, match=r"^no paper index in .*; build it with `assistant ingest`$"):
         Assistant(Config(data_dir=tmp_path / "nothing", sources=[tmp_path / "mine.jsonl"])).ask("anything?")
+
+
+def test_probing_the_lock_never_makes_a_starting_ingest_fail(tmp_path):
+    """`ingest_running` takes the lock for an instant to probe it; an ingest that starts in that
+    instant waits out the probe rather than reporting a running ingest (this raced in CI), and the
+    probe leaves the holder's pid in the lock file."""
+    data_dir = tmp_path / "store"
+    with ingest_lock(data_dir):
+        pass
+    stop = threading.Event()
+
+    def probe():
+        while not stop.is_set():
+            ingest_running(data_dir)
+
+    prober = threading.Thread(target=probe)
+    prober.start()
+    try:
+        for _ in range(300):
+            with ingest_lock(data_dir):
+                assert ingest_running(data_dir)
+                assert (data_dir / "ingest.lock").read_text() == str(os.getpid())
+    finally:
+        stop.set()
+        prober.join()
+    assert not ingest_running(data_dir)
