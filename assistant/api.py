@@ -312,6 +312,12 @@ class Assistant:
         if filters is None and self.config.auto_filters:
             searched, filters, described = self._read_filters(standalone, snapshot)
         reading = read(searched)
+        if described and reading.kind is not Kind.WHICH and not _any_accepted(filters, snapshot):
+            # "the model at the top of SuperGLUE in October 2022": in a question about a paper, a
+            # date (or an organisation) no paper has describes the paper, it does not filter
+            searched, filters = standalone, None
+            reading = read(searched)
+            described = f"none: {described} would leave no paper, so those words were read as part of the question"
         if k is None and reading.kind is Kind.WHICH and not reading.single:
             k = max(self.config.top_k, self.config.list_top_k)  # a list must see every paper that matches
         parts = reading.parts if reading.kind is Kind.COMPARE else ()
@@ -365,6 +371,10 @@ class Assistant:
             "embed_model": self.config.embed_model,
             "store": snapshot.search.store.location,
         }
+
+
+def _any_accepted(filters: Filters | None, snapshot: Snapshot) -> bool:
+    return filters is None or any(filters.accepts(p) for p in snapshot.search.papers.values())
 
 
 def _nothing_matches(filters: Filters | None, described: str | None) -> str | None:

@@ -242,9 +242,14 @@ def answer_marks(question: str, reading: Reading, quote: str) -> tuple[str, ...]
         if not found:
             return ()
 
-        def fit(m: re.Match[str]) -> tuple[bool, bool]:
+        given = {n.group(0).strip() for n in _QUANTITY.finditer(question)} | set(re.findall(r"\d[\d.,]*", question))
+
+        def fit(m: re.Match[str]) -> tuple[bool, bool, bool]:
             unit = set(terms(m.group("unit") or ""))
-            return bool(unit & head), bool(unit & asked)
+            number = m.group(0)[: m.start("unit") - m.start()] if m.group("unit") else m.group(0)
+            before = set(terms(" ".join(quote[: m.start()].split()[-3:])))  # "an average score of 91.3"
+            novel = number.strip() not in given  # "in October 2022" in the question is not what it asks
+            return novel, bool((unit | before) & head), bool(unit & asked)
 
         best = max(found, key=fit)
         span = best.group(0).strip()

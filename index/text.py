@@ -9,6 +9,7 @@ from functools import lru_cache
 # unless the word before the stop is a known abbreviation ("e.g.", "et al.", "Fig.").
 _BOUNDARY = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[A-Z0-9(\[\"'])")
 _ABBREVIATIONS = {"e.g", "i.e", "al", "etc", "fig", "vs", "eq", "cf", "resp", "approx", "no", "sec", "dr", "mr", "ms"}
+_MONTHS = {"jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"}  # "Oct. 8, 2022"
 _WORD = re.compile(r"[a-z0-9]+(?:\.[0-9]+)*")  # decimals like 61.68 stay whole
 
 STOPWORDS = frozenset(
@@ -30,6 +31,8 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
         before = text[start : m.start()].rstrip("\"')]")
         last_word = before.rsplit(None, 1)[-1].lower().strip("([\"'").rstrip(".") if before.split() else ""
         if last_word in _ABBREVIATIONS or (len(last_word) == 1 and last_word.isalpha()):
+            continue
+        if last_word in _MONTHS and text[m.end() : m.end() + 1].isdigit():
             continue
         spans.append((start, m.start()))
         start = m.end()

@@ -133,6 +133,22 @@ def test_fact_answer_holds_the_quantity_and_marks_it(bundled: Assistant):
 
 
 @pytest.mark.slow
+def test_a_date_that_describes_the_paper_is_not_a_filter(bundled: Assistant):
+    """In a question about one paper, a date no paper is dated with describes the paper; the answer
+    says so and gives the asked score, marked (not the question's own "2022")."""
+    answer = bundled.ask(
+        "What average score did the 6B model that sat at the top of the SuperGLUE leaderboard in October 2022 reach?"
+    )
+    assert_invariants(answer)
+    assert not answer.refused and "91.3" in answer.text
+    assert cited_titles(answer)[0].endswith("A Case Study on SuperGLUE")
+    assert answer.citations[0].marks == ("91.3",)
+    assert answer.filters and answer.filters.startswith("none: papers dated 2022-10-01 to 2022-10-31 would leave no")
+    listing = bundled.ask("Which papers from October 2022 study SuperGLUE?")  # a list keeps its filter
+    assert listing.refused and listing.text.startswith("No indexed paper matches the filters read from the question")
+
+
+@pytest.mark.slow
 def test_which_papers_lists_every_match_with_a_count(bundled: Assistant):
     answer = bundled.ask("Which papers tackle catastrophic forgetting in speech or spoken language models?")
     assert_invariants(answer)

@@ -63,6 +63,12 @@ def test_sentence_spans_keep_abbreviations_together():
     assert parts == ["We use e.g. adapters and LoRA et al. proposed.", "It works (Fig. 2 shows it).", "Done!"]
 
 
+def test_a_date_with_an_abbreviated_month_is_not_a_sentence_end():
+    text = "It topped the board on Oct. 8, 2022, with 91.3. It ended in Mar. Then we stopped."
+    parts = [text[s:e] for s, e in sentence_spans(text)]
+    assert parts == ["It topped the board on Oct. 8, 2022, with 91.3.", "It ended in Mar.", "Then we stopped."]
+
+
 def test_terms_stem_and_split_hyphens():
     assert terms("The struggle-determination dataset: 61.68 hours") == [
         "struggl",
