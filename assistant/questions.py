@@ -313,6 +313,13 @@ _CALLED = re.compile(  # "what is the deep learning model called", "what are the
     re.I,
 )
 _ASKS_NAME = re.compile(r"\b(?:what|which) (?:is|was|are|were) the [\w\s-]{1,40}?\b(?:called|named|known as)\b", re.I)
+
+
+def asks_name(question: str) -> bool:
+    """Whether the question asks what something is called ("what is the score called")."""
+    return bool(_ASKS_NAME.search(question))
+
+
 # "in the study that found models forget abruptly", "For the paper showing that ...,": the clause
 # that says which paper is meant, not what is asked of it
 _DESCRIBED = re.compile(

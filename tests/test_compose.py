@@ -133,6 +133,14 @@ def test_fact_answer_holds_the_quantity_and_marks_it(bundled: Assistant):
 
 
 @pytest.mark.slow
+def test_what_a_thing_is_called_is_answered_by_the_sentence_that_names_it(bundled: Assistant):
+    answer = bundled.ask("What is the score called that SymbolicAI introduces for evaluating its computational graphs?")
+    assert_invariants(answer)
+    assert cited_titles(answer)[0].startswith("SymbolicAI")
+    assert "VERTEX score" in answer.text and "VERTEX" in answer.citations[0].marks
+
+
+@pytest.mark.slow
 def test_a_date_that_describes_the_paper_is_not_a_filter(bundled: Assistant):
     """In a question about one paper, a date no paper is dated with describes the paper; the answer
     says so and gives the asked score, marked (not the question's own "2022")."""

@@ -24,7 +24,7 @@ from assistant.answerability import PERCENT, SCAFFOLD, counted, named_sources
 from assistant.backends.base import AnswerBackend
 from assistant.citations import defuse
 from assistant.names import short_name
-from assistant.questions import Kind, Reading, asked_head, compare_parts, described, read
+from assistant.questions import Kind, Reading, asked_head, asks_name, compare_parts, described, read
 from assistant.roles import Role, contribution, headline_result, roles
 from index.config import Config
 from index.text import sentences, terms
@@ -101,7 +101,7 @@ class ExtractiveBackend(AnswerBackend):
         names_fact = reading.kind is Kind.FACT
         head = frozenset(t for word in asked_head(question) for t in terms(word)) if names_fact else frozenset()
         scored = [
-            self._quote(i, s, weights, reading.numeric, names_fact, head)
+            self._quote(i, s, weights, reading.numeric, names_fact, head, names_fact and asks_name(question))
             for i, s in enumerate(sources[:MAX_SOURCES], 1)
         ]
         named = [n for n in named_sources(question, sources, self.idf) if n <= len(scored)]
@@ -126,6 +126,7 @@ class ExtractiveBackend(AnswerBackend):
         numeric: bool,
         names_fact: bool = False,
         head: frozenset[str] = frozenset(),
+        naming: bool = False,
     ) -> Scored:
         """The sentences of ``source`` that together cover most of the question, greedily: the
         best one (a number in it for "how many" questions, a name for "which model"), then a
@@ -169,6 +170,8 @@ class ExtractiveBackend(AnswerBackend):
         second = max((c for c in candidates if c is not first), key=gain, default=None)
         if second is not None and gain(second) >= MIN_GAIN:
             picked.append(second)
+        elif naming and not _NAMING.search(first[1]):  # "what is the score called": the sentence that names it
+            picked += [c for c in candidates if c is not first and _naming(c, head) and names_new(c[1])][:1]
         return Scored(number, tuple(s for _, s, _ in sorted(picked)), support, coverage)
 
     def _choose(self, question: str, sources: list[Source], best: list[Scored], subject: Scored) -> list[Scored]:
@@ -247,6 +250,16 @@ class ExtractiveBackend(AnswerBackend):
                 lines.append("On the point the question raises:")
                 lines.extend(f"- {note}" for note in notes)
         return lines
+
+
+_NAMING = re.compile(  # a sentence that gives something its name
+    r"\b(?:called|named|dubbed|termed|coined|refer(?:red)? to (?:\w+ ){0,4}as|known as)\b|\bfor short\b", re.I
+)
+
+
+def _naming(candidate: tuple[int, str, set[str]], head: frozenset[str]) -> bool:
+    """Whether the sentence names the asked thing ("We refer to the empirical score as ... VERTEX")."""
+    return bool(_NAMING.search(candidate[1])) and bool(head & candidate[2])
 
 
 def _best_sentence(abstract: str, weights: dict[str, float], exclude: set[str]) -> str | None:
