@@ -85,7 +85,9 @@ def named_sources(question: str, sources: list[Source], idf: Callable[[str], flo
     """1-based numbers of the sources the question names (``assistant.names``), in the order the
     question names them; with ``idf``, a rare capitalised word ("Zamba") names a paper too."""
     rare = rare_by(idf) if idf else None
-    found = [(pos, n) for n, s in enumerate(sources, 1) if (pos := mentions(question, s.title, rare)) is not None]
+    found = [
+        (pos, n) for n, s in enumerate(sources, 1) if (pos := mentions(question, s.title, rare, s.abstract)) is not None
+    ]
     return [n for _, n in sorted(found)]
 
 

@@ -44,10 +44,27 @@ def short_name(title: str) -> str | None:
     return m.group(1) if m and len(m.group(1).split()) <= 4 else None
 
 
-def names_of(title: str) -> list[str]:
+_INTRODUCED = re.compile(  # "We present Step-Back Prompting, ...", "we develop Multi-Task Trajectory Transfer (MT3)"
+    r"\b(?:[Ww]e (?:propose|introduce|present|develop|call|dub|name)|called|dubbed|named|termed)\s+"
+    r"(?:(?:a|an|the|our)\s+)?(?:(?:new|novel|simple)\s+)?"
+    r"(?P<name>[A-Z][\w-]*(?:\s+[A-Z][\w-]*){0,3})(?:\s*\((?P<short>[^()\s]{2,20})\))?"
+)
+
+
+def introduced_names(abstract: str) -> list[str]:
+    """The names an abstract gives what it introduces ("We present Step-Back Prompting"): a paper
+    is often asked about by its method's name, which its title may not hold."""
+    found = []
+    for m in _INTRODUCED.finditer(abstract):
+        found += [n for n in (m.group("name"), m.group("short")) if n and (" " in n or _COINED.match(n))]
+    return found  # a lone ordinary word ("we propose a Python library") names nothing
+
+
+def names_of(title: str, abstract: str = "") -> list[str]:
     """What a paper may be called: its short name ("Proposer-Agent-Evaluator(PAE)"), that name
     without and inside its brackets ("Proposer-Agent-Evaluator", "PAE"), or, with no colon, the
-    capitalised words the title opens with ("Successive Prompting"); and its whole title."""
+    capitalised words the title opens with ("Successive Prompting"); the names its abstract
+    introduces ("Step-Back Prompting"); and its whole title."""
     names = []
     short = short_name(title)
     if short:
@@ -59,6 +76,7 @@ def names_of(title: str) -> list[str]:
         lead = re.match(r"^((?:[A-Z][\w'-]*\s+){1,3}[A-Z][\w'-]*)\s+[a-z]", title)
         if lead:
             names.append(lead.group(1))
+    names.extend(introduced_names(abstract))
     names.append(title)
     return names
 
@@ -88,12 +106,12 @@ def _key(name: str, rare: Rare | None = None) -> tuple[tuple[str, ...], bool] | 
 class NameIndex:
     """Paper names -> paper ids, for finding the papers a question names."""
 
-    def __init__(self, papers: Iterable[tuple[str, str]], rare: Rare | None = None):  # (paper_id, title)
+    def __init__(self, papers: Iterable[tuple[str, str, str]], rare: Rare | None = None):  # (id, title, abstract)
         self._exact: dict[tuple[str, ...], list[str]] = defaultdict(list)
         self._folded: dict[tuple[str, ...], list[str]] = defaultdict(list)
         self.longest = 0
-        for pid, title in papers:
-            for name in names_of(title):
+        for pid, title, abstract in papers:
+            for name in names_of(title, abstract):
                 key = _key(name, rare)
                 if key is None:
                     continue
@@ -121,6 +139,6 @@ class NameIndex:
         return sorted(found, key=lambda pid: found[pid])
 
 
-def mentions(question: str, title: str, rare: Rare | None = None) -> int | None:
+def mentions(question: str, title: str, rare: Rare | None = None, abstract: str = "") -> int | None:
     """Where in ``question`` (token position) the paper called ``title`` is named, if it is."""
-    return NameIndex([("paper", title)], rare).positions(question).get("paper")
+    return NameIndex([("paper", title, abstract)], rare).positions(question).get("paper")

@@ -46,7 +46,7 @@ class HybridSearch:
         self.keyword = keyword
         self.papers = {p.paper_id: p for p in papers}
         self.organizations = sorted({p.organization for p in papers if p.organization})
-        self.names = NameIndex(((p.paper_id, p.title) for p in papers), rare_by(keyword.idf))
+        self.names = NameIndex(((p.paper_id, p.title, p.abstract) for p in papers), rare_by(keyword.idf))
 
     @classmethod
     def open(cls, config: Config, embedder: Embedder | None = None) -> HybridSearch:

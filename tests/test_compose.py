@@ -13,7 +13,7 @@ from assistant import Answer, Assistant
 from assistant.answerability import counted
 from assistant.backends import BACKENDS
 from assistant.backends.generative import GenerativeBackend
-from assistant.names import NameIndex, names_of, short_name
+from assistant.names import NameIndex, introduced_names, names_of, short_name
 from assistant.questions import Kind, asked_head, compare_parts, described, read
 from assistant.roles import Role, contribution, headline_result, roles
 from index.text import terms
@@ -74,7 +74,7 @@ def test_names_and_asked_words():
         "Proposer-Agent-Evaluator",
         "PAE",
     ]
-    index = NameIndex([("a", SKILLMIMIC), ("b", "Memory Networks"), ("c", "Deep Learning: A Review")])
+    index = NameIndex([("a", SKILLMIMIC, ""), ("b", "Memory Networks", ""), ("c", "Deep Learning: A Review", "")])
     assert index.find("How do Memory Networks and SkillMimic differ?") == ["b", "a"]
     assert index.find("what is deep learning, and are memory networks good?") == []  # ordinary words
     assert asked_head("How many GPUs were used to pre-train YuLan?") == ["GPUs"]
@@ -241,6 +241,28 @@ def test_benchmark_the_abstract_never_names_is_a_gap(bundled: Assistant):
     answer = bundled.ask("What does Zamba score on MMLU?")
     assert answer.refused and "MMLU" in answer.text
     assert answer.text.startswith("The abstract of Zamba")
+
+
+@pytest.mark.slow
+def test_a_paper_asked_about_by_the_name_its_abstract_gives_its_method(bundled: Assistant):
+    """ "Step-Back Prompting" is only in the abstract of "Take a Step Back: ...": the question names
+    that paper, so a benchmark its abstract never names is a gap said of it."""
+    answer = bundled.ask("How well does Step-Back Prompting do on GSM8K?")
+    assert answer.refused and cited_titles(answer) == [answer.sources[0].title]
+    assert answer.text == (
+        "The abstract of Take a Step Back: Evoking Reasoning via Abstraction in Large Language Models [1] "
+        "does not mention GSM8K."
+    )
+    answered = bundled.ask("What does Step-Back Prompting help LLMs derive?")
+    assert not answered.refused and cited_titles(answered)[0].startswith("Take a Step Back")
+
+
+def test_names_an_abstract_introduces():
+    abstract = (
+        "We present Step-Back Prompting, a simple technique. Building on this, we develop Multi-Task "
+        "Trajectory Transfer (MT3), an imitation method. We propose a Python library, called TorchKit."
+    )
+    assert introduced_names(abstract) == ["Step-Back Prompting", "Multi-Task Trajectory Transfer", "MT3", "TorchKit"]
 
 
 @pytest.mark.slow
