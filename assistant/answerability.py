@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from assistant.answer import Source
 from assistant.citations import defuse
 from assistant.names import mentions, rare_by
-from assistant.questions import Kind, Reading, asked_head, field_label, wh_word
+from assistant.questions import COMMON_NAMES, Kind, Reading, asked_head, field_label, wh_word
 from index.text import STOPWORDS, sentences, terms
 
 # the words of a question that say how it asks, not what it asks about
@@ -148,7 +148,7 @@ def assess(question: str, reading: Reading, sources: list[Source], idf: Callable
         dict.fromkeys(
             m.group(0).strip(".-")
             for m in _NAME.finditer(question)
-            if not set(terms(m.group(0))) <= named_terms and m.group(0).strip(".-").lower() not in _COMMON_NAMES
+            if not set(terms(m.group(0))) <= named_terms and m.group(0).strip(".-").lower() not in COMMON_NAMES
         )
     )
     content = [t for t in dict.fromkeys(terms(question)) if t not in SCAFFOLD]
@@ -263,7 +263,6 @@ _MODIFIERS = frozenset(  # adjectives that narrow what is asked but are not it (
 )
 _PAPER_WORDS = frozenset(terms("paper work study article publication", keep_stopwords=True))
 PERCENT = frozenset(terms("percentage percent share fraction proportion ratio", keep_stopwords=True))
-_COMMON_NAMES = {"llm", "llms", "ai", "nlp", "rl", "ml", "gpu", "cpu", "api", "i", "ok"}
 
 
 def _subject_gaps(
@@ -283,7 +282,12 @@ def _subject_gaps(
     for m in _DETAIL.finditer(question):
         detail = m.group("detail")
         needed = set(terms(detail)) - {"number"}
-        (held.append(detail) if needed <= present else missing.append((f"its {detail.lower()}", "report")))
+        if needed <= present:
+            held.append(detail)
+        elif detail.lower().startswith("how many"):  # "does not say how many GPUs"
+            missing.append((detail[0].lower() + detail[1:], "say"))
+        else:
+            missing.append((f"its {detail.lower()}", "report"))
     if strict:  # a named paper, or a fact asked of it: a name it never mentions is not in it
         missing += [(name, "mention") for name in names if not _phrase_in(name, text)]
     if missing:

@@ -227,6 +227,8 @@ _QUANTITY = re.compile(
     r"(?<![\w.])[~≈]?\d[\d,]*(?:\.\d+)?(?:\s?\\?%|x|×)?(?:\s?[-–]\s?\d[\d,]*(?:\.\d+)?(?:\s?\\?%|x|×)?)?"
     r"(?:\s+(?P<unit>[A-Za-z][\w-]*))?"
 )
+# the field's own acronyms: not a name a question asks for, nor one that marks a topic absent
+COMMON_NAMES = frozenset({"llm", "llms", "ai", "nlp", "rl", "ml", "gpu", "gpus", "cpu", "api", "apis", "i", "ok"})
 _IDENTIFIER = re.compile(r"(?<![\w-])(?:[A-Z][a-z]*[A-Z0-9][\w.-]*|[A-Z]{2,}[\w.-]*|[A-Za-z]+-\d[\w.-]*)(?![\w-])")
 
 
@@ -264,7 +266,7 @@ def answer_marks(question: str, reading: Reading, quote: str) -> tuple[str, ...]
                 span = quote[best.start() : quote.index(word, best.end()) + len(word)].strip()
         return (span,)
     names = [m.group(0).rstrip(".") for m in _IDENTIFIER.finditer(quote)]
-    fresh = [n for n in names if not set(terms(n)) <= asked]
+    fresh = [n for n in names if not set(terms(n)) <= asked and n.lower() not in COMMON_NAMES]
     return tuple(dict.fromkeys(fresh))[:2]
 
 
