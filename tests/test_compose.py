@@ -257,6 +257,13 @@ def test_a_paper_asked_about_by_the_name_its_abstract_gives_its_method(bundled: 
     assert not answered.refused and cited_titles(answered)[0].startswith("Take a Step Back")
 
 
+@pytest.mark.slow
+def test_a_missing_count_is_said_once_in_plain_words(bundled: Assistant):
+    answer = bundled.ask("How many GPUs were used to train YuLan?")
+    assert answer.refused
+    assert answer.text == "The abstract of YuLan: An Open-source Large Language Model [1] does not say how many GPUs."
+
+
 def test_names_an_abstract_introduces():
     abstract = (
         "We present Step-Back Prompting, a simple technique. Building on this, we develop Multi-Task "
