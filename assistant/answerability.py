@@ -250,7 +250,11 @@ def absent_phrase(question: str, sources: list[Source], idf: Callable[[str], flo
     missing = missing or [t for t in content if t not in present[0]]
     if not missing or len(set(missing)) == len(content) > 2:
         return ""  # nothing in particular is missing, or everything is: no phrase names it
-    return _words_for(question, missing, extend=True)
+    phrases = _runs_for(question, missing, extend=True)
+    return _join(phrases) if len(phrases) <= MAX_ABSENT_PHRASES else ""  # scattered words name nothing
+
+
+MAX_ABSENT_PHRASES = 3  # "None of the indexed abstracts mention speed, speculative decoding or small draft model."
 
 
 _MODIFIERS = frozenset(  # adjectives that narrow what is asked but are not it ("exact score", "larger model")
@@ -382,8 +386,8 @@ def _join(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
 
 
-def _words_for(question: str, stems: list[str], extend: bool = False) -> str:
-    """The question's own words for ``stems``, as a phrase where they stand together; with
+def _runs_for(question: str, stems: list[str], extend: bool = False) -> list[str]:
+    """The question's own words for ``stems``, one phrase per run of them standing together; with
     ``extend``, each widened by the content words beside it ("spiking" -> "spiking neural networks")."""
     words = re.findall(r"[\w-]+", question)
 
@@ -393,7 +397,7 @@ def _words_for(question: str, stems: list[str], extend: bool = False) -> str:
 
     picked = [i for i, w in enumerate(words) if terms(w) and terms(w)[0] in stems]
     if not picked:
-        return " ".join(stems)
+        return [" ".join(stems)]
     if extend:
         wider = set(picked)
         for i in picked:
@@ -412,4 +416,4 @@ def _words_for(question: str, stems: list[str], extend: bool = False) -> str:
             runs[-1].extend(range(runs[-1][-1] + 1, i + 1))
         else:
             runs.append([i])
-    return _join([" ".join(words[j] for j in run) for run in runs])
+    return [" ".join(words[j] for j in run) for run in runs]
