@@ -57,7 +57,7 @@ _DETAIL = re.compile(
     re.I,
 )
 _NAME = re.compile(  # coined names and identifiers: GSM8K, MMLU, CIFAR-10, Qwen3-4B, ImageNet, SkillMimic
-    r"(?<![\w-])(?:[A-Z][a-z]*[A-Z0-9][\w-]*|[A-Z]{2,}[\w-]*|[a-z]+[A-Z][\w-]*|[A-Za-z]+-?\d[\w.-]*)(?![\w-])"
+    r"(?<![\w-])(?:[A-Z][a-z]*[A-Z0-9][\w-]*|[A-Z]{2,}[\w-]*|[a-z]+[A-Z][\w-]*|[A-Za-z]+-?\d[\w.-]*)(?:\.\d+)*(?![\w-])"
 )
 _NUMBER = re.compile(  # a quantity: "76", "61.68", "96.4%", "two", not the digit in "GSM8K" or "T5"
     r"(?<![\w.])\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty"
@@ -317,9 +317,30 @@ def _subject_gaps(
         elif reading.numeric:  # a quantity: some sentence gives a number about what is asked
             if not any(anchors & set(terms(x)) for x in numbered):
                 return [(asked, "say")], []
-        elif (lacking >= 0.5 or not _phrase_held(stems, text)) and not _names_beyond(source, question, idf):
+        elif (lacking >= 0.5 or not _phrase_held(stems, text) or _asks_for_a_name(question, wh, stems)) and not (
+            _names_beyond(source, question, idf)
+        ):
             return [(asked, "say")], []  # "which benchmark", and the abstract names none
     return [], held
+
+
+# kinds of things that go by names: "which three model families", "on which simulation benchmark"
+_NAMED_KINDS = frozenset(
+    terms(
+        """dataset datasets benchmark benchmarks model models family families platform platforms robot robots
+        simulator simulators environment environments backbone backbones encoder encoders corpus corpora
+        library libraries toolkit toolkits suite suites game games llm llms""",
+        keep_stopwords=True,
+    )
+)
+_OWN = re.compile(r"\b(?:introduce|propose|present|release|collect|build|construct|create|curate|design)", re.I)
+
+
+def _asks_for_a_name(question: str, wh: re.Match[str] | None, stems: list[str]) -> bool:
+    """Whether the question asks which named thing ("Which summarization dataset was used", "What robot
+    platform was it deployed on"): the word alone ("three model families") does not answer it. Not
+    what the paper itself makes ("what dataset do they introduce"), which is named like the paper."""
+    return bool(wh and wh.group("wh") and stems and stems[-1] in _NAMED_KINDS and not _OWN.search(question))
 
 
 def _phrase_held(stems: list[str], text: str) -> bool:
@@ -340,11 +361,13 @@ def _names_beyond(source: Source, question: str, idf: Callable[[str], float] | N
     return any(  # names of the paper's own artifacts ("Web-CogBench" of Web-CogReasoner) do not count,
         # nor an abbreviation the abstract spells out ("Chain-of-Thought (CoT)"), nor field-wide ones ("LLMs")
         m.group(0).lower()[:4] not in own and m.group(0).lower() not in defined and not _field_wide(m.group(0), idf)
-        for m in _NAME.finditer(source.abstract)
-        if len(m.group(0)) > 2
+        for m in _NAME.finditer(_URL.sub(" ", source.abstract))  # not "WayneMao" of a GitHub link
+        if len(m.group(0)) > 2 or (any(c.isdigit() for c in m.group(0)) and m.group(0).lower() not in _SHORT_METRICS)
     )
 
 
+_SHORT_METRICS = {"f1", "r1", "r2", "l1", "l2", "p1", "p5"}  # "T5" names a model, "F1" a score
+_URL = re.compile(r"\b(?:https?://|www\.|github\.com/)\S+", re.I)
 _DEFINED = re.compile(r"\(([A-Za-z][\w-]*)\)")  # "large language models (LLMs)", "Chain-of-Thought (CoT)"
 FIELD_WIDE_IDF = 2.0  # a name in this many papers or more (idf) is the field's word ("LLMs", "GitHub"), not a name
 

@@ -264,6 +264,31 @@ def test_a_missing_count_is_said_once_in_plain_words(bundled: Assistant):
     assert answer.text == "The abstract of YuLan: An Open-source Large Language Model [1] does not say how many GPUs."
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [  # a name with a decimal ("VQA2.0") is the name the abstract gives, not "VQA2" of no paper
+        ("By how much does dynamic architecture skipping (DAS) cut the FLOPs of METER on VQA2.0?", "VQA2.0"),
+        # "T5 variants" names the model family, though it is two characters long
+        ("Which smaller model family is GPT-3.5's multi-step math reasoning distilled into in "
+         "'Specializing Smaller Language Models towards Multi-Step Reasoning'?", "T5"),
+    ],
+)  # fmt: skip
+def test_short_and_dotted_names_in_the_abstract_answer(bundled: Assistant, question: str, expected: str):
+    answer = bundled.ask(question)
+    assert_invariants(answer)
+    assert not answer.refused and expected in answer.text
+
+
+@pytest.mark.slow
+def test_which_named_thing_is_a_gap_when_the_abstract_names_none(bundled: Assistant):
+    """The abstract says "real-world experiments" and links its code, but names no robot platform
+    (the GitHub handle in the link is not one)."""
+    answer = bundled.ask("What robot platform was RoboMatrix deployed on in its real-world experiments?")
+    assert answer.refused and answer.text.startswith("The abstract of RoboMatrix")
+    assert answer.text.endswith("does not say what robot platform.")
+
+
 def test_names_an_abstract_introduces():
     abstract = (
         "We present Step-Back Prompting, a simple technique. Building on this, we develop Multi-Task "
