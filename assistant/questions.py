@@ -172,6 +172,8 @@ def read(question: str) -> Reading:
         return Reading(Kind.METADATA, fields=fields)
     if numeric:
         return Reading(Kind.FACT, numeric=True)
+    if _COMPARED_WITH.search(question):  # "which dataset was used to compare A with B": asks for the dataset
+        return Reading(Kind.FACT)
     if _COMPARE.search(question) or _BOTH.search(question):
         return Reading(Kind.COMPARE, parts=compare_parts(question))
     if _WHICH_ONE.search(question):
@@ -194,6 +196,11 @@ def _about_the_work(question: str, fields: tuple[str, ...]) -> bool:
 
 _WHICH_COUNT = re.compile(  # "which two methods", "what are the three stages": names, counted
     r"\b(?:which|what)(?: (?:is|are|was|were) the)? (?:two|three|four|five|2|3|4|5)\b", re.I
+)
+_COMPARED_WITH = re.compile(
+    r"^\s*(?:(?:on|in|with|by) )?(?:which|what)\s+(?:[\w-]+\s+){1,3}?(?:was|were|is|are)\s+(?:used|chosen|employed)"
+    r"\s+(?:to|for)\s+compar",
+    re.I,
 )
 _DEFINITION = re.compile(r"^\s*(?:what|who) (?:is|are|was|were)\b", re.I)
 _BOTH = re.compile(r"\bboth\b.+\band\b|\bhow do .+ and .+ (?:differ|compare|relate)\b", re.I)

@@ -48,6 +48,8 @@ def assert_invariants(answer: Answer) -> None:
         ("Which papers tackle catastrophic forgetting in speech models?", Kind.WHICH),
         ("How do SkillMimic and EvoStruggle differ?", Kind.COMPARE),
         ("Compare TIES-Merging with Model Breadcrumbs.", Kind.COMPARE),
+        ("Which summarization dataset was used to compare prompt chaining with stepwise prompt?", Kind.FACT),
+        ("Which papers compare prompt chaining with stepwise prompting?", Kind.COMPARE),
         ("What does the TIES-Merging paper propose?", Kind.SUMMARY),
         ("Summarise the Thought Cloning paper.", Kind.SUMMARY),
         ("How many authors does OmniGen have?", Kind.METADATA),
