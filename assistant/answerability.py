@@ -396,12 +396,16 @@ def counted(sentence: str, stems: Set[str]) -> bool:
     for i, word in enumerate(words):
         if not set(terms(word)) & stems:
             continue
-        before = [w for w in words[max(0, i - 8) : i] if w.lower() not in _COUNT_GLUE][-4:]
+        window = words[max(0, i - 8) : i]
+        breaks = [j for j, w in enumerate(window) if w.lower() in _CLAUSE_BREAKS]
+        window = window[breaks[-1] + 1 :] if breaks else window  # "one in which participants" counts no one
+        before = [w for w in window if w.lower() not in _COUNT_GLUE][-4:]
         if any(_NUMBER.search(w) for w in before):  # "nine of the most widely-available large language models"
             return True
     return False
 
 
+_CLAUSE_BREAKS = {"which", "where", "who", "whom", "whose", "that", "when", "while", "whereas"}
 _COUNT_GLUE = {"of", "the", "most", "a", "an", "our", "their", "its", "these", "those", "such"}
 
 

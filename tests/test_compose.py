@@ -101,6 +101,8 @@ def test_the_clause_that_says_which_paper_is_meant():
     assert described("How many GPUs were used to pre-train YuLan?") == set()
     assert counted("We evaluate outputs of nine of the most widely-available large language models.", {"model"})
     assert not counted("Nine tasks were run, and the results for large language models vary.", {"model"})
+    assert not counted("It has two types of activity: one in which participants follow the recipe.", {"particip"})
+    assert counted("We recruited 76 participants, who were recorded.", {"particip"})
 
 
 def test_sentence_roles():
