@@ -22,6 +22,7 @@ _BRACKETED = re.compile(r"^(.+?)\s*\((.+?)\)\s*$")
 _COINED = re.compile(  # SkillMimic, GPT-4, T5, LIMA, Proposer-Agent-Evaluator
     r"^(?:[A-Za-z]*[a-z][A-Z0-9][\w'-]*|[A-Z][A-Za-z]*\d[\w-]*|[A-Z]{3,}[\w-]*|[A-Z][a-z]+(?:-[A-Z][a-z]*)+)$"
 )
+SHARED_NAME = 2  # a name more papers go by than this names none of them
 LONG_TITLE_WORDS = 4  # a title this long is a name in any case
 RARE_IDF_GAP = 2.0  # a word at most this far below an unseen word's idf is in about 3 papers or fewer
 Rare = Callable[[str], bool]
@@ -86,15 +87,20 @@ def _tokens(text: str) -> tuple[str, ...]:
     return tuple(t for t in words if t)
 
 
-def _key(name: str, rare: Rare | None = None) -> tuple[tuple[str, ...], bool] | None:
+def _key(name: str, rare: Rare | None = None, whole: bool = True) -> tuple[tuple[str, ...], bool] | None:
     """The tokens a name is matched by, and whether case matters; None for a name that could be
-    an ordinary phrase. A capitalised single word ("Zamba") is a name when the corpus says it is rare."""
+    an ordinary phrase. A capitalised single word ("Zamba") is a name when the corpus says it is rare.
+    A name that is not the ``whole`` title (a short name, the words a title opens with, a name its
+    abstract introduces) keeps its case, and as one word needs, with ``rare``, to be rare: in a
+    corpus where hundreds of abstracts say "DNA" or "COPD", the word names no paper."""
     tokens = _tokens(name)
     if not tokens:
         return None
     if len(tokens) == 1 and tokens[0][:1].isupper() and len(tokens[0]) >= 4 and rare is not None and rare(tokens[0]):
         return tokens, True
-    if len(tokens) >= LONG_TITLE_WORDS:
+    if not whole and len(tokens) == 1 and rare is not None and not rare(tokens[0]):
+        return None
+    if whole and len(tokens) >= LONG_TITLE_WORDS:
         return tuple(t.casefold() for t in tokens), False
     if any(_COINED.match(t) for t in tokens):
         return tokens, True
@@ -112,7 +118,7 @@ class NameIndex:
         self.longest = 0
         for pid, title, abstract in papers:
             for name in names_of(title, abstract):
-                key = _key(name, rare)
+                key = _key(name, rare, whole=name == title)
                 if key is None:
                     continue
                 tokens, exact = key
@@ -129,8 +135,12 @@ class NameIndex:
         for start in range(len(tokens)):
             for length in range(min(self.longest, len(tokens) - start), 0, -1):
                 exact = self._exact.get(tokens[start : start + length], [])
-                for pid in exact + self._folded.get(folded[start : start + length], []):
-                    found.setdefault(pid, start)
+                folded_hits = self._folded.get(folded[start : start + length], [])
+                for pids in (exact, folded_hits):
+                    if len(pids) > SHARED_NAME:  # "Vitamin D" opens three titles: a topic, not a name
+                        continue
+                    for pid in pids:
+                        found.setdefault(pid, start)
         return found
 
     def find(self, question: str) -> list[str]:

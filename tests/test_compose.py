@@ -95,6 +95,25 @@ def test_names_and_asked_words():
     assert not read("What is the score called that SymbolicAI introduces?").numeric  # a name, not a number
 
 
+def test_words_many_papers_share_name_no_paper():
+    """In SciFact, claims saying "DNA" or "Vitamin D" were lifted to papers titled "The DNA damage
+    response ..." and "Vitamin D and ...": -0.0045 nDCG@10. A one-word name must be rare in the
+    corpus, and a name more than two papers go by names none; a whole title still names its paper."""
+    rare = {"SkillMimic", "COPD"}.__contains__
+    titles = [
+        ("dna", "The DNA damage response during mitosis.", ""),
+        ("copd", "COPD: epidemiology, prevalence, morbidity and mortality", ""),
+        ("sm", SKILLMIMIC, ""),
+        ("mn", "Memory Networks", ""),
+        *((f"vd{i}", f"Vitamin D and {topic}.", "") for i, topic in enumerate(["cancer", "birth", "bones"])),
+    ]
+    index = NameIndex(titles, rare)
+    assert index.find("The repair of double strand breaks in human DNA is error-prone.") == []
+    assert index.find("Vitamin D deficiency is unrelated to birth weight.") == []
+    assert index.find("Does COPD raise the risk?") == ["copd"]  # a rare acronym is a name
+    assert index.find("How do Memory Networks and SkillMimic differ?") == ["mn", "sm"]
+
+
 def test_the_clause_that_says_which_paper_is_meant():
     question = "Which two editing methods were tested in the study that found models forget abruptly?"
     assert described(question) == set(terms("found models forget abruptly"))
