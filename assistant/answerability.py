@@ -361,12 +361,18 @@ def _names_beyond(source: Source, question: str, idf: Callable[[str], float] | N
     return any(  # names of the paper's own artifacts ("Web-CogBench" of Web-CogReasoner) do not count,
         # nor an abbreviation the abstract spells out ("Chain-of-Thought (CoT)"), nor field-wide ones ("LLMs")
         m.group(0).lower()[:4] not in own and m.group(0).lower() not in defined and not _field_wide(m.group(0), idf)
-        for m in _NAME.finditer(_URL.sub(" ", source.abstract))  # not "WayneMao" of a GitHub link
-        if len(m.group(0)) > 2 or (any(c.isdigit() for c in m.group(0)) and m.group(0).lower() not in _SHORT_METRICS)
+        for m in _NAME.finditer(_GLUED.sub(r"\1 ", _URL.sub(" ", source.abstract)))  # not "WayneMao" of a GitHub link
+        if (len(m.group(0)) > 2 or any(c.isdigit() for c in m.group(0)))
+        and m.group(0).lower() not in _GENERIC_ACRONYMS | COMMON_NAMES
     )
 
 
-_SHORT_METRICS = {"f1", "r1", "r2", "l1", "l2", "p1", "p5"}  # "T5" names a model, "F1" a score
+# acronyms for kinds of things, not names of one ("T5" names a model; "F1", "MLP", "RGB" do not)
+_GENERIC_ACRONYMS = frozenset(
+    """f1 r1 r2 l1 l2 p1 p5 rgb rgbd mlp mlps cnn cnns rnn rnns lstm lstms gan gans vae vaes gnn gnns sql json
+    html xml csv pdf url urls ocr asr tts sota sft 2d 3d 4d""".split()
+)
+_GLUED = re.compile(r"(?<![\w-])([a-z]+)-(?=[A-Z])")  # "the task set-BabyAI", not "Web-CogBench"
 _URL = re.compile(r"\b(?:https?://|www\.|github\.com/)\S+", re.I)
 _DEFINED = re.compile(r"\(([A-Za-z][\w-]*)\)")  # "large language models (LLMs)", "Chain-of-Thought (CoT)"
 FIELD_WIDE_IDF = 2.0  # a name in this many papers or more (idf) is the field's word ("LLMs", "GitHub"), not a name

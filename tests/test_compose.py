@@ -310,6 +310,13 @@ def test_which_named_thing_is_a_gap_when_the_abstract_names_none(bundled: Assist
     answer = bundled.ask("What robot platform was RoboMatrix deployed on in its real-world experiments?")
     assert answer.refused and answer.text.startswith("The abstract of RoboMatrix")
     assert answer.text.endswith("does not say what robot platform.")
+    # "RGB" and "RL" are kinds of things, not the name of a dataset
+    answer = bundled.ask("Which object-centric dataset was the voxel-based 3D autoencoder pretrained on, in the visual "
+                         "RL work with self-supervised 3D representations?")  # fmt: skip
+    assert answer.refused and answer.text.endswith("does not say which object-centric dataset.")
+    # ...while a name glued to a word by a hyphen ("task set-BabyAI") is a name the abstract gives
+    answer = bundled.ask("On which instruction-following task suite was Self-Driven Grounding (SDG) evaluated?")
+    assert not answer.refused and "BabyAI" in answer.text
 
 
 def test_names_an_abstract_introduces():
