@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 
 from index.text import terms
 
@@ -52,13 +53,14 @@ _INTRODUCED = re.compile(  # "We present Step-Back Prompting, ...", "we develop 
 )
 
 
-def introduced_names(abstract: str) -> list[str]:
+@lru_cache(maxsize=4096)  # asked of the same top abstracts several times per question
+def introduced_names(abstract: str) -> tuple[str, ...]:
     """The names an abstract gives what it introduces ("We present Step-Back Prompting"): a paper
     is often asked about by its method's name, which its title may not hold."""
     found = []
     for m in _INTRODUCED.finditer(abstract):
         found += [n for n in (m.group("name"), m.group("short")) if n and (" " in n or _COINED.match(n))]
-    return found  # a lone ordinary word ("we propose a Python library") names nothing
+    return tuple(found)  # a lone ordinary word ("we propose a Python library") names nothing
 
 
 def names_of(title: str, abstract: str = "") -> list[str]:

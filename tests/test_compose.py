@@ -324,7 +324,7 @@ def test_names_an_abstract_introduces():
         "We present Step-Back Prompting, a simple technique. Building on this, we develop Multi-Task "
         "Trajectory Transfer (MT3), an imitation method. We propose a Python library, called TorchKit."
     )
-    assert introduced_names(abstract) == ["Step-Back Prompting", "Multi-Task Trajectory Transfer", "MT3", "TorchKit"]
+    assert introduced_names(abstract) == ("Step-Back Prompting", "Multi-Task Trajectory Transfer", "MT3", "TorchKit")
 
 
 @pytest.mark.slow
