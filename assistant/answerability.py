@@ -362,8 +362,7 @@ def _names_beyond(source: Source, question: str, idf: Callable[[str], float] | N
         # nor an abbreviation the abstract spells out ("Chain-of-Thought (CoT)"), nor field-wide ones ("LLMs")
         m.group(0).lower()[:4] not in own and m.group(0).lower() not in defined and not _field_wide(m.group(0), idf)
         for m in _NAME.finditer(_GLUED.sub(r"\1 ", _URL.sub(" ", source.abstract)))  # not "WayneMao" of a GitHub link
-        if (len(m.group(0)) > 2 or any(c.isdigit() for c in m.group(0)))
-        and m.group(0).lower() not in _GENERIC_ACRONYMS | COMMON_NAMES
+        if (len(m.group(0)) > 2 or any(c.isdigit() for c in m.group(0))) and m.group(0).lower() not in _NOT_NAMES
     )
 
 
@@ -372,6 +371,7 @@ _GENERIC_ACRONYMS = frozenset(
     """f1 r1 r2 l1 l2 p1 p5 rgb rgbd mlp mlps cnn cnns rnn rnns lstm lstms gan gans vae vaes gnn gnns sql json
     html xml csv pdf url urls ocr asr tts sota sft 2d 3d 4d""".split()
 )
+_NOT_NAMES = _GENERIC_ACRONYMS | COMMON_NAMES
 _GLUED = re.compile(r"(?<![\w-])([a-z]+)-(?=[A-Z])")  # "the task set-BabyAI", not "Web-CogBench"
 _URL = re.compile(r"\b(?:https?://|www\.|github\.com/)\S+", re.I)
 _DEFINED = re.compile(r"\(([A-Za-z][\w-]*)\)")  # "large language models (LLMs)", "Chain-of-Thought (CoT)"

@@ -251,14 +251,12 @@ def answer_marks(question: str, reading: Reading, quote: str) -> tuple[str, ...]
         if not found:
             return ()
 
-        given = {n.group(0).strip() for n in _QUANTITY.finditer(question)} | set(re.findall(r"\d[\d.,]*", question))
+        given = {_number(n) for n in _QUANTITY.finditer(question)}  # "in October 2022" is not what it asks
 
         def fit(m: re.Match[str]) -> tuple[bool, bool, bool]:
             unit = set(terms(m.group("unit") or ""))
-            number = m.group(0)[: m.start("unit") - m.start()] if m.group("unit") else m.group(0)
             before = set(terms(" ".join(quote[: m.start()].split()[-3:])))  # "an average score of 91.3"
-            novel = number.strip() not in given  # "in October 2022" in the question is not what it asks
-            return novel, bool((unit | before) & head), bool(unit & asked)
+            return _number(m) not in given, bool((unit | before) & head), bool(unit & asked)
 
         best = max(found, key=fit)
         span = best.group(0).strip()
@@ -275,6 +273,12 @@ def answer_marks(question: str, reading: Reading, quote: str) -> tuple[str, ...]
     names = [m.group(0).rstrip(".") for m in _IDENTIFIER.finditer(quote)]
     fresh = [n for n in names if not set(terms(n)) <= asked and n.lower() not in COMMON_NAMES]
     return tuple(dict.fromkeys(fresh))[:2]
+
+
+def _number(quantity: re.Match[str]) -> str:
+    """The number of a ``_QUANTITY`` match, without its unit or a trailing comma: "2022" of "2022, with"."""
+    end = quantity.start("unit") if quantity.group("unit") else quantity.end()
+    return quantity.string[quantity.start() : end].strip().rstrip(",")
 
 
 _NEXT_WORDS = re.compile(r"(?:\s+[A-Za-z][\w-]*){0,3}")
