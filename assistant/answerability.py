@@ -59,6 +59,12 @@ _DETAIL = re.compile(
 _NAME = re.compile(  # coined names and identifiers: GSM8K, MMLU, CIFAR-10, Qwen3-4B, ImageNet, SkillMimic
     r"(?<![\w-])(?:[A-Z][a-z]*[A-Z0-9][\w-]*|[A-Z]{2,}[\w-]*|[a-z]+[A-Z][\w-]*|[A-Za-z]+-?\d[\w.-]*)(?:\.\d+)*(?![\w-])"
 )
+# a capitalised word inside a sentence is a proper name ("Japanese", "Swahili", "the Adult dataset")
+_PROPER = re.compile(r"(?<=[\w,;)]\s)[A-Z][a-z]{2,}(?:\s+[A-Z][a-z]{2,})*(?![\w-])")
+_CALENDAR = frozenset(
+    """january february march april may june july august september october november december monday tuesday
+    wednesday thursday friday saturday sunday""".split()
+)
 _NUMBER = re.compile(  # a quantity: "76", "61.68", "96.4%", "two", not the digit in "GSM8K" or "T5"
     r"(?<![\w.])\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty"
     r"|hundreds?|thousands?|millions?|billions?|dozens?|half|double|twice|triple)\b",
@@ -79,6 +85,12 @@ TOP_CHECKED = 5  # abstracts read for the focus terms
 
 def _phrase_in(phrase: str, text: str) -> bool:
     return bool(re.search(rf"(?<![\w-]){re.escape(phrase)}(?![\w-])", text, re.I))
+
+
+def _holds_name(name: str, text: str) -> bool:
+    """Whether ``text`` mentions ``name``; a name of several words ("New York Times Connections") also
+    when it holds each of them ("Connections, a New York Times word puzzle")."""
+    return _phrase_in(name, text) or (" " in name and all(_phrase_in(word, text) for word in name.split()))
 
 
 def named_sources(question: str, sources: list[Source], idf: Callable[[str], float] | None = None) -> list[int]:
@@ -125,7 +137,7 @@ class Focus:
         present = set(terms(text))
         if any(t not in present for t in set(terms(claim)) & self.terms):
             return False
-        return all(_phrase_in(name, text) for name in self.names if _phrase_in(name, claim))
+        return all(_holds_name(name, text) for name in self.names if _phrase_in(name, claim))
 
 
 def _listed(source: Source, field: str) -> bool:
@@ -146,9 +158,11 @@ def assess(question: str, reading: Reading, sources: list[Source], idf: Callable
         named_terms |= set(terms(sources[n - 1].title))
     names = tuple(
         dict.fromkeys(
-            m.group(0).strip(".-")
-            for m in _NAME.finditer(question)
-            if not set(terms(m.group(0))) <= named_terms and m.group(0).strip(".-").lower() not in COMMON_NAMES
+            name
+            for m in (*_NAME.finditer(question), *_PROPER.finditer(question))
+            if not set(terms(name := m.group(0).strip(".-"))) <= named_terms
+            and name.lower() not in COMMON_NAMES
+            and name.lower() not in _CALENDAR
         )
     )
     content = [t for t in dict.fromkeys(terms(question)) if t not in SCAFFOLD]
@@ -293,7 +307,7 @@ def _subject_gaps(
         else:
             missing.append((f"its {detail.lower()}", "report"))
     if strict:  # a named paper, or a fact asked of it: a name it never mentions is not in it
-        missing += [(name, "mention") for name in names if not _phrase_in(name, text)]
+        missing += [(name, "mention") for name in names if not _holds_name(name, text)]
     if missing:
         return missing, held
     head = asked_head(question)

@@ -175,6 +175,8 @@ def read(question: str) -> Reading:
     if _COMPARED_WITH.search(question):  # "which dataset was used to compare A with B": asks for the dataset
         return Reading(Kind.FACT)
     if _COMPARE.search(question) or _BOTH.search(question):
+        if _ASKS_THING.search(question) and not (_WHICH.search(question) or _WHICH_ONE.search(question)):
+            return Reading(Kind.FACT)  # "what is the latency of A compared with B", "... with whose theory?"
         return Reading(Kind.COMPARE, parts=compare_parts(question))
     if _WHICH_ONE.search(question):
         return Reading(Kind.WHICH, single=True)
@@ -200,6 +202,18 @@ _WHICH_COUNT = re.compile(  # "which two methods", "what are the three stages": 
 _COMPARED_WITH = re.compile(
     r"^\s*(?:(?:on|in|with|by) )?(?:which|what)\s+(?:[\w-]+\s+){1,3}?(?:was|were|is|are)\s+(?:used|chosen|employed)"
     r"\s+(?:to|for)\s+compar",
+    re.I,
+)
+# a question word that asks for a thing ("which model families ... are compared", "what is the latency
+# overhead of A compared with B", "contrasts A with whose theory"), not for how papers differ
+_ASKS_THING = re.compile(
+    r"(?:^\s*(?:(?:on|in|at|with|by|for|from|of|to) )?|\b(?:with|to|from|against|on|in|of) )"
+    r"(?:which|whose|what(?: (?:is|are|was|were) the)?)\s+"
+    r"(?!(?:is|are|was|were|do|does|did|has|have|had|can|could|would|will|should|ways?|sets?|makes?|separates?"
+    r"|distinguish\w*|kind of difference|they|it|its|their|them|each|both|the|a|an|this|these|those|we|you)\b)"
+    r"(?!(?:main |key |major |biggest |most important |core |fundamental )?(?:differences?|similarit\w*|distinctions?"
+    r"|contrasts?|relationships?|relations?|trade-?offs?|commonalit\w*|overlaps?|advantages?|disadvantages?)\b)"
+    r"[a-z][\w-]*",
     re.I,
 )
 _DEFINITION = re.compile(r"^\s*(?:what|who) (?:is|are|was|were)\b", re.I)
