@@ -125,7 +125,11 @@ _FACT = re.compile(
     r"|languages|tasks?|domains?|robot|simulator|encoder|optimizer)s?\b"
     r"|\b(?:by how much|what percentage|what fraction|what proportion)\b"
     r"|\bwhat (?:is|was|are|were) the (?:name|names|title|acronym)\b|\bwhat (?:is|was|are|were) .+ called\b"
-    r"|\b(?:what|which) (?:did|does|do) .+ (?:train on|evaluate on|use as|build on|fine-tune|score)\b",
+    r"|\b(?:what|which) (?:did|does|do) .+ (?:train on|evaluate on|use as|build on|fine-tune|score)\b"
+    r"|(?:^|[,;:]\s*)(?:what|which) (?!(?:is|are|was|were|do|does|did|kind|kinds|sort|type|types)\b)"
+    # "what part of the model is optimized", "which component does"
+    r"[a-z][\w-]* (?:of|in|on|for|does|did|do|is|are|was|were|has|have)\b"
+    r"|^\s*what (?:is|are|was|were) the (?!(?:main |key )?(?:idea|contribution|point|difference|purpose|goal)s?\b)\w+",
     re.I,
 )
 _NUMERIC = re.compile(
@@ -350,9 +354,9 @@ def asks_name(question: str) -> bool:
 # "in the study that found models forget abruptly", "For the paper showing that ...,": the clause
 # that says which paper is meant, not what is asked of it
 _DESCRIBED = re.compile(
-    r"\b(?:in|for|of|from|by|behind) (?:the|that|this) (?:paper|work|study|article|publication|approach|method"
-    r"|system|framework)s?\b(?: (?:that|which|where|who|whose|showing|proposing|introducing|presenting|on|about"
-    r"|arguing|finding|claiming|describing))?[^,;?]*",
+    r"\b(?:in|for|of|from|by|behind) (?:the|that|this) (?:[\w-]+ ){0,5}?(?:paper|work|study|article|publication"
+    r"|approach|method|system|framework)s?\b(?: (?:that|which|where|who|whose|showing|proposing|introducing"
+    r"|presenting|on|about|arguing|finding|claiming|describing))?[^,;?]*",
     re.I,
 )
 
