@@ -297,9 +297,12 @@ def _subject_gaps(
     present = set(terms(text))
     missing: list[tuple[str, str]] = []
     held: list[str] = []
+    title = set(terms(source.title))
     for m in _DETAIL.finditer(question):
         detail = m.group("detail")
         needed = set(terms(detail)) - {"number"}
+        if needed <= title:  # "the paper on stacked attention heads": how the question names it, not what it asks
+            continue
         if needed <= present:
             held.append(detail)
         elif detail.lower().startswith("how many"):  # "does not say how many GPUs"
@@ -313,7 +316,12 @@ def _subject_gaps(
     head = asked_head(question)
     if head and set(terms(head[0], keep_stopwords=True)) & _PAPER_WORDS:
         head = []  # "which study checks ...": the paper itself is what is asked
-    stems = [t for w in head for t in terms(w) if t not in SCAFFOLD and t not in _MODIFIERS and t not in PERCENT]
+    stems = [  # "which two domains": the domains
+        t
+        for w in head
+        for t in terms(w)
+        if t not in SCAFFOLD and t not in _MODIFIERS and t not in PERCENT and not _NUMBER.fullmatch(w)
+    ]
     stems = stems[-2:]  # "which 3-billion-parameter base model": what is asked is the base model
     if stems:
         weights = {t: idf(t) for t in stems}
