@@ -143,7 +143,22 @@ class Focus:
 def _listed(source: Source, field: str) -> bool:
     if field == "authors":  # an organisation line stands where the author count would
         return bool(source.authors or source.organization)
+    if field == "venue" and venue_sentence(source.abstract):  # "This COLING 2025 tutorial ..."
+        return True
     return source.listed(field) is not None
+
+
+_VENUE = re.compile(  # "COLING 2025", "ICML 2019 workshop", "NeurIPS'23", "at the Conference on Robot Learning"
+    r"\b(?:ACL|EMNLP|NAACL|EACL|AACL|COLING|LREC|CoNLL|SemEval|WMT|TACL|NeurIPS|NIPS|ICML|ICLR|AAAI|IJCAI|AISTATS"
+    r"|UAI|COLT|JMLR|TMLR|CVPR|ICCV|ECCV|WACV|BMVC|MICCAI|KDD|SIGIR|WSDM|CIKM|WWW|RecSys|CHI|UIST|CSCW|ICRA|IROS"
+    r"|CoRL|RSS|HRI|INTERSPEECH|Interspeech|ICASSP|ISMIR|TPAMI)(?:\s?'\d{2}|\s(?:19|20)\d{2})?\b"
+    r"|\b(?:at|in|to) the (?:[A-Z][\w-]*\s+){0,4}(?:[Cc]onference|[Ww]orkshop|[Ss]ymposium)\b"
+)
+
+
+def venue_sentence(abstract: str) -> str | None:
+    """The abstract's sentence that names where the work appears, for a listing with no venue."""
+    return next((x for x in sentences(abstract) if _VENUE.search(x)), None)
 
 
 def _source_text(source: Source) -> str:

@@ -57,6 +57,15 @@ def assert_invariants(answer: Answer) -> None:
         ("How many upvotes did Trace2Skill receive?", Kind.METADATA),
         ("When was CLIPort published?", Kind.METADATA),
         ("What sparsity percentage does Model Breadcrumbs use when masking weight differences?", Kind.FACT),
+        # a question word that asks for a thing, with a comparison word in the question: a fact
+        ("Which model families are compared base vs. post-trained in the mechanistic study?", Kind.FACT),
+        ("What is the inference latency overhead of Deep-Thinking compared with vanilla ICL?", Kind.FACT),
+        ("The study contrasts usage-based models with whose theory of universal grammar?", Kind.FACT),
+        ("What is the difference between LoRA and prefix tuning?", Kind.COMPARE),
+        ("Contrast A with B in terms of what they learn", Kind.COMPARE),
+        ("In the motion control work, what part of the pre-trained model is optimized?", Kind.FACT),
+        ("What are the lowest and highest levels of the Prompting Framework lifecycle?", Kind.FACT),
+        ("What are Relaxed Recursive Transformers?", Kind.SUMMARY),
     ],
 )
 def test_question_kinds(question: str, kind: Kind):
@@ -242,6 +251,35 @@ def test_listing_field_that_is_not_given_is_said_so(bundled: Assistant):
 
 
 @pytest.mark.slow
+def test_a_venue_the_listing_lacks_is_read_from_the_abstract(bundled: Assistant):
+    answer = bundled.ask("At which conference is the tutorial 'LLMs in Education' held?")
+    assert_invariants(answer)
+    assert not answer.refused and "COLING 2025" in answer.text
+    assert "gives no venue" in answer.text  # and says where it comes from
+    assert cited_titles(answer)[0].startswith("LLMs in Education")
+
+
+@pytest.mark.slow
+def test_a_name_the_named_abstract_never_mentions_is_a_gap(bundled: Assistant):
+    answer = bundled.ask(
+        "What accuracy do Tabular Foundation Models (TabFMs) get zero-shot on the Adult income dataset?"
+    )
+    assert_invariants(answer)
+    assert answer.refused and "does not mention Adult" in answer.text
+    assert cited_titles(answer) == ["Towards Foundation Models for Learning on Tabular Data"]
+
+
+@pytest.mark.slow
+def test_details_the_title_holds_name_the_paper_and_are_not_asked(bundled: Assistant):
+    # "attention heads" is in the title: every asked detail (batch size, learning rate) is missing
+    answer = bundled.ask(
+        "What batch size and learning rate were used in the paper on the emergence of stacked attention heads?"
+    )
+    assert answer.refused
+    assert "does not report its batch size" in answer.text and "does not report its learning rate" in answer.text
+
+
+@pytest.mark.slow
 def test_detail_the_named_abstract_lacks_is_said_of_that_paper(bundled: Assistant):
     answer = bundled.ask("What batch size did the Memory Networks authors train with?")
     assert_invariants(answer)
@@ -333,6 +371,7 @@ def test_names_an_abstract_introduces():
     [
         ("Are there any papers on Kolmogorov-Arnold networks as a replacement for MLPs?", "Kolmogorov-Arnold"),
         ("Which papers study continual learning for text-to-SQL generation with LLMs?", "SQL"),
+        ("Is there work on domain-adaptive continual pre-training of an LLM for Swahili?", "Swahili"),
     ],
 )
 def test_topic_no_abstract_covers_is_refused_naming_it(bundled: Assistant, question: str, term: str):

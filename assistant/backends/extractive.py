@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from assistant.answer import Source
-from assistant.answerability import PERCENT, SCAFFOLD, counted, named_sources
+from assistant.answerability import PERCENT, SCAFFOLD, counted, named_sources, venue_sentence
 from assistant.backends.base import AnswerBackend
 from assistant.citations import defuse
 from assistant.names import short_name
@@ -355,4 +355,6 @@ def _metadata_answer(reading: Reading, question: str, sources: list[Source], idf
             lines.append(_FIELD_LINES[name].format(title=title, value=shown, n=n))
         elif name == "authors" and s.organization:
             lines.append(f"The listing for {title} names the organisation {s.organization}, not its authors [{n}].")
+        elif name == "venue" and (said := venue_sentence(s.abstract)):
+            lines.append(f"The listing for {title} gives no venue; its abstract says: {said} [{n}]")
     return lines
