@@ -127,8 +127,8 @@ _FACT = re.compile(
     r"|\bwhat (?:is|was|are|were) the (?:name|names|title|acronym)\b|\bwhat (?:is|was|are|were) .+ called\b"
     r"|\b(?:what|which) (?:did|does|do) .+ (?:train on|evaluate on|use as|build on|fine-tune|score)\b"
     r"|(?:^|[,;:]\s*)(?:what|which) (?!(?:is|are|was|were|do|does|did|kind|kinds|sort|type|types)\b)"
-    # "what part of the model is optimized", "which component does"
-    r"[a-z][\w-]* (?:of|in|on|for|does|did|do|is|are|was|were|has|have)\b"
+    # "what part of the model is optimized", "which earlier adapter routing method does MHR build on"
+    r"(?:[a-z][\w-]* (?:of|in|on|for)|(?:[a-z][\w-]* ){1,4}?(?:does|did|do|is|are|was|were|has|have))\b"
     r"|^\s*what (?:is|are|was|were) the (?!(?:main |key )?(?:idea|contribution|point|difference|purpose|goal)s?\b)\w+",
     re.I,
 )
@@ -263,7 +263,7 @@ def answer_marks(question: str, reading: Reading, quote: str) -> tuple[str, ...]
     if reading.kind is not Kind.FACT:
         return ()
     asked = set(terms(question))
-    head = {t for word in asked_head(question) for t in terms(word)}
+    head = {t for word in asked_head(question, inner=True) for t in terms(word)}
     if reading.numeric:
         found = list(_QUANTITY.finditer(quote))
         if not found:
@@ -305,8 +305,14 @@ _GLUE = {"and", "or", "to", "in", "on", "of", "for", "with", "than", "over", "th
 
 _WH_HEAD = re.compile(  # the question word that opens the question or a clause of it
     r"(?:^|[,:;?.]\s*|\b(?:and|but|so)\s+)(?:\w+\s+){0,2}?"
-    r"(?:(?P<wh>how many|how much|what|which)\s+|(?P<size>how (?:large|big|long|fast|small))\s+"
+    r"(?:(?P<wh>how many|how much|what|which|whose)\s+|(?P<size>how (?:large|big|long|fast|small))\s+"
     r"(?:was|were|is|are)\s+(?:the\s+|its\s+|their\s+)?)(?P<head>[\w-]+(?:\s+[\w-]+){0,3})",
+    re.I,
+)
+# ... else one inside the sentence, after a preposition: "contrasts A with whose theory", "from which two sources"
+_WH_INNER = re.compile(
+    r"\b(?:with|from|to|on|in|at|of|by|for|against|into|over|than)\s+"
+    + _WH_HEAD.pattern[_WH_HEAD.pattern.index("(?:(?P<wh>") :],
     re.I,
 )
 _HEAD_STOP = frozenset(
@@ -320,11 +326,13 @@ _HEAD_STOP = frozenset(
 )
 
 
-def asked_head(question: str) -> list[str]:
+def asked_head(question: str, inner: bool = False) -> list[str]:
     """The words after the question word that name what is asked ("top-1 accuracy", "clusters");
-    in "what is the X called" and "what are the two X", the X."""
+    in "what is the X called" and "what are the two X", the X. With ``inner``, also after a question
+    word inside the sentence ("contrasts A with whose theory"): enough to choose a sentence by, not
+    to say that an abstract lacks what is asked ("traffic from an intersection in which city")."""
     called = _CALLED.search(question)
-    m = called or _WH_HEAD.search(question)
+    m = called or (wh_word(question, inner) if inner else _WH_HEAD.search(question))
     if not m:
         return []
     head: list[str] = []
@@ -377,6 +385,7 @@ def described(question: str) -> set[str]:
 _AUX = frozenset(terms("do does did is are was were has have had can could would will should", keep_stopwords=True))
 
 
-def wh_word(question: str) -> re.Match[str] | None:
-    """Where the question word that opens the question (or a clause of it) stands, and its head."""
-    return _WH_HEAD.search(question)
+def wh_word(question: str, inner: bool = False) -> re.Match[str] | None:
+    """Where the question word that opens the question (or a clause of it) stands, and its head;
+    with ``inner``, else one inside the sentence."""
+    return _WH_HEAD.search(question) or (_WH_INNER.search(question) if inner else None)

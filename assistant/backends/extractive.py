@@ -49,6 +49,7 @@ DESCRIPTION_WEIGHT = 0.3  # the words that only say which paper is meant count t
 MAX_SOURCES = 10
 _DIGIT = re.compile(r"(?<![\w.])\d[\d,.]*(?![\w)])|(?<![\w.])\d[\d,.]*(?:%|x\b|×)")  # a quantity, not "GSM8K" or "1)"
 _IDENTIFIER = re.compile(r"(?<![\w-])(?:[A-Z][a-z]*[A-Z0-9][\w.-]*|[A-Z]{2,}[\w.-]*)(?![\w-])")
+_PROPER = re.compile(r"(?<=[a-z,;]\s)[A-Z][a-z]{2,}(?![\w-])")  # a capitalised word inside a sentence: a name
 _SHARE = re.compile(r"\d\s?\\?%|\bper ?cent\b|\bpercentage\b|\bhalf\b|\bfraction\b|\bquarter\b", re.I)
 
 
@@ -93,13 +94,17 @@ class ExtractiveBackend(AnswerBackend):
         if not weights:
             return []
         if reading.kind is Kind.FACT:  # what is asked ("sample-efficiency improvement") outweighs the description
-            asked = {t for word in asked_head(question) for t in terms(word)}
+            asked = {t for word in asked_head(question, inner=True) for t in terms(word)}
             for t in asked & set(weights):
                 weights[t] *= HEAD_WEIGHT
             for t in (described(question) - asked) & set(weights):  # "in the study that found ...": which paper
                 weights[t] *= DESCRIPTION_WEIGHT
         names_fact = reading.kind is Kind.FACT
-        head = frozenset(t for word in asked_head(question) for t in terms(word)) if names_fact else frozenset()
+        head = (
+            frozenset(t for word in asked_head(question, inner=True) for t in terms(word))
+            if names_fact
+            else frozenset()
+        )
         scored = [
             self._quote(i, s, weights, reading.numeric, names_fact, head, names_fact and asks_name(question))
             for i, s in enumerate(sources[:MAX_SOURCES], 1)
@@ -146,8 +151,9 @@ class ExtractiveBackend(AnswerBackend):
 
         asked = set(weights)
 
-        def names_new(sentence: str) -> bool:
-            return any(not set(terms(m.group(0))) <= asked for m in _IDENTIFIER.finditer(sentence))
+        def names_new(sentence: str) -> bool:  # "Polytropon", "UnifiedQA", "Chomsky's theory"
+            found = (*_IDENTIFIER.finditer(sentence), *_PROPER.finditer(sentence))
+            return any(not set(terms(m.group(0))) <= asked for m in found)
 
         def score(candidate: tuple[int, str, set[str]]) -> float:
             if numeric:
