@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Set
+from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass
+from functools import lru_cache
 
 from assistant.answer import Source
 from assistant.citations import defuse
@@ -165,8 +166,58 @@ def _source_text(source: Source) -> str:
     return f"{source.title}\n{source.listing()}\n{source.abstract}"
 
 
-def assess(question: str, reading: Reading, sources: list[Source], idf: Callable[[str], float]) -> Focus:
-    """What of ``question`` the top ``sources`` hold; see the module docstring."""
+# the nouns that name a task: "face recognition", "depth estimation", "code review", "fluid dynamics"
+TASK_NOUNS = frozenset(
+    """recognition estimation detection tracking generation classification prediction search review dynamics
+    segmentation translation synthesis retrieval forecasting summarization summarisation parsing captioning
+    localization localisation reconstruction answering completion conversion diagnosis planning navigation
+    dispatching screening verification clustering compression""".split()
+)
+NEAR_WINDOW = 3  # words apart at most, in either order, for two terms to stand for one phrase
+Near = Callable[[str, str], bool]  # whether some indexed paper holds two stemmed terms near each other
+
+
+def held_near(words: Sequence[str], a: str, b: str, window: int = NEAR_WINDOW) -> bool:
+    """Whether the stemmed ``words`` hold ``a`` and ``b`` at most ``window`` words apart."""
+    at_a = [i for i, w in enumerate(words) if w == a]
+    return bool(at_a) and any(w == b and any(abs(i - j) <= window for j in at_a) for i, w in enumerate(words))
+
+
+@lru_cache(maxsize=4096)
+def paper_words(title: str, abstract: str) -> tuple[str, ...]:
+    """The stemmed words of a paper's title and abstract, in order."""
+    return tuple(terms(f"{title}\n{abstract}"))
+
+
+def task_phrases(question: str) -> list[tuple[str, str]]:
+    """The tasks a question names, as (modifier, task noun) stems: "face recognition" -> ("face",
+    "recognit"), "monocular depth estimation" -> ("depth", "estim")."""
+    words = re.findall(r"[\w-]+", question)
+    pairs = []
+    for before, word in zip(words, words[1:]):
+        if word.lower() not in TASK_NOUNS or before.lower() in TASK_NOUNS:
+            continue
+        modifier, task = terms(before), terms(word)
+        if len(modifier) == 1 and task and modifier[0] not in SCAFFOLD:
+            pairs.append((modifier[0], task[0]))
+    return pairs
+
+
+def _tasks_nowhere(question: str, sources: list[Source], near: Near | None) -> list[str]:
+    """The question's tasks that no top abstract, and no indexed paper at all, holds as a phrase,
+    in the question's words ("monocular depth estimation")."""
+    if near is None:
+        return []
+    tops = [paper_words(s.title, s.abstract) for s in sources[:TOP_CHECKED]]
+    lacking = [p for p in task_phrases(question) if not any(held_near(t, *p) for t in tops) and not near(*p)]
+    return _runs_for(question, [t for p in lacking for t in p], extend=True) if lacking else []
+
+
+def assess(
+    question: str, reading: Reading, sources: list[Source], idf: Callable[[str], float], near: Near | None = None
+) -> Focus:
+    """What of ``question`` the top ``sources`` hold; see the module docstring. ``near`` tells
+    whether any indexed paper holds two terms as a phrase (``HybridSearch.near``)."""
     named = named_sources(question, sources, idf)
     named_terms: set[str] = set()
     for n in named:
@@ -201,6 +252,9 @@ def assess(question: str, reading: Reading, sources: list[Source], idf: Callable
     unknown = [name for name in names if _in_no_paper(name, idf)]
     if not named and unknown:  # "FP8", "Kolmogorov-Arnold": no indexed abstract has the word at all
         return Focus(focus, names, gaps=(Gap(_join(unknown)),), answered=False)
+    tasks = [] if named else _tasks_nowhere(question, sources, near)
+    if tasks:  # "face recognition": no indexed abstract has the words together
+        return Focus(focus, names, gaps=(Gap(_join(tasks)),), answered=False)
     if (
         not named
         and not covered(question, sources[0])

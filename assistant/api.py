@@ -248,6 +248,7 @@ class Assistant:
             fallback=fallback,
             support=search.support,
             idf=search.keyword.idf,
+            near=search.near,
             refusal=load("refusal", self.config.prompts_dir),
             nothing=_nothing_matches(filters, described),
             closest=load("closest", self.config.prompts_dir),

@@ -30,6 +30,7 @@ class CitedQueryEngine(CustomQueryEngine):
     fallback: Any = None  # AnswerBackend used when `backend` fails, if configured
     support: Any  # citations.Support: (claim, source) -> (score, quote)
     idf: Any  # term -> inverse document frequency in the corpus
+    near: Any = None  # (term, term) -> whether some indexed paper holds them together (HybridSearch.near)
     refusal: str  # "The indexed abstracts do not answer this question."
     nothing: str | None = None  # what to say when filters leave no paper: "No indexed paper matches ..."
     closest: str  # "The closest papers are: {titles}."
@@ -80,7 +81,7 @@ class CitedQueryEngine(CustomQueryEngine):
             yield answer.text
             yield answer
             return
-        focus = assess(question, reading, sources, self.idf)
+        focus = assess(question, reading, sources, self.idf, self.near)
         if not focus.answered:
             answer = self._gap_answer(focus.gaps, sources, backend.name, base)
             yield answer.text

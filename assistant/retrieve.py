@@ -10,6 +10,7 @@ from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
 from assistant.answer import Source
+from assistant.answerability import held_near, paper_words
 from assistant.names import NameIndex, rare_by
 from index.config import Config
 from index.embed import Embedder, make_embedder
@@ -63,6 +64,15 @@ class HybridSearch:
             except OSError:
                 pass  # a read-only data dir still answers, it just rebuilds next time
         return cls(config, store, embedder or make_embedder(config), keyword, papers, generation)
+
+    def near(self, a: str, b: str) -> bool:
+        """Whether some indexed paper holds the stemmed terms ``a`` and ``b`` within a few words of
+        each other ("face" ... "recognition"): read from the papers that hold both, or taken as
+        true when more than NEAR_SCAN do (a pair that common is a phrase somewhere)."""
+        ids = self.keyword.papers_with([a, b])
+        if len(ids) > NEAR_SCAN:
+            return True
+        return any(held_near(_paper_words(self.papers[pid]), a, b) for pid in ids if pid in self.papers)
 
     def search(self, question: str, k: int | None = None, filters: Filters | None = None) -> list[Source]:
         """The top ``k`` papers for ``question``, best first.
@@ -166,6 +176,13 @@ class HybridSearch:
     def term_weights(self, question: str) -> dict[str, float]:
         """The question's content terms, weighted by how rare they are in the corpus."""
         return {t: self.keyword.idf(t) for t in set(terms(question))}
+
+
+NEAR_SCAN = 40  # papers read for two terms near each other; more papers than this hold both: they are
+
+
+def _paper_words(paper: Paper) -> tuple[str, ...]:
+    return paper_words(paper.title, paper.abstract)
 
 
 def coverage(weights: dict[str, float], text: str) -> float:

@@ -81,6 +81,20 @@ class KeywordIndex:
                 out[indices[indptr[col] : indptr[col + 1]]] += weight
         return out / total
 
+    def papers_with(self, query_terms: list[str]) -> list[str]:
+        """Ids of the papers that hold every one of the stemmed ``query_terms`` (none for an unknown term)."""
+        if not self.ids or not query_terms:
+            return []
+        indptr, indices = self.bm25.scores["indptr"], self.bm25.scores["indices"]
+        rows: set[int] | None = None
+        for term in query_terms:
+            col = self._vocab.get(term)
+            if col is None:
+                return []
+            held = set(int(i) for i in indices[indptr[col] : indptr[col + 1]])
+            rows = held if rows is None else rows & held
+        return [self.ids[i] for i in sorted(rows or ())]
+
     def top(self, scores: np.ndarray, n: int) -> list[tuple[str, float]]:
         """The ``n`` best papers by ``scores`` (an array in ``ids`` order) with a positive score."""
         return [(self.ids[i], float(scores[i])) for i in _top(scores, n) if scores[i] > 0]

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from assistant import Answer, Assistant
-from assistant.answerability import counted
+from assistant.answerability import counted, held_near, task_phrases
 from assistant.backends import BACKENDS
 from assistant.backends.generative import GenerativeBackend
 from assistant.names import NameIndex, introduced_names, names_of, short_name
@@ -357,6 +357,21 @@ def test_which_named_thing_is_a_gap_when_the_abstract_names_none(bundled: Assist
     assert not answer.refused and "BabyAI" in answer.text
 
 
+def test_tasks_a_question_names_and_terms_held_near_each_other():
+    assert task_phrases("any work on continual learning for face recognition?") == [("face", "recognit")]
+    assert task_phrases("Which papers do speech emotion recognition?") == [(terms("emotion")[0], "recognit")]
+    assert task_phrases("Which papers are about recognition?") == []  # no modifier: no task named
+    words = terms("We recognise faces: face images go through a recognition network.")
+    assert held_near(words, "face", "recognit") and not held_near(words, "face", "recognit", window=0)
+    assert not held_near(terms("Face the music. Later, much later, came speech recognition."), "face", "recognit")
+
+
+@pytest.mark.slow
+def test_a_task_the_corpus_holds_is_answered(bundled: Assistant):
+    answer = bundled.ask("Which papers do music generation?")  # "music generation system" (Musika)
+    assert not answer.refused and any(t.startswith("Musika") for t in cited_titles(answer))
+
+
 def test_names_an_abstract_introduces():
     abstract = (
         "We present Step-Back Prompting, a simple technique. Building on this, we develop Multi-Task "
@@ -372,6 +387,9 @@ def test_names_an_abstract_introduces():
         ("Are there any papers on Kolmogorov-Arnold networks as a replacement for MLPs?", "Kolmogorov-Arnold"),
         ("Which papers study continual learning for text-to-SQL generation with LLMs?", "SQL"),
         ("Is there work on domain-adaptive continual pre-training of an LLM for Swahili?", "Swahili"),
+        # every word is in the corpus, the task is not: no abstract has "face" near "recognition"
+        ("any work on continual learning for face recognition?", "face recognition"),
+        ("Which papers use self-supervised pretraining for monocular depth estimation?", "monocular depth estimation"),
     ],
 )
 def test_topic_no_abstract_covers_is_refused_naming_it(bundled: Assistant, question: str, term: str):
