@@ -84,14 +84,15 @@ FOCUS_IDF = 2.2  # a content term this rare (idf) or rarer is a focus term
 TOP_CHECKED = 5  # abstracts read for the focus terms
 
 
-def _phrase_in(phrase: str, text: str) -> bool:
+def phrase_in(phrase: str, text: str) -> bool:
+    """Whether ``text`` holds ``phrase`` as whole words, in any case."""
     return bool(re.search(rf"(?<![\w-]){re.escape(phrase)}(?![\w-])", text, re.I))
 
 
 def _holds_name(name: str, text: str) -> bool:
     """Whether ``text`` mentions ``name``; a name of several words ("New York Times Connections") also
     when it holds each of them ("Connections, a New York Times word puzzle")."""
-    return _phrase_in(name, text) or (" " in name and all(_phrase_in(word, text) for word in name.split()))
+    return phrase_in(name, text) or (" " in name and all(phrase_in(word, text) for word in name.split()))
 
 
 def named_sources(question: str, sources: list[Source], idf: Callable[[str], float] | None = None) -> list[int]:
@@ -138,7 +139,7 @@ class Focus:
         present = set(terms(text))
         if any(t not in present for t in set(terms(claim)) & self.terms):
             return False
-        return all(_holds_name(name, text) for name in self.names if _phrase_in(name, claim))
+        return all(_holds_name(name, text) for name in self.names if phrase_in(name, claim))
 
 
 def _listed(source: Source, field: str) -> bool:
@@ -174,7 +175,7 @@ TASK_NOUNS = frozenset(
     dispatching screening verification clustering compression""".split()
 )
 NEAR_WINDOW = 3  # words apart at most, in either order, for two terms to stand for one phrase
-Near = Callable[[str, str], bool]  # whether some indexed paper holds two stemmed terms near each other
+Near = Callable[..., bool]  # (a, b, literal=None): whether some indexed paper holds two terms near each other
 
 
 def held_near(words: Sequence[str], a: str, b: str, window: int = NEAR_WINDOW) -> bool:
@@ -189,11 +190,14 @@ def paper_words(title: str, abstract: str) -> tuple[str, ...]:
     return tuple(terms(f"{title}\n{abstract}"))
 
 
+_MODALITIES = re.compile(r"(?<![\w-])([a-z]+)-to-([a-z]+)(?![\w-])", re.I)  # "text-to-video", "speech-to-text"
+
+
 def task_phrases(question: str) -> list[tuple[str, str]]:
     """The tasks a question names, as (modifier, task noun) stems: "face recognition" -> ("face",
     "recognit"), "monocular depth estimation" -> ("depth", "estim")."""
     words = re.findall(r"[\w-]+", question)
-    pairs = []
+    pairs: list[tuple[str, str]] = []
     for before, word in zip(words, words[1:]):
         if word.lower() not in TASK_NOUNS or before.lower() in TASK_NOUNS:
             continue
@@ -210,7 +214,13 @@ def _tasks_nowhere(question: str, sources: list[Source], near: Near | None) -> l
         return []
     tops = [paper_words(s.title, s.abstract) for s in sources[:TOP_CHECKED]]
     lacking = [p for p in task_phrases(question) if not any(held_near(t, *p) for t in tops) and not near(*p)]
-    return _runs_for(question, [t for p in lacking for t in p], extend=True) if lacking else []
+    found = _runs_for(question, [t for p in lacking for t in p], extend=True) if lacking else []
+    for m in _MODALITIES.finditer(question):  # "text-to-video": the pair as written, not "text and video"
+        pair = terms(m.group(1)), terms(m.group(2))
+        if len(pair[0]) == len(pair[1]) == 1 and not any(phrase_in(m.group(0), _source_text(s)) for s in sources):
+            if not near(pair[0][0], pair[1][0], literal=m.group(0)):
+                found.append(m.group(0))
+    return found
 
 
 def assess(

@@ -10,7 +10,7 @@ from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
 from assistant.answer import Source
-from assistant.answerability import held_near, paper_words
+from assistant.answerability import held_near, paper_words, phrase_in
 from assistant.names import NameIndex, rare_by
 from index.config import Config
 from index.embed import Embedder, make_embedder
@@ -65,14 +65,18 @@ class HybridSearch:
                 pass  # a read-only data dir still answers, it just rebuilds next time
         return cls(config, store, embedder or make_embedder(config), keyword, papers, generation)
 
-    def near(self, a: str, b: str) -> bool:
+    def near(self, a: str, b: str, literal: str | None = None) -> bool:
         """Whether some indexed paper holds the stemmed terms ``a`` and ``b`` within a few words of
-        each other ("face" ... "recognition"): read from the papers that hold both, or taken as
-        true when more than NEAR_SCAN do (a pair that common is a phrase somewhere)."""
+        each other ("face" ... "recognition"), or with ``literal``, that phrase as written
+        ("text-to-video"): read from the papers that hold both terms, or taken as true when more
+        than NEAR_SCAN do (a pair that common is a phrase somewhere)."""
         ids = self.keyword.papers_with([a, b])
         if len(ids) > NEAR_SCAN:
             return True
-        return any(held_near(_paper_words(self.papers[pid]), a, b) for pid in ids if pid in self.papers)
+        papers = [self.papers[pid] for pid in ids if pid in self.papers]
+        if literal is not None:
+            return any(phrase_in(literal, f"{p.title}\n{p.abstract}") for p in papers)
+        return any(held_near(_paper_words(p), a, b) for p in papers)
 
     def search(self, question: str, k: int | None = None, filters: Filters | None = None) -> list[Source]:
         """The top ``k`` papers for ``question``, best first.

@@ -390,6 +390,8 @@ def test_names_an_abstract_introduces():
         # every word is in the corpus, the task is not: no abstract has "face" near "recognition"
         ("any work on continual learning for face recognition?", "face recognition"),
         ("Which papers use self-supervised pretraining for monocular depth estimation?", "monocular depth estimation"),
+        # "text-to-image" is in the corpus, "text-to-video" is not (nor is "text and video" the same thing)
+        ("Which papers customize text-to-video diffusion models with several user concepts?", "text-to-video"),
     ],
 )
 def test_topic_no_abstract_covers_is_refused_naming_it(bundled: Assistant, question: str, term: str):
