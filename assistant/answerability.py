@@ -419,7 +419,7 @@ def _subject_gaps(
             if not any(anchors & set(terms(x)) for x in numbered):
                 return [(asked, "say")], []
         elif (lacking >= 0.5 or not _phrase_held(stems, text) or _asks_for_a_name(question, wh, stems)) and not (
-            _names_beyond(source, question, idf)
+            _names_beyond(source, question, idf, asked=stems[-1])
         ):
             return [(asked, "say")], []  # "which benchmark", and the abstract names none
     return [], held
@@ -453,24 +453,58 @@ def _phrase_held(stems: list[str], text: str) -> bool:
     return any(pair == (stems[0], stems[1]) for pair in zip(words, words[1:]))
 
 
-def _names_beyond(source: Source, question: str, idf: Callable[[str], float] | None = None) -> bool:
+def _names_beyond(
+    source: Source, question: str, idf: Callable[[str], float] | None = None, asked: str | None = None
+) -> bool:
     """Whether the abstract names something (a coined name, an acronym) that neither the question
     nor the paper's own name starts like: "which benchmark" may be answered by "MedConceptsQA"
-    with no word "benchmark" near it."""
+    with no word "benchmark" near it. With ``asked`` (the stem of the kind asked for, "model"), not
+    by a name the abstract gives as another kind ("the MATH dataset" answers no "which base model")."""
     own = {m.group(0).lower()[:4] for m in _NAME.finditer(f"{source.title} {question}")}
     defined = {m.group(1).lower() for m in _DEFINED.finditer(source.abstract)}
+    text = _GLUED.sub(r"\1 ", _URL.sub(" ", source.abstract))  # not "WayneMao" of a GitHub link
     return any(  # names of the paper's own artifacts ("Web-CogBench" of Web-CogReasoner) do not count,
         # nor an abbreviation the abstract spells out ("Chain-of-Thought (CoT)"), nor field-wide ones ("LLMs")
-        m.group(0).lower()[:4] not in own and m.group(0).lower() not in defined and not _field_wide(m.group(0), idf)
-        for m in _NAME.finditer(_GLUED.sub(r"\1 ", _URL.sub(" ", source.abstract)))  # not "WayneMao" of a GitHub link
-        if (len(m.group(0)) > 2 or any(c.isdigit() for c in m.group(0))) and m.group(0).lower() not in _NOT_NAMES
+        m.group(0).lower()[:4] not in own
+        and m.group(0).lower() not in defined
+        and not _field_wide(m.group(0), idf)
+        and not _other_kind(text, m, asked)
+        for m in _NAME.finditer(text)
+        if (len(m.group(0)) > 2 or any(c.isdigit() for c in m.group(0)))
+        and m.group(0).lower() not in _NOT_NAMES
+        and not _ENTITY.fullmatch(m.group(0))
     )
+
+
+# kinds a name can be given as, by the word beside it ("the MATH dataset", "PRM800K, the complete dataset")
+_KIND_GROUPS = {
+    stem: group
+    for group, words in (
+        ("data", "dataset datasets benchmark benchmarks corpus corpora suite suites split test testbed"),
+        ("model", "model models llm llms backbone backbones encoder encoders family families network networks"),
+        ("tool", "library libraries toolkit toolkits framework package code"),
+        ("place", "platform platforms robot robots simulator simulators environment environments game games"),
+    )
+    for stem in terms(words, keep_stopwords=True)
+}
+_ENTITY = re.compile(r"x[0-9a-f]{4}", re.I)  # a broken HTML entity in a listing ("models exhibit x2014 such as")
+
+
+def _other_kind(text: str, name: re.Match[str], asked: str | None) -> bool:
+    """Whether the words around ``name`` give it as a kind other than the one asked for."""
+    want = _KIND_GROUPS.get(asked or "")
+    if want is None:
+        return False
+    before = terms(" ".join(text[: name.start()].split()[-2:]), keep_stopwords=True)
+    after = terms(" ".join(text[name.end() :].split()[:4]), keep_stopwords=True)
+    given = {_KIND_GROUPS[t] for t in (*before, *after) if t in _KIND_GROUPS}
+    return bool(given) and want not in given
 
 
 # acronyms for kinds of things, not names of one ("T5" names a model; "F1", "MLP", "RGB" do not)
 _GENERIC_ACRONYMS = frozenset(
     """f1 r1 r2 l1 l2 p1 p5 rgb rgbd mlp mlps cnn cnns rnn rnns lstm lstms gan gans vae vaes gnn gnns sql json
-    html xml csv pdf url urls ocr asr tts sota sft 2d 3d 4d""".split()
+    html xml csv pdf url urls ocr asr tts sota sft 2d 3d 4d cot rag icl rlhf pytorch tensorflow jax""".split()
 )
 _NOT_NAMES = _GENERIC_ACRONYMS | COMMON_NAMES
 _GLUED = re.compile(r"(?<![\w-])([a-z]+)-(?=[A-Z])")  # "the task set-BabyAI", not "Web-CogBench"

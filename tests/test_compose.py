@@ -270,6 +270,16 @@ def test_a_name_the_named_abstract_never_mentions_is_a_gap(bundled: Assistant):
 
 
 @pytest.mark.slow
+def test_a_name_of_another_kind_does_not_answer_which_model(bundled: Assistant):
+    # the abstract names only "PyTorch" (a library, in its code link): no backbone network is named
+    answer = bundled.ask(
+        "Which backbone network do the experiments in 'A Closer Look at Few-shot Classification Again' use?"
+    )
+    assert_invariants(answer)
+    assert answer.refused and "does not say which backbone network" in answer.text
+
+
+@pytest.mark.slow
 def test_details_the_title_holds_name_the_paper_and_are_not_asked(bundled: Assistant):
     # "attention heads" is in the title: every asked detail (batch size, learning rate) is missing
     answer = bundled.ask(
