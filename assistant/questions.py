@@ -126,7 +126,7 @@ _FACT = re.compile(
     r"|\b(?:by how much|what percentage|what fraction|what proportion)\b"
     r"|\bwhat (?:is|was|are|were) the (?:name|names|title|acronym)\b|\bwhat (?:is|was|are|were) .+ called\b"
     r"|\b(?:what|which) (?:did|does|do) .+ (?:train on|evaluate on|use as|build on|fine-tune|score)\b"
-    r"|(?:^|[,;:]\s*)(?:what|which) (?!(?:is|are|was|were|do|does|did|kind|kinds|sort|type|types)\b)"
+    r"|(?:^|[,;:]\s*)(?:what|which) (?!(?:is|are|was|were|do|does|did)\b)"
     # "what part of the model is optimized", "which earlier adapter routing method does MHR build on"
     r"(?:[a-z][\w-]* (?:of|in|on|for)|(?:[a-z][\w-]* ){1,4}?(?:does|did|do|is|are|was|were|has|have))\b"
     r"|^\s*what (?:is|are|was|were) the (?!(?:main |key )?(?:idea|contribution|point|difference|purpose|goal)s?\b)\w+",
@@ -241,6 +241,16 @@ def compare_parts(question: str) -> tuple[str, ...]:
     split = _COMPARE_STRONG if _COMPARE_STRONG.search(text) else _COMPARE_SPLIT  # "A and B versus C": A and B is one
     parts = [p.strip(" ,;:") for p in split.split(text)]
     return tuple(p for p in parts if len(terms(p)) >= 1)
+
+
+_PARTS = re.compile(  # "what kind of delusions ..., and how can the mismatch be resolved?"
+    r"(?:,?\s+and\s+|[;?]\s+)(?=(?:how|what|which|why|when|where|who|whose|in what|by how)\b)", re.I
+)
+
+
+def question_parts(question: str) -> list[str]:
+    """The questions a question asks, in order: one, or several joined by "and" or written in a row."""
+    return [p for p in _PARTS.split(question) if p.strip()]
 
 
 def field_label(name: str) -> str:

@@ -66,8 +66,30 @@ def assert_invariants(answer: Answer) -> None:
         ("In the motion control work, what part of the pre-trained model is optimized?", Kind.FACT),
         ("What are the lowest and highest levels of the Prompting Framework lifecycle?", Kind.FACT),
         ("What are Relaxed Recursive Transformers?", Kind.SUMMARY),
+        ("In 'Shaking the foundations', what kind of delusions do sequence models suffer from?", Kind.FACT),
     ],
 )
+def test_a_question_in_several_parts():
+    from assistant.questions import question_parts
+
+    assert question_parts("What kind of delusions do they suffer from, and how can it be resolved?") == [
+        "What kind of delusions do they suffer from",
+        "how can it be resolved?",
+    ]
+    assert question_parts("How many tasks and which robots were used?") == ["How many tasks", "which robots were used?"]
+    assert question_parts("Which tasks and robots were used?") == ["Which tasks and robots were used?"]
+
+
+@pytest.mark.slow
+def test_a_fact_in_two_parts_quotes_the_sentence_for_each(bundled: Assistant):
+    answer = bundled.ask(
+        "In 'Shaking the foundations', what kind of delusions do sequence models suffer from, "
+        "and how do the authors say the mismatch can be resolved?"
+    )
+    assert_invariants(answer)
+    assert "auto-suggestive delusions" in answer.text and "causal interventions" in answer.text
+
+
 def test_question_kinds(question: str, kind: Kind):
     assert read(question).kind is kind
 

@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from assistant.answer import Source
 from assistant.answerability import PERCENT, SCAFFOLD, counted, named_sources, venue_sentence
 from assistant.backends.base import AnswerBackend
 from assistant.citations import defuse
 from assistant.names import short_name
-from assistant.questions import Kind, Reading, asked_head, asks_name, compare_parts, described, read
+from assistant.questions import Kind, Reading, asked_head, asks_name, compare_parts, described, question_parts, read
 from assistant.roles import Role, contribution, headline_result, roles
 from index.config import Config
 from index.text import sentences, terms
@@ -120,7 +120,7 @@ class ExtractiveBackend(AnswerBackend):
         if reading.kind is Kind.SUMMARY or (reading.kind is Kind.WHICH and reading.single):
             return [_summary(subject.source, sources[subject.source - 1], reading.single)]
         if reading.kind is Kind.FACT:
-            return [_line(sources, subject)]
+            return [_line(sources, self._every_part(question, sources[subject.source - 1], subject))]
         return [_line(sources, c) for c in self._choose(question, sources, scored, subject)]
 
     def _quote(
@@ -179,6 +179,25 @@ class ExtractiveBackend(AnswerBackend):
         elif naming and not _NAMING.search(first[1]):  # "what is the score called": the sentence that names it
             picked += [c for c in candidates if c is not first and _naming(c, head) and names_new(c[1])][:1]
         return Scored(number, tuple(s for _, s, _ in sorted(picked)), support, coverage)
+
+    def _every_part(self, question: str, source: Source, subject: Scored) -> Scored:
+        """A fact question in several parts ("what kind of delusions ..., and how can it be
+        resolved?"): the quote gains the sentence that answers each part best, when the quote
+        does not already hold enough of that part."""
+        quoted = list(subject.sentences)
+        parts = question_parts(question)
+        for part in parts if len(parts) > 1 else ():
+            weights = {t: self.idf(t) for t in set(terms(part)) if t not in SCAFFOLD}
+            said = {t for x in quoted for t in terms(x)}
+            if not weights or sum(w for t, w in weights.items() if t in said) >= MIN_SUPPORT * sum(weights.values()):
+                continue
+            extra = _best_sentence(source.abstract, weights, set(quoted))
+            if extra is not None:
+                quoted.append(extra)
+        if len(quoted) == len(subject.sentences):
+            return subject
+        order = {x: i for i, x in enumerate(sentences(source.abstract))}
+        return replace(subject, sentences=tuple(sorted(quoted, key=lambda x: order.get(x, len(order)))))
 
     def _choose(self, question: str, sources: list[Source], best: list[Scored], subject: Scored) -> list[Scored]:
         """The subject paper's quote, plus a close runner-up that answers as well."""
