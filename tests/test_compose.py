@@ -69,6 +69,10 @@ def assert_invariants(answer: Answer) -> None:
         ("In 'Shaking the foundations', what kind of delusions do sequence models suffer from?", Kind.FACT),
     ],
 )
+def test_question_kinds(question: str, kind: Kind):
+    assert read(question).kind is kind
+
+
 def test_a_question_in_several_parts():
     from assistant.questions import question_parts
 
@@ -88,10 +92,6 @@ def test_a_fact_in_two_parts_quotes_the_sentence_for_each(bundled: Assistant):
     )
     assert_invariants(answer)
     assert "auto-suggestive delusions" in answer.text and "causal interventions" in answer.text
-
-
-def test_question_kinds(question: str, kind: Kind):
-    assert read(question).kind is kind
 
 
 def test_which_paper_asks_for_one_and_compare_parts_name_each_paper():
