@@ -354,7 +354,8 @@ _MODIFIERS = frozenset(  # adjectives that narrow what is asked but are not it (
     terms(
         """exact exactly average overall main best total larger smaller bigger biggest largest smallest
         specific final top highest lowest typical reported different other particular real actual
-        name names title acronym term subject subjects topic topics area areas field fields aspect aspects""",
+        name names title acronym term subject subjects topic topics area areas field fields aspect aspects
+        step steps stage stages component components part parts element elements factor factors""",
         keep_stopwords=True,
     )
 )
