@@ -85,8 +85,11 @@ def names_of(title: str, abstract: str = "") -> list[str]:
 
 
 def _tokens(text: str) -> tuple[str, ...]:
-    words = (t.strip("'") for t in _TOKEN.findall(text.replace("’", "'")))
+    words = (_POSSESSIVE.sub("", t).strip("'") for t in _TOKEN.findall(text.replace("’", "'")))
     return tuple(t for t in words if t)
+
+
+_POSSESSIVE = re.compile(r"'s$")  # "SAAS's number", "LIMA's view": the name is SAAS, LIMA
 
 
 def _key(name: str, rare: Rare | None = None, whole: bool = True) -> tuple[tuple[str, ...], bool] | None:

@@ -117,7 +117,7 @@ _SUMMARY = re.compile(
     re.I,
 )
 _FACT = re.compile(
-    r"\bhow (?:many|much|large|long|big|fast|small|high|low|often|far)\b"
+    r"\bhow (?:many|much|large|long|big|fast|small|high|low|often|far|accurate|wide|deep|heavy|old|expensive)\b"
     r"|\bwhat (?:\w+\s+){0,2}?(?:score|accuracy|improvement|gain|percentage|share|number|size|rate|speed-?up|reduction"
     r"|dataset|benchmark|model|backbone|architecture|metric|value|result|performance|error|cost|budget|hardware"
     r"|resolution|length|year|ratio|language|languages)s?\b"
@@ -133,7 +133,8 @@ _FACT = re.compile(
     re.I,
 )
 _NUMERIC = re.compile(
-    r"\bhow (?:many|much|large|long|big|fast|small|high|low|often|far)\b|\bby how much\b"
+    r"\bhow (?:many|much|large|long|big|fast|small|high|low|often|far|accurate|wide|deep|heavy|old|expensive)\b"
+    r"|\bby how much\b"
     r"|\bwhat (?:\w+\s+){0,2}?(?:score|accuracy|improvement|gain|percentage|share|number|size|rate|speed-?up"
     r"|reduction|ratio|error|cost|budget|value|length|resolution)\b|\bwhat (?:percentage|fraction|proportion)\b",
     re.I,

@@ -110,6 +110,8 @@ def test_names_and_asked_words():
     index = NameIndex([("a", SKILLMIMIC, ""), ("b", "Memory Networks", ""), ("c", "Deep Learning: A Review", "")])
     assert index.find("How do Memory Networks and SkillMimic differ?") == ["b", "a"]
     assert index.find("what is deep learning, and are memory networks good?") == []  # ordinary words
+    assert index.find("What is SkillMimic's success rate?") == ["a"]  # a possessive names the paper too
+    assert read("How accurate is SkillMimic on layups?").numeric
     assert asked_head("How many GPUs were used to pre-train YuLan?") == ["GPUs"]
     assert asked_head("There's an RL method. How much sample-efficiency improvement does it claim?") == [
         "sample-efficiency",
