@@ -5,7 +5,10 @@ quantities, methods and paper names it mentions, as opposed to its scaffolding (
 "what does ... report"). Three outcomes:
 
 - a focus term that no top abstract mentions: the question is refused in words that name it
-  ("None of the indexed abstracts mention weather forecasting.");
+  ("None of the indexed abstracts mention weather forecasting."); so is a proper name no paper
+  has ("Swahili"), a task no indexed paper holds as a phrase ("face recognition", though papers
+  say "speech recognition" and "in the face of") and a modality pair no abstract holds as written
+  ("text-to-video");
 - the question names a paper (or describes one) and asks for a detail its abstract does not hold:
   it is said of that paper ("The abstract of <title> [1] does not report its batch size.");
 - otherwise the question can be answered, and a generated sentence that carries a focus term the
