@@ -64,7 +64,7 @@ _NAME = re.compile(  # coined names and identifiers: GSM8K, MMLU, CIFAR-10, Qwen
     r"(?<![\w-])(?:[A-Z][a-z]*[A-Z0-9][\w-]*|[A-Z]{2,}[\w-]*|[a-z]+[A-Z][\w-]*|[A-Za-z]+-?\d[\w.-]*)(?:\.\d+)*(?![\w-])"
 )
 # a capitalised word inside a sentence is a proper name ("Japanese", "Swahili", "the Adult dataset")
-_PROPER = re.compile(r"(?<=[\w,;)]\s)[A-Z][a-z]{2,}(?:\s+[A-Z][a-z]{2,})*(?![\w-])")
+PROPER = re.compile(r"(?<=[\w,;)]\s)[A-Z][a-z]{2,}(?:\s+[A-Z][a-z]{2,})*(?![\w-])")
 _CALENDAR = frozenset(
     """january february march april may june july august september october november december monday tuesday
     wednesday thursday friday saturday sunday""".split()
@@ -238,7 +238,7 @@ def assess(
     names = tuple(
         dict.fromkeys(
             name
-            for m in (*_NAME.finditer(question), *_PROPER.finditer(question))
+            for m in (*_NAME.finditer(question), *PROPER.finditer(question))
             if not set(terms(name := m.group(0).strip(".-"))) <= named_terms
             and name.lower() not in COMMON_NAMES
             and name.lower() not in _CALENDAR

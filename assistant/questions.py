@@ -314,18 +314,14 @@ _NEXT_WORDS = re.compile(r"(?:\s+[A-Za-z][\w-]*){0,3}")
 _GLUE = {"and", "or", "to", "in", "on", "of", "for", "with", "than", "over", "the", "a", "an", "at", "by", "from"}
 
 
-_WH_HEAD = re.compile(  # the question word that opens the question or a clause of it
-    r"(?:^|[,:;?.]\s*|\b(?:and|but|so)\s+)(?:\w+\s+){0,2}?"
+_WH_AND_HEAD = (  # the question word and the words after it
     r"(?:(?P<wh>how many|how much|what|which|whose)\s+|(?P<size>how (?:large|big|long|fast|small))\s+"
-    r"(?:was|were|is|are)\s+(?:the\s+|its\s+|their\s+)?)(?P<head>[\w-]+(?:\s+[\w-]+){0,3})",
-    re.I,
+    r"(?:was|were|is|are)\s+(?:the\s+|its\s+|their\s+)?)(?P<head>[\w-]+(?:\s+[\w-]+){0,3})"
 )
+# the question word that opens the question or a clause of it...
+_WH_HEAD = re.compile(r"(?:^|[,:;?.]\s*|\b(?:and|but|so)\s+)(?:\w+\s+){0,2}?" + _WH_AND_HEAD, re.I)
 # ... else one inside the sentence, after a preposition: "contrasts A with whose theory", "from which two sources"
-_WH_INNER = re.compile(
-    r"\b(?:with|from|to|on|in|at|of|by|for|against|into|over|than)\s+"
-    + _WH_HEAD.pattern[_WH_HEAD.pattern.index("(?:(?P<wh>") :],
-    re.I,
-)
+_WH_INNER = re.compile(r"\b(?:with|from|to|on|in|at|of|by|for|against|into|over|than)\s+" + _WH_AND_HEAD, re.I)
 _HEAD_STOP = frozenset(
     terms(
         """took take taken come comes came contain contains contained appear appears receive received

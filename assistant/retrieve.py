@@ -76,7 +76,7 @@ class HybridSearch:
         papers = [self.papers[pid] for pid in ids if pid in self.papers]
         if literal is not None:
             return any(phrase_in(literal, f"{p.title}\n{p.abstract}") for p in papers)
-        return any(held_near(_paper_words(p), a, b) for p in papers)
+        return any(held_near(paper_words(p.title, p.abstract), a, b) for p in papers)
 
     def search(self, question: str, k: int | None = None, filters: Filters | None = None) -> list[Source]:
         """The top ``k`` papers for ``question``, best first.
@@ -182,11 +182,7 @@ class HybridSearch:
         return {t: self.keyword.idf(t) for t in set(terms(question))}
 
 
-NEAR_SCAN = 40  # papers read for two terms near each other; more papers than this hold both: they are
-
-
-def _paper_words(paper: Paper) -> tuple[str, ...]:
-    return paper_words(paper.title, paper.abstract)
+NEAR_SCAN = 40  # at most this many papers are read for two terms near each other
 
 
 def coverage(weights: dict[str, float], text: str) -> float:

@@ -86,14 +86,13 @@ class KeywordIndex:
         if not self.ids or not query_terms:
             return []
         indptr, indices = self.bm25.scores["indptr"], self.bm25.scores["indices"]
-        rows: set[int] | None = None
-        for term in query_terms:
-            col = self._vocab.get(term)
-            if col is None:
-                return []
-            held = set(int(i) for i in indices[indptr[col] : indptr[col + 1]])
-            rows = held if rows is None else rows & held
-        return [self.ids[i] for i in sorted(rows or ())]
+        if any(term not in self._vocab for term in query_terms):
+            return []
+        cols = [self._vocab[term] for term in query_terms]
+        rows = np.unique(indices[indptr[cols[0]] : indptr[cols[0] + 1]])
+        for col in cols[1:]:
+            rows = np.intersect1d(rows, indices[indptr[col] : indptr[col + 1]])  # sorted, unique
+        return [self.ids[int(i)] for i in rows]
 
     def top(self, scores: np.ndarray, n: int) -> list[tuple[str, float]]:
         """The ``n`` best papers by ``scores`` (an array in ``ids`` order) with a positive score."""

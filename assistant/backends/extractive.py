@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 from assistant.answer import Source
-from assistant.answerability import PERCENT, SCAFFOLD, counted, named_sources, venue_sentence
+from assistant.answerability import PERCENT, PROPER, SCAFFOLD, counted, named_sources, venue_sentence
 from assistant.backends.base import AnswerBackend
 from assistant.citations import defuse
 from assistant.names import short_name
@@ -49,7 +49,6 @@ DESCRIPTION_WEIGHT = 0.3  # the words that only say which paper is meant count t
 MAX_SOURCES = 10
 _DIGIT = re.compile(r"(?<![\w.])\d[\d,.]*(?![\w)])|(?<![\w.])\d[\d,.]*(?:%|x\b|×)")  # a quantity, not "GSM8K" or "1)"
 _IDENTIFIER = re.compile(r"(?<![\w-])(?:[A-Z][a-z]*[A-Z0-9][\w.-]*|[A-Z]{2,}[\w.-]*)(?![\w-])")
-_PROPER = re.compile(r"(?<=[a-z,;]\s)[A-Z][a-z]{2,}(?![\w-])")  # a capitalised word inside a sentence: a name
 _SHARE = re.compile(r"\d\s?\\?%|\bper ?cent\b|\bpercentage\b|\bhalf\b|\bfraction\b|\bquarter\b", re.I)
 
 
@@ -93,18 +92,17 @@ class ExtractiveBackend(AnswerBackend):
             weights = {t: self.idf(t) for t in set(terms(question))}
         if not weights:
             return []
-        if reading.kind is Kind.FACT:  # what is asked ("sample-efficiency improvement") outweighs the description
-            asked = {t for word in asked_head(question, inner=True) for t in terms(word)}
-            for t in asked & set(weights):
-                weights[t] *= HEAD_WEIGHT
-            for t in (described(question) - asked) & set(weights):  # "in the study that found ...": which paper
-                weights[t] *= DESCRIPTION_WEIGHT
         names_fact = reading.kind is Kind.FACT
         head = (
             frozenset(t for word in asked_head(question, inner=True) for t in terms(word))
             if names_fact
             else frozenset()
         )
+        if names_fact:  # what is asked ("sample-efficiency improvement") outweighs the description
+            for t in head & set(weights):
+                weights[t] *= HEAD_WEIGHT
+            for t in (described(question) - head) & set(weights):  # "in the study that found ...": which paper
+                weights[t] *= DESCRIPTION_WEIGHT
         scored = [
             self._quote(i, s, weights, reading.numeric, names_fact, head, names_fact and asks_name(question))
             for i, s in enumerate(sources[:MAX_SOURCES], 1)
@@ -152,7 +150,7 @@ class ExtractiveBackend(AnswerBackend):
         asked = set(weights)
 
         def names_new(sentence: str) -> bool:  # "Polytropon", "UnifiedQA", "Chomsky's theory"
-            found = (*_IDENTIFIER.finditer(sentence), *_PROPER.finditer(sentence))
+            found = (*_IDENTIFIER.finditer(sentence), *PROPER.finditer(sentence))
             return any(not set(terms(m.group(0))) <= asked for m in found)
 
         def score(candidate: tuple[int, str, set[str]]) -> float:
