@@ -63,6 +63,9 @@ _DETAIL = re.compile(
 _NAME = re.compile(  # coined names and identifiers: GSM8K, MMLU, CIFAR-10, Qwen3-4B, ImageNet, SkillMimic
     r"(?<![\w-])(?:[A-Z][a-z]*[A-Z0-9][\w-]*|[A-Z]{2,}[\w-]*|[a-z]+[A-Z][\w-]*|[A-Za-z]+-?\d[\w.-]*)(?:\.\d+)*(?![\w-])"
 )
+# "PassUntil-based", "SKILL-MIX-style": the name is PassUntil, SKILL-MIX
+_SUFFIX = r"-(?:based|style|like|driven|powered|guided|inspired|generated|trained|specific|aware|free|only|level|scale)"
+_SUFFIXED = re.compile(rf"{_SUFFIX}$", re.I)
 # a capitalised word inside a sentence is a proper name ("Japanese", "Swahili", "the Adult dataset")
 PROPER = re.compile(r"(?<=[\w,;)]\s)[A-Z][a-z]{2,}(?:\s+[A-Z][a-z]{2,})*(?![\w-])")
 _CALENDAR = frozenset(
@@ -89,7 +92,7 @@ TOP_CHECKED = 5  # abstracts read for the focus terms
 
 def phrase_in(phrase: str, text: str) -> bool:
     """Whether ``text`` holds ``phrase`` as whole words, in any case."""
-    return bool(re.search(rf"(?<![\w-]){re.escape(phrase)}(?![\w-])", text, re.I))
+    return bool(re.search(rf"(?<![\w-]){re.escape(phrase)}(?:{_SUFFIX})?(?![\w-])", text, re.I))
 
 
 def _holds_name(name: str, text: str) -> bool:
@@ -239,7 +242,7 @@ def assess(
         dict.fromkeys(
             name
             for m in (*_NAME.finditer(question), *PROPER.finditer(question))
-            if not set(terms(name := m.group(0).strip(".-"))) <= named_terms
+            if not set(terms(name := _SUFFIXED.sub("", m.group(0).strip(".-")))) <= named_terms
             and name.lower() not in COMMON_NAMES
             and name.lower() not in _CALENDAR
         )
@@ -400,8 +403,8 @@ def _subject_gaps(
     if missing:
         return missing, held
     head = asked_head(question)
-    if head and set(terms(head[0], keep_stopwords=True)) & _PAPER_WORDS:
-        head = []  # "which study checks ...": the paper itself is what is asked
+    if reading.kind is Kind.WHICH or (head and set(terms(head[0], keep_stopwords=True)) & _PAPER_WORDS):
+        head = []  # "which study checks ...", "which theory paper proves ...": the paper itself is what is asked
     stems = [  # "which two domains": the domains
         t
         for w in head

@@ -41,8 +41,9 @@ METADATA_FIELDS: tuple[tuple[str, re.Pattern[str], str], ...] = (
         re.compile(
             r"\b(?:when (?:was|were|did|is)\b.*\b(?:published|released|listed|posted|appear|appeared|come out|out"
             r"|show up|showed up|submitted|announced|listing)"
-            r"|what (?:year|date|day|month)|which (?:year|date|day|month)|publication date|published when"
-            r"|date of (?:publication|release|listing)|release date)\b",
+            r"|what (?:year|date|day|month)|which (?:year|date|day|month)|published when"
+            r"|date of (?:publication|release|listing|submission)|(?:listing|publication|release|submission) date"
+            r"|^\s*(?:the )?date of)\b",
             re.I,
         ),
         "date",
@@ -57,13 +58,22 @@ METADATA_FIELDS: tuple[tuple[str, re.Pattern[str], str], ...] = (
         ),
         "organisation",
     ),
-    ("url", re.compile(r"\b(?:url|link|web ?page|where can i (?:find|read))\b", re.I), "URL"),
+    (  # "the link to X", "X's link?", not "link prediction", "the link between A and B" or "the Weakest Link"
+        "url",
+        re.compile(
+            r"\b(?:url|web ?page|where can i (?:find|read))\b"
+            r"|\b(?:link|links)\b(?=\s+(?:to|for|of)\b|\s*[?.!]?\s*$)"
+            r"|\b(?:the|a|its|arxiv|pdf|paper's) link\b(?!\s+between)",
+            re.I,
+        ),
+        "URL",
+    ),
     # what a reference manager or arXiv gives of a paper
     (
         "author_names",
         re.compile(
             r"\bwho (?:are|were) (?:the|its|their) (?:authors|co-?authors)\b|\bwho (?:wrote|authored)\b"
-            r"|\b(?:names? of the|which) authors\b|\blist (?:the |its )?authors\b",
+            r"|\b(?:names? of the|which) authors\b|\blist (?:the |its )?authors\b|^\s*(?:the )?authors (?:of|for)\b",
             re.I,
         ),
         "author names",
@@ -86,8 +96,12 @@ METADATA_FIELDS: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("arxiv_id", re.compile(r"\barxiv (?:id|identifier|number)\b", re.I), "arXiv id"),
 )
 _METADATA_ASK = re.compile(
-    r"^\s*(?:how many|when|what|which|who|where|give|list|tell|show)\b|\?\s*$", re.I
-)  # a listing field is asked for, not merely mentioned ("trained on many labs' data")
+    r"^\s*(?:how many|when|what|which|who|where|give|list|tell|show)\b|\?\s*$"
+    r"|^\s*(?:the |its )?(?:number of authors|authors?|author count|upvotes?|(?:listing |publication |release )?date"
+    r"|url|link|doi|venue|organi[sz]ation|affiliations?|arxiv (?:id|categor(?:y|ies)))\b"
+    r"|\b(?:url|link|doi|upvotes|author count)\s*$",
+    re.I,
+)  # a listing field is asked for ("author count for X"), not merely mentioned ("trained on many labs' data")
 
 _COMPARE = re.compile(
     r"\b(?:compare[sd]?|comparison|comparing|versus|vs\.?|contrast(?:s|ed|ing)?|in common|relate to each other"
@@ -105,6 +119,10 @@ _WHICH = re.compile(
 )
 _WHICH_ONE = re.compile(
     r"^\s*(?:which|what) (?:paper|work|study|article|publication|method|approach|system)\b"
+    # "which theory paper proves ...", "which LLM forgetting paper treats ...", not "which model does the X paper use"
+    r"|^\s*(?:which|what)\s+(?:(?!(?:is|are|was|were|do|does|did|has|have|had|can|the|a|an|this|that|its|their"
+    r"|in|from|of|on|for|by|with|at|to|papers|works|studies|articles|publications)\b)[\w-]+\s+){1,3}"
+    r"(?:paper|work|study|article|publication)\b(?!')"
     r"|\b(?:is there|do you know|i'?m looking for|looking for|find me|point me to) (?:a|an|the|any)\b",
     re.I,
 )

@@ -18,7 +18,7 @@ from index.records import Paper
 from index.text import terms
 
 MANIFEST = "manifest.json"
-FORMAT = 2  # bump when paper_terms() or the parameters change, so saved indexes are rebuilt
+FORMAT = 3  # bump when paper_terms() or the parameters change, so saved indexes are rebuilt
 
 # BM25 parameters and the title's field weight, tuned on the SciFact train queries
 # (bench/retrieval.py): lower saturation and length normalisation than Lucene's defaults suit

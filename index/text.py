@@ -53,9 +53,56 @@ def _stemmer():
     return Stemmer.Stemmer("english")
 
 
+# British spellings read as American ones, on both sides (abstracts and questions), before
+# stemming: the stemmer alone keeps "optimisation" (optimis) and "optimization" (optim), or
+# "behaviour" and "behavior", apart. The -ise rule needs three letters before it, so "noise",
+# "raise" and "wise" stay; it runs on both sides, so a word it changes needlessly ("expertize")
+# still meets itself.
+_BRITISH = re.compile(
+    r"^(?:(?P<ise>\w{3,}?)is(?P<ise_end>e|es|ed|ing|ation|ations|er|ers|able)"
+    r"|(?P<yse>anal|paral|catal|dial|electrol|hydrol)ys(?P<yse_end>e|ed|ing|er|ers)"
+    r"|(?P<our>behavi|col|fav|flav|hon|hum|lab|neighb|rum|harb|vap|vig|arm|endeav|sav|tum|od|rig|splend|clam|ferv|ard|cand)"
+    r"our(?P<our_end>s|ed|ing|ite|ites|able|al|ally|less|ful)?"
+    r"|(?P<tre>cent|met|lit|theat|spect|fib|calib|lust|meag|\w+met)re(?P<tre_end>s|d)?"
+    r"|(?P<ogue>catal|dial|anal|monol|epil|prol)ogue(?P<ogue_end>s)?"
+    r"|(?P<ce>defen|offen|licen|preten)ce(?P<ce_end>s)?"
+    r"|(?P<ae>h|anh|leuk|an|septic|isch|hyp|pal|p|orthop|gyn|encyclop)(?:ae)(?P<ae_end>\w*)"
+    r"|(?P<oe>)oe(?P<oe_end>str\w*|dem\w*|soph\w*))$"
+)
+_AMERICAN = {"ise": "iz", "yse": "yz", "our": "or", "tre": "er", "ogue": "og", "ce": "se", "ae": "e", "oe": "e"}
+_WORDS = {
+    "programme": "program",
+    "programmes": "programs",
+    "grey": "gray",
+    "judgement": "judgment",
+    "ageing": "aging",
+    "artefact": "artifact",
+    "artefacts": "artifacts",
+    "sceptical": "skeptical",
+    "foetal": "fetal",
+    "foetus": "fetus",
+    "diarrhoea": "diarrhea",
+    "aluminium": "aluminum",
+    "manoeuvre": "maneuver",
+    "manoeuvres": "maneuvers",
+}
+
+
+@lru_cache(maxsize=65536)
+def american(word: str) -> str:
+    """``word`` (lower case) in American spelling: "optimisation" -> "optimization"."""
+    if word in _WORDS:
+        return _WORDS[word]
+    m = _BRITISH.match(word)
+    if m is None:
+        return word
+    kind = next(k for k in _AMERICAN if m.group(k) is not None)
+    return f"{m.group(kind)}{_AMERICAN[kind]}{m.group(kind + '_end') or ''}"
+
+
 def terms(text: str, keep_stopwords: bool = False) -> list[str]:
-    """Lower-cased, stemmed word terms; hyphenated words count as their parts."""
+    """Lower-cased, stemmed word terms in American spelling; hyphenated words count as their parts."""
     words = _WORD.findall(text.lower())
     if not keep_stopwords:
         words = [w for w in words if w and w not in STOPWORDS]
-    return _stemmer().stemWords(words)
+    return _stemmer().stemWords([american(w) for w in words])

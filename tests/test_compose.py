@@ -67,6 +67,19 @@ def assert_invariants(answer: Answer) -> None:
         ("What are the lowest and highest levels of the Prompting Framework lifecycle?", Kind.FACT),
         ("What are Relaxed Recursive Transformers?", Kind.SUMMARY),
         ("In 'Shaking the foundations', what kind of delusions do sequence models suffer from?", Kind.FACT),
+        # a listing field asked tersely, or named in passing
+        ("number of authors of Using Transfer Learning for Code-Related Tasks", Kind.METADATA),
+        ("author count for 'Is Diversity All You Need for Scalable Robotic Manipulation?'", Kind.METADATA),
+        ("What listing date does Uni-Skill have?", Kind.METADATA),
+        ("SkillMimic link", Kind.METADATA),
+        ("What is the link between scaling and emergence?", Kind.FACT),
+        ("How many human ratings were collected in the 'Law of the Weakest Link' paper?", Kind.FACT),
+        ("Which study beats BM-25 with inverse cloze and Wikipedia link prediction?", Kind.WHICH),
+        # "which <words> paper" asks for a paper; "which model does the X paper use" does not
+        ("Which theory paper proves that SGD learns XOR?", Kind.WHICH),
+        ("Which LLM forgetting paper treats knowledge as a confounder?", Kind.WHICH),
+        ("Which benchmark does the OWL paper use?", Kind.FACT),
+        ("Which papers work on concept bottleneck models?", Kind.WHICH),
     ],
 )
 def test_question_kinds(question: str, kind: Kind):
@@ -264,6 +277,31 @@ def test_metadata_from_the_listing(bundled: Assistant, question: str, expected: 
     assert_invariants(answer)
     assert answer.kind == "metadata" and not answer.refused
     assert expected in answer.text and answer.citations
+
+
+@pytest.mark.slow
+def test_a_terse_listing_question_is_answered_from_the_listing(bundled: Assistant):
+    answer = bundled.ask("number of authors of EvoStruggle")
+    assert_invariants(answer)
+    assert answer.kind == "metadata" and "3 authors" in answer.text
+
+
+@pytest.mark.slow
+def test_a_name_with_a_suffix_is_the_name(bundled: Assistant):
+    # "CNN-based" asks about the CNN the abstract calls "CNN-based"; "PassUntil-based" about PassUntil
+    answer = bundled.ask("How fast can a CNN-based policy collect samples in ManiSkill2 on a regular workstation?")
+    assert_invariants(answer)
+    assert not answer.refused and "2000 FPS" in answer.text
+
+
+@pytest.mark.slow
+def test_which_topic_paper_asks_for_the_paper_not_the_topic(bundled: Assistant):
+    answer = bundled.ask(
+        "Which LLM forgetting paper treats knowledge about one particular person as a confounder "
+        "and casts removing it as deconfounding?"
+    )
+    assert_invariants(answer)
+    assert not answer.refused and cited_titles(answer)[0].startswith("Revisiting Who's Harry Potter")
 
 
 @pytest.mark.slow

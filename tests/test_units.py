@@ -79,6 +79,13 @@ def test_terms_stem_and_split_hyphens():
     ]
 
 
+def test_terms_read_british_spelling_as_american():
+    assert terms("We optimise the behaviour of tokenisation in the centre") == terms(
+        "We optimize the behavior of tokenization in the center"
+    )
+    assert terms("noise, raise, hour, four, analyses") == ["nois", "rais", "hour", "four", "analys"]
+
+
 def _sources(n: int) -> list[Source]:
     return [Source(paper_id=f"p{i}", title=f"Paper {i}", score=1.0 / i, abstract=f"Fact {i}.") for i in range(1, n + 1)]
 
