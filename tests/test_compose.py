@@ -316,6 +316,18 @@ def test_a_paper_described_in_plain_words_is_found_though_retrieval_scores_low(b
 
 
 @pytest.mark.slow
+def test_which_named_thing_quotes_a_sentence_that_names_one(bundled: Assistant):
+    # the best-matching sentence describes the method ("model-agnostic meta-learning (MAML)", which the
+    # question says): a sentence naming the benchmarks joins it
+    answer = bundled.ask(
+        "Which benchmarks are used for the few-shot spoken word classification experiments with the MAML "
+        "extension that stores one template per class?"
+    )
+    assert_invariants(answer)
+    assert not answer.refused and "Google Commands" in answer.text and "FACC" in answer.text
+
+
+@pytest.mark.slow
 def test_listing_field_that_is_not_given_is_said_so(bundled: Assistant):
     answer = bundled.ask("Which organisation is behind the EvoStruggle dataset?")
     assert_invariants(answer)

@@ -147,11 +147,11 @@ class ExtractiveBackend(AnswerBackend):
         def gain(candidate: tuple[int, str, set[str]]) -> float:
             return sum(w for t, w in weights.items() if t in candidate[2] and t not in covered) / total
 
-        asked = set(weights)
+        asked = set(weights) | title_terms  # the paper's own name in its title names the paper, not the answer
 
         def names_new(sentence: str) -> bool:  # "Polytropon", "UnifiedQA", "Chomsky's theory"
             found = (*_IDENTIFIER.finditer(sentence), *PROPER.finditer(sentence))
-            return any(not set(terms(m.group(0))) <= asked for m in found)
+            return any(not set(terms(m.group(0))) <= asked and not _spelled_out(m, sentence, asked) for m in found)
 
         def score(candidate: tuple[int, str, set[str]]) -> float:
             if numeric:
@@ -176,6 +176,11 @@ class ExtractiveBackend(AnswerBackend):
             picked.append(second)
         elif naming and not _NAMING.search(first[1]):  # "what is the score called": the sentence that names it
             picked += [c for c in candidates if c is not first and _naming(c, head) and names_new(c[1])][:1]
+        if names_fact and not numeric and not any(names_new(c[1]) for c in picked):
+            # "which routing method does it build on": the quote so far names nothing the question did not
+            named = [c for c in candidates if c not in picked and names_new(c[1])]
+            if named:
+                picked.append(max(named, key=score))
         return Scored(number, tuple(s for _, s, _ in sorted(picked)), support, coverage)
 
     def _every_part(self, question: str, source: Source, subject: Scored) -> Scored:
@@ -278,6 +283,17 @@ class ExtractiveBackend(AnswerBackend):
 _NAMING = re.compile(  # a sentence that gives something its name
     r"\b(?:called|named|dubbed|termed|coined|refer(?:red)? to (?:\w+ ){0,4}as|known as)\b|\bfor short\b", re.I
 )
+
+
+def _spelled_out(name: re.Match[str], sentence: str, asked: set[str]) -> bool:
+    """Whether ``name`` is an acronym in brackets after the words it abbreviates, and the question
+    says those words: "reinforcement learning (RL)" names nothing new to a question about
+    reinforcement learning."""
+    letters = name.group(0).lower()
+    if not letters.isalpha() or sentence[name.start() - 1 : name.start()] != "(":
+        return False
+    words = re.findall(r"[A-Za-z]+", sentence[: name.start() - 1])[-len(letters) :]
+    return "".join(w[0].lower() for w in words) == letters and set(terms(" ".join(words))) <= asked
 
 
 def _naming(candidate: tuple[int, str, set[str]], head: frozenset[str]) -> bool:
