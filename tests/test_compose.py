@@ -270,6 +270,11 @@ def test_summary_gives_contribution_then_result(bundled: Assistant):
         ("How many authors does the EvoStruggle dataset paper have?", "3 authors"),
         ("Which organisation is behind SpatialTree?", "ByteDance Seed"),
         ("How many upvotes did Trace2Skill receive?", "14 upvotes"),
+        # terse, and a title that ends a sentence is quoted so its marker stays with it
+        (
+            "author count for 'Is Diversity All You Need for Scalable Robotic Manipulation?'",
+            "“Is Diversity All You Need for Scalable Robotic Manipulation?” gives 10 authors [1].",
+        ),
     ],
 )
 def test_metadata_from_the_listing(bundled: Assistant, question: str, expected: str):
