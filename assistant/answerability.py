@@ -27,6 +27,7 @@ from assistant.answer import Source
 from assistant.citations import defuse
 from assistant.names import mentions, rare_by
 from assistant.questions import COMMON_NAMES, Kind, Reading, asked_head, field_label, wh_word
+from assistant.roles import availability
 from index.text import STOPWORDS, sentences, terms
 
 # the words of a question that say how it asks, not what it asks about
@@ -43,7 +44,7 @@ SCAFFOLD = (
         kind kinds look looking someone anyone know mention mentions mentioned say says said claim claims
         discuss discusses deal deals address addresses tackle tackles focus focuses please can could would
         also well exactly roughly approximately around about overall respectively altogether actually really
-        year years listed listing published release released known""",
+        year years listed listing published release released known download downloaded available publicly""",
             keep_stopwords=True,
         )
     )
@@ -387,6 +388,10 @@ def _subject_gaps(
     missing: list[tuple[str, str]] = []
     held: list[str] = []
     title = set(terms(source.title))
+    release = RELEASE_ASKED.search(question)
+    if release and availability(source.abstract) is None:
+        thing = (release.group("thing") or release.group("thing2")).lower()  # no sentence says it is released
+        return [(f"whether its {thing} {'are' if thing.endswith('s') else 'is'} released", "say")], []
     for m in _DETAIL.finditer(question):
         detail = m.group("detail")
         needed = set(terms(detail)) - {"number"}
@@ -433,6 +438,16 @@ def _subject_gaps(
         ):
             return [(asked, "say")], []  # "which benchmark", and the abstract names none
     return [], held
+
+
+# "has the code been released?", "is the dataset publicly available?", "where can I get the weights?"
+RELEASE_ASKED = re.compile(
+    r"\b(?:has|have|is|are|was|were|will)\b[^?.]{0,40}?\b(?P<thing>code|data|dataset|weights|checkpoints|models?"
+    r"|implementation)\b[^?.]{0,30}?\b(?:been )?(?:released|available|public|open-?sourced|shared)\b"
+    r"|\b(?:where can i (?:get|download|find)|is there (?:any |an? )?(?:public |open-?source |released )?)(?:the )?"
+    r"(?P<thing2>code|data|dataset|weights|checkpoints|implementation)\b(?! \w+ing)",
+    re.I,
+)
 
 
 # kinds of things that go by names: "which three model families", "on which simulation benchmark"

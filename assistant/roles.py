@@ -22,8 +22,8 @@ class Role(StrEnum):
 _AVAILABILITY = re.compile(
     r"\b(?:code|data|dataset|datasets|models?|weights|checkpoints|benchmark|demo|project page|implementation|resources)"
     r"\b[^.]{0,80}\b(?:is|are|will be|have been|has been|be made)\s+(?:publicly |freely |openly )?"
-    r"(?:available|released|open-?sourced|public)\b|\bgithub\.com\b|https?://|\bwe (?:release|open-?source|make)\b"
-    r"[^.]{0,60}\b(?:code|data|publicly|available|public)\b",
+    r"(?:available|released|open-?sourced|public)\b|\bgithub\.com\b|https?://"
+    r"|\bwe (?:also )?(?:release|open-?source|make)\b[^.]{0,60}\b(?:codes?|data|datasets?|publicly|available|public)\b",
     re.I,
 )
 _CONTRIBUTION = re.compile(
@@ -98,3 +98,8 @@ def headline_result(abstract: str) -> str | None:
     """The result sentence with numbers in it, else the first result sentence."""
     results = [s for s, r in roles(abstract) if r is Role.RESULT]
     return next((s for s in results if _NUMBER.search(s)), results[0] if results else None)
+
+
+def availability(abstract: str) -> str | None:
+    """The sentence that says the code, data or models are released, if one does."""
+    return next((s for s, r in roles(abstract) if r is Role.AVAILABILITY), None)

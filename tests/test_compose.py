@@ -333,6 +333,20 @@ def test_which_named_thing_quotes_a_sentence_that_names_one(bundled: Assistant):
 
 
 @pytest.mark.slow
+def test_whether_code_is_released_is_answered_by_the_sentence_that_says_so(bundled: Assistant):
+    answer = bundled.ask("Is the code of ManiSkill2 available?")
+    assert_invariants(answer)
+    assert not answer.refused and "We open-source all codes of our benchmark" in answer.text
+    answer = bundled.ask(
+        "Has the code been released for the Teacher-Student curriculum algorithm that replaces learning progress "
+        "with a mastering rate?"
+    )
+    assert answer.refused and answer.text == (
+        "The abstract of Mastering Rate based Curriculum Learning [1] does not say whether its code is released."
+    )
+
+
+@pytest.mark.slow
 def test_listing_field_that_is_not_given_is_said_so(bundled: Assistant):
     answer = bundled.ask("Which organisation is behind the EvoStruggle dataset?")
     assert_invariants(answer)

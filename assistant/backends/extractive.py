@@ -20,12 +20,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 from assistant.answer import Source
-from assistant.answerability import PERCENT, PROPER, SCAFFOLD, counted, named_sources, venue_sentence
+from assistant.answerability import PERCENT, PROPER, RELEASE_ASKED, SCAFFOLD, counted, named_sources, venue_sentence
 from assistant.backends.base import AnswerBackend
 from assistant.citations import defuse
 from assistant.names import short_name
 from assistant.questions import Kind, Reading, asked_head, asks_name, compare_parts, described, question_parts, read
-from assistant.roles import Role, contribution, headline_result, roles
+from assistant.roles import Role, availability, contribution, headline_result, roles
 from index.config import Config
 from index.text import sentences, terms
 
@@ -111,6 +111,9 @@ class ExtractiveBackend(AnswerBackend):
         subject = scored[named[0] - 1] if named else scored[0]
         if not subject.sentences:
             return []
+        released = RELEASE_ASKED.search(question) and availability(sources[subject.source - 1].abstract)
+        if released:  # "is the code available?": the sentence that says so
+            return [_line(sources, replace(subject, sentences=(released,)))]
         if reading.kind is Kind.COMPARE:
             return self._compare(question, sources, scored, named, weights)
         if reading.kind is Kind.WHICH and not reading.single:
