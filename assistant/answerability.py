@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from assistant.answer import Source
-from assistant.citations import defuse
+from assistant.citations import titled
 from assistant.names import mentions, rare_by
 from assistant.questions import COMMON_NAMES, Kind, Reading, asked_head, field_label, wh_word
 from assistant.roles import availability
@@ -124,7 +124,7 @@ class Gap:
     def sentence(self, sources: list[Source]) -> str:
         if self.source is None:
             return f"None of the indexed abstracts mention {self.what}."
-        title = defuse(sources[self.source - 1].title)
+        title = titled(sources[self.source - 1].title)
         if self.listing:
             return f"The listing for {title} [{self.source}] does not give its {self.what}."
         return f"The abstract of {title} [{self.source}] does not {self.verb} {self.what}."

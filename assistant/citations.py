@@ -29,6 +29,13 @@ def defuse(text: str) -> str:
     return MARKER.sub(lambda m: f"({m.group(1)})", text)
 
 
+def titled(title: str) -> str:
+    """A title as an answer writes it, defused: one that ends a sentence ("Are BabyLMs Second
+    Language Learners?") is quoted, so the marker after it stays with it and the sentence goes on."""
+    title = defuse(title)
+    return f"“{title}”" if title.endswith(("?", "!", ".")) else title
+
+
 @dataclass(frozen=True)
 class Checked:
     text: str

@@ -30,7 +30,7 @@ METADATA_FIELDS: tuple[tuple[str, re.Pattern[str], str], ...] = (
     (
         "authors",
         re.compile(
-            r"\bhow many (?:authors|co-?authors|writers)\b|\bauthor (?:count|list)\b|\bnumber of authors\b"
+            r"\bhow many (?:authors|co-?authors|writers)\b|\bauthors? (?:count|list)\b|\bnumber of authors\b"
             r"|\bhow many (?:people|researchers) (?:wrote|authored|are behind|are credited|are listed)\b",
             re.I,
         ),
@@ -48,12 +48,19 @@ METADATA_FIELDS: tuple[tuple[str, re.Pattern[str], str], ...] = (
         ),
         "date",
     ),
-    ("upvotes", re.compile(r"\bup-?votes?\b|\bupvoted\b|\bhow (?:popular|many votes)\b|\blikes\b", re.I), "upvotes"),
+    (
+        "upvotes",
+        re.compile(
+            r"\bup-?votes?\b|\bupvoted\b|\bhow (?:popular|many votes)\b|\blikes\b|\bpopularity\b|^\s*is .+ popular\b",
+            re.I,
+        ),
+        "upvotes",
+    ),
     (
         "organization",
         re.compile(
             r"\b(?:organi[sz]ations?|institutions?|affiliations?|compan(?:y|ies)|labs?|universit(?:y|ies))\b"
-            r"|\bwhich (?:group|team)\b|\bwho (?:is|are) behind\b",
+            r"|\bwhich (?:group|team)\b|\bwho (?:is|are) behind\b|^\s*who (?:published|released|put out)\b",
             re.I,
         ),
         "organisation",
@@ -99,7 +106,7 @@ _METADATA_ASK = re.compile(
     r"^\s*(?:how many|when|what|which|who|where|give|list|tell|show)\b|\?\s*$"
     r"|^\s*(?:the |its )?(?:number of authors|authors?|author count|upvotes?|(?:listing |publication |release )?date"
     r"|url|link|doi|venue|organi[sz]ation|affiliations?|arxiv (?:id|categor(?:y|ies)))\b"
-    r"|\b(?:url|link|doi|upvotes|author count)\s*$",
+    r"|\b(?:url|link|doi|upvotes|authors? count)\s*$",
     re.I,
 )  # a listing field is asked for ("author count for X"), not merely mentioned ("trained on many labs' data")
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from assistant.answer import Source
 from assistant.answerability import PERCENT, PROPER, RELEASE_ASKED, SCAFFOLD, counted, named_sources, venue_sentence
 from assistant.backends.base import AnswerBackend
-from assistant.citations import defuse
+from assistant.citations import defuse, titled
 from assistant.names import short_name
 from assistant.questions import Kind, Reading, asked_head, asks_name, compare_parts, described, question_parts, read
 from assistant.roles import Role, availability, contribution, headline_result, roles
@@ -236,12 +236,12 @@ class ExtractiveBackend(AnswerBackend):
         for c in matching:
             s = sources[c.source - 1]
             sentence = contribution(s.abstract) or c.sentences[0]
-            lines.append(f"- {_title(s.title)} [{c.source}]: {defuse(sentence.strip())} [{c.source}]")
+            lines.append(f"- {titled(s.title)} [{c.source}]: {defuse(sentence.strip())} [{c.source}]")
         if related:
             lines.append(f"{_count(len(related))} more may be related:")
             for c in related:
                 s = sources[c.source - 1]
-                lines.append(f"- {_title(s.title)} [{c.source}]: {defuse(c.sentences[0].strip())} [{c.source}]")
+                lines.append(f"- {titled(s.title)} [{c.source}]: {defuse(c.sentences[0].strip())} [{c.source}]")
         return lines
 
     def _compare(
@@ -264,7 +264,7 @@ class ExtractiveBackend(AnswerBackend):
         lines: list[str] = []
         for n in picked:
             s = sources[n - 1]
-            lines.append(f"{_title(s.title)} [{n}]:")
+            lines.append(f"{titled(s.title)} [{n}]:")
             said = []
             for label, sentence in (("proposes", contribution(s.abstract)), ("reports", headline_result(s.abstract))):
                 if sentence and sentence not in said:
@@ -344,16 +344,9 @@ def _count(n: int) -> str:
     return words[n] if n < len(words) else str(n)
 
 
-def _title(title: str) -> str:
-    """A title as an answer writes it: one that ends a sentence ("Are BabyLMs Second Language
-    Learners?") is quoted, so the marker after it stays with it and the sentence goes on."""
-    title = defuse(title)
-    return f"“{title}”" if title.endswith(("?", "!", ".")) else title
-
-
 def _line(sources: list[Source], c: Scored) -> str:
     """The abstracts' own [n] markers are defused, so only ours cite."""
-    title = _title(sources[c.source - 1].title)
+    title = titled(sources[c.source - 1].title)
     return f"{title}: " + " ".join(f"{defuse(s.strip())} [{c.source}]" for s in c.sentences)
 
 
@@ -366,7 +359,7 @@ def _summary(n: int, source: Source, single: bool) -> str:
     picked = [s for s in dict.fromkeys((lead_sentence, method, headline_result(source.abstract))) if s]
     if not picked and by_role:
         picked.append(by_role[0][0])
-    lead = f"{_title(source.title)} [{n}]" + (" is the closest match." if single else ":")
+    lead = f"{titled(source.title)} [{n}]" + (" is the closest match." if single else ":")
     return lead + " " + " ".join(f"{defuse(s.strip())} [{n}]" for s in picked)
 
 
@@ -395,7 +388,7 @@ def _metadata_answer(reading: Reading, question: str, sources: list[Source], idf
     named = named_sources(question, sources, idf)
     n = named[0] if named else 1
     s = sources[n - 1]
-    title = _title(s.title)
+    title = titled(s.title)
     lines = []
     for name in reading.fields:
         value = s.listed(name)
