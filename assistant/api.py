@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.answer import Answer, Source, Turn
 from assistant.backends.base import AnswerBackend
-from assistant.questions import Kind, read
+from assistant.questions import Kind, core, read
 from index.config import Config
 from index.errors import AssistantError
 from index.ingest import IngestReport, ingest
@@ -309,14 +309,15 @@ class Assistant:
         snapshot = self.open()  # taken once: the whole answer comes from this generation
         writer, fallback = self._backend(backend, snapshot)
         standalone = self._standalone(question, history or [], writer, fallback)
-        searched, described = standalone, None
+        asked = core(standalone)  # without "Quick question: ...", "... Thanks!"
+        searched, described = asked, None
         if filters is None and self.config.auto_filters:
-            searched, filters, described = self._read_filters(standalone, snapshot)
+            searched, filters, described = self._read_filters(asked, snapshot)
         reading = read(searched)
         if described and reading.kind is not Kind.WHICH and not _any_accepted(filters, snapshot):
             # "the model at the top of SuperGLUE in October 2022": in a question about a paper, a
             # date (or an organisation) no paper has describes the paper, it does not filter
-            searched, filters = standalone, None
+            searched, filters = asked, None
             reading = read(searched)
             described = f"none: {described} would leave no paper, so those words were read as part of the question"
         if k is None and reading.kind is Kind.WHICH and not reading.single:

@@ -183,6 +183,35 @@ _COMPARE_TAIL = re.compile(  # what the comparison is about, after the papers: "
 )
 
 
+# how people wrap a question when they talk to an assistant: none of it is what they ask about
+_COURTESY_LEAD = re.compile(
+    r"^\s*(?:(?:hi|hello|hey|dear \w+|good (?:morning|afternoon|evening))\b[\s,!.:-]*"
+    r"|(?:quick|short|simple|one|a|another) question\b[\s,!.:-]*|(?:please|pls|kindly)\b[\s,:]*"
+    r"|(?:can|could|would|will) you (?:please |kindly )?(?:tell me|let me know)\b(?! about)[\s,:]*"
+    r"|(?:can|could|would|will) you (?:please |kindly )?(?=(?:list|give|show|find|name|explain|summari[sz]e|compare"
+    r"|describe|point me)\b)"
+    r"|i(?:'m| am) (?:wondering|curious)(?: about)?[\s,:]*|i (?:want|would like|'d like) to know[\s,:]*"
+    r"|do you know[\s,:]*(?=(?:which|what|how|when|who|where|whether|if)\b))",
+    re.I,
+)
+_COURTESY_TAIL = re.compile(
+    r"[\s,]*\b(?:thanks|thank you|thx|ty|cheers|please|pls)(?: (?:so|very) much| a lot| in advance)?[\s.!]*$", re.I
+)
+
+
+def core(question: str) -> str:
+    """``question`` without the courtesies around it ("Quick question: ...", "... Thanks!"), as
+    every reading of it expects; the question itself when nothing is left."""
+    text = question
+    for _ in range(3):  # "Hi, quick question: can you tell me ..."
+        stripped = _COURTESY_LEAD.sub("", text, count=1)
+        if stripped == text:
+            break
+        text = stripped
+    text = _COURTESY_TAIL.sub("", text)
+    return text if text.strip() else question
+
+
 @dataclass(frozen=True)
 class Reading:
     """What ``read(question)`` found in a question."""

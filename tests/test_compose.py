@@ -14,7 +14,7 @@ from assistant.answerability import counted, held_near, task_phrases
 from assistant.backends import BACKENDS
 from assistant.backends.generative import GenerativeBackend
 from assistant.names import NameIndex, introduced_names, names_of, short_name
-from assistant.questions import Kind, asked_head, compare_parts, described, read
+from assistant.questions import Kind, asked_head, compare_parts, core, described, read
 from assistant.roles import Role, contribution, headline_result, roles
 from index.text import terms
 
@@ -87,6 +87,35 @@ def assert_invariants(answer: Answer) -> None:
 )
 def test_question_kinds(question: str, kind: Kind):
     assert read(question).kind is kind
+
+
+@pytest.mark.parametrize(
+    ("question", "asked"),
+    [
+        ("Quick question: What does HyperCRL propose?", "What does HyperCRL propose?"),
+        ("What does HyperCRL propose? Thanks!", "What does HyperCRL propose?"),
+        ("Hi, quick question: can you tell me which papers use RL?", "which papers use RL?"),
+        ("Could you list papers on RL please", "list papers on RL"),
+        ("Do you know which paper introduced LIMA?", "which paper introduced LIMA?"),
+        # what the question asks stays
+        ("Can you tell me about SkillMimic?", "Can you tell me about SkillMimic?"),
+        ("Do you know a paper on RL?", "Do you know a paper on RL?"),
+        ("Which papers study thank-you notes?", "Which papers study thank-you notes?"),
+        ("Thanks", "Thanks"),
+    ],
+)
+def test_courtesies_around_a_question_are_not_what_it_asks(question: str, asked: str):
+    assert core(question) == asked
+
+
+@pytest.mark.slow
+def test_a_question_wrapped_in_courtesies_is_answered_as_without_them(bundled: Assistant):
+    asked = "which paper has a robot first find a similar object, then line itself up with it, then play it back?"
+    plain = bundled.ask(asked)
+    wrapped = bundled.ask(f"Quick question: {asked} Thanks!")
+    assert_invariants(wrapped)
+    assert not wrapped.refused and wrapped.text == plain.text
+    assert wrapped.question.startswith("Quick question:")  # the user's words are kept
 
 
 def test_a_question_in_several_parts():
