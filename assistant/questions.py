@@ -118,14 +118,19 @@ _COMPARE = re.compile(
     re.I,
 )
 _WHICH = re.compile(
-    r"\b(?:which|what|any|list|find|name|show)\s+(?:[\w-]+\s+){0,3}?(?:papers|works|studies|approaches|methods"
-    r"|articles|publications|systems|frameworks|techniques|efforts)\b"
+    r"\b(?:which|what|any|list|find|name|show)\s+(?:[\w-]+\s+){0,3}?(?:papers|works|studies|articles|publications"
+    r"|efforts|(?:approaches|methods|systems|frameworks|techniques)(?!\s+(?:does|did|is|was|has)\b))\b"
     r"|\bare there (?:any )?(?:\w+\s+){0,2}(?:papers|works|studies|approaches|methods)\b"
     r"|\b(?:papers|works|studies) (?:that|which|on|about|using|proposing|studying|tackling)\b",
     re.I,
 )
 _WHICH_ONE = re.compile(
     r"^\s*(?:which|what) (?:paper|work|study|article|publication|method|approach|system)\b"
+    # "which interpretable classifier defines ...": a method that does something, that is a paper;
+    # not "which classifier does X use"
+    r"|^\s*(?:which|what)\s+(?:[\w-]+\s+){0,2}?(?:method|approach|system|model|framework|classifier|technique"
+    r"|algorithm|architecture|agent|benchmark|dataset)\s+(?!(?:does|did|is|was|are|were|has|had|can)\b)[a-z]+(?:s|ed)"
+    r"(?=\s+(?!(?:was|were|is|are|does|do|did|has|have)\b)[\w\"'(])"
     # "which theory paper proves ...", "which LLM forgetting paper treats ...", not "which model does the X paper use"
     r"|^\s*(?:which|what)\s+(?:(?!(?:is|are|was|were|do|does|did|has|have|had|can|the|a|an|this|that|its|their"
     r"|in|from|of|on|for|by|with|at|to|papers|works|studies|articles|publications)\b)[\w-]+\s+){1,3}"
@@ -251,8 +256,16 @@ def read(question: str) -> Reading:
 
 
 def _about_the_work(question: str, fields: tuple[str, ...]) -> bool:
-    """'How many labs collected the data' asks about the work, not about its listing."""
-    return set(fields) <= {"organization"} and bool(_FACT_BEYOND_LISTING.search(question))
+    """'How many labs collected the data', 'how many writers took part in the survey' ask about
+    the work, not about its listing."""
+    if set(fields) <= {"organization"} and _FACT_BEYOND_LISTING.search(question):
+        return True
+    return set(fields) <= {"authors"} and bool(_TOOK_PART.search(question))
+
+
+_TOOK_PART = re.compile(
+    r"\b(?:took part|taking part|participated|were (?:recruited|surveyed|interviewed|studied|asked))\b", re.I
+)
 
 
 _WHICH_COUNT = re.compile(  # "which two methods", "what are the three stages": names, counted

@@ -80,7 +80,8 @@ def cross_validate(x: np.ndarray, y: np.ndarray, l2: float, threshold: float, fo
     return float(refused[y == 1].mean()), float(refused[y == 0].mean())
 
 
-FRESH_BATCHES = ("h-", "i-", "j-", "k-", "l-", "m-")  # batches written after the first fits, each before any was run
+# batches written after the first fits, each before any was run
+FRESH_BATCHES = ("h-", "i-", "j-", "k-", "l-", "m-", "o-")
 
 
 def by_batch(data: list[tuple[str, tuple[float, ...], int, float]], l2: float, threshold: float) -> None:

@@ -83,6 +83,14 @@ def assert_invariants(answer: Answer) -> None:
         ("Which LLM forgetting paper treats knowledge as a confounder?", Kind.WHICH),
         ("Which benchmark does the OWL paper use?", Kind.FACT),
         ("Which papers work on concept bottleneck models?", Kind.WHICH),
+        # a method that does something is a paper; a method a paper does something to is a fact
+        ("Which interpretable classifier defines a joint score over triples?", Kind.WHICH),
+        ("Which existing methods does Rollout Routing Replay outperform?", Kind.FACT),
+        ("Which benchmark datasets was SCHEMA evaluated on?", Kind.FACT),
+        ("Which methods improve RL stability?", Kind.WHICH),
+        # participants of a study are not the listing's authors
+        ("How many writers took part in the survey CharacterChat was developed from?", Kind.FACT),
+        ("How many writers does CharacterChat have?", Kind.METADATA),
     ],
 )
 def test_question_kinds(question: str, kind: Kind):
