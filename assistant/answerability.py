@@ -57,7 +57,7 @@ _DETAIL = re.compile(
     r"|(?:gpu|tpu|compute|training|inference|wall-clock) (?:hours|days|time|cost|budget)|training (?:time|cost)"
     r"|epochs?|optimi[sz]ers?|weight decay|dropout(?: rate)?|warm-?up|hyper-?parameters?|random seeds?|seeds"
     r"|licen[cs]es?|funding|grants?|countr(?:y|ies)|nationalit(?:y|ies)|hardware|memory footprint|vram"
-    r"|(?:number of |how many )?(?:parameters|layers|attention heads|heads)|parameter count|model size"
+    r"|(?:number of |how many )(?:parameters|layers|attention heads|heads)|parameter count|model size"
     r"|sampling rate|frame rate|resolution|context (?:length|window)|vocabulary size|tokeni[sz]er)\b",
     re.I,
 )
@@ -100,6 +100,17 @@ def _holds_name(name: str, text: str) -> bool:
     """Whether ``text`` mentions ``name``; a name of several words ("New York Times Connections") also
     when it holds each of them ("Connections, a New York Times word puzzle")."""
     return phrase_in(name, text) or (" " in name and all(phrase_in(word, text) for word in name.split()))
+
+
+def _spelled(acronym: str, text: str) -> bool:
+    """Whether ``text`` spells out the acronym: "question answering" for "QA", "feed-forward
+    networks" for "FFNs"."""
+    bare = acronym[:-1] if acronym.endswith("s") else acronym  # "FFNs"
+    letters = bare.lower()
+    if not (bare.isupper() and bare.isalpha() and 2 <= len(bare) <= 5):
+        return False
+    words = re.findall(r"[A-Za-z]+", text)
+    return any("".join(w[0] for w in words[i : i + len(letters)]).lower() == letters for i in range(len(words)))
 
 
 def named_sources(question: str, sources: list[Source], idf: Callable[[str], float] | None = None) -> list[int]:
@@ -404,7 +415,7 @@ def _subject_gaps(
         else:
             missing.append((f"its {detail.lower()}", "report"))
     if strict:  # a named paper, or a fact asked of it: a name it never mentions is not in it
-        missing += [(name, "mention") for name in names if not _holds_name(name, text)]
+        missing += [(name, "mention") for name in names if not _holds_name(name, text) and not _spelled(name, text)]
     if missing:
         return missing, held
     head = asked_head(question)
@@ -488,6 +499,8 @@ def _names_beyond(
     own = {m.group(0).lower()[:4] for m in _NAME.finditer(f"{source.title} {question}")}
     defined = {m.group(1).lower() for m in _DEFINED.finditer(source.abstract)}
     text = _GLUED.sub(r"\1 ", _URL.sub(" ", source.abstract))  # not "WayneMao" of a GitHub link
+    if asked and _named_beside(text, asked, f"{source.title} {question}"):
+        return True
     return any(  # names of the paper's own artifacts ("Web-CogBench" of Web-CogReasoner) do not count,
         # nor an abbreviation the abstract spells out ("Chain-of-Thought (CoT)"), nor field-wide ones ("LLMs")
         m.group(0).lower()[:4] not in own
@@ -499,6 +512,21 @@ def _names_beyond(
         and m.group(0).lower() not in _NOT_NAMES
         and not _ENTITY.fullmatch(m.group(0))
     )
+
+
+def _named_beside(text: str, asked: str, known: str) -> bool:
+    """Whether a proper name stands right beside the kind asked for: "a simple board game, Othello"
+    answers "what board game"."""
+    for m in PROPER.finditer(text):
+        if m.group(0).lower() in known.lower() or m.group(0).lower() in COMMON_NAMES or asked in terms(m.group(0)):
+            continue  # the question's or the title's own words, or a kind ("Vision Foundation Models"), not a name
+        before = text[: m.start()].split()[-1:]
+        after = text[m.end() :].split()[:1]
+        if any(asked in terms(w.rstrip(",")) and not w.endswith((":", ".")) for w in before) or any(
+            asked in terms(w) for w in after
+        ):
+            return True
+    return False
 
 
 # kinds a name can be given as, by the word beside it ("the MATH dataset", "PRM800K, the complete dataset")

@@ -387,6 +387,36 @@ def test_whether_code_is_released_is_answered_by_the_sentence_that_says_so(bundl
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        # "QA" is spelled out in the abstract ("question answering")
+        (
+            "What model does the paper asking how much LLMs learn from negative examples use to control the "
+            "influence of negative examples on multiple-choice QA?",
+            "Likra",
+        ),
+        # "the attention layers" describes the method; the question does not ask how many layers
+        (
+            "Is there a training-free way to make an LLM 'think over' its few-shot demonstrations several times, "
+            "by manipulating the key-value matrices in the attention layers?",
+            "Iterative Forward Tuning",
+        ),
+        # "a simple board game, Othello": the name beside the kind asked for
+        (
+            "What board game is the GPT variant trained on in 'Emergent World Representations: Exploring a "
+            "Sequence Model Trained on a Synthetic Task'?",
+            "Othello",
+        ),
+    ],
+)
+def test_details_the_abstract_gives_in_other_words_are_answered(bundled: Assistant, question: str, expected: str):
+    answer = bundled.ask(question)
+    assert_invariants(answer)
+    assert not answer.refused and expected in answer.text
+
+
+@pytest.mark.slow
 def test_listing_field_that_is_not_given_is_said_so(bundled: Assistant):
     answer = bundled.ask("Which organisation is behind the EvoStruggle dataset?")
     assert_invariants(answer)
