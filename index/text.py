@@ -102,6 +102,20 @@ def american(word: str) -> str:
 
 def terms(text: str, keep_stopwords: bool = False) -> list[str]:
     """Lower-cased, stemmed word terms in American spelling; hyphenated words count as their parts."""
+    if len(text) <= CACHED_CHARS:  # sentences, titles and questions are read many times per answer
+        return list(_cached_terms(text, keep_stopwords))
+    return _terms(text, keep_stopwords)
+
+
+CACHED_CHARS = 2000  # an abstract; a whole ingested text is read once and not kept
+
+
+@lru_cache(maxsize=8192)
+def _cached_terms(text: str, keep_stopwords: bool) -> tuple[str, ...]:
+    return tuple(_terms(text, keep_stopwords))
+
+
+def _terms(text: str, keep_stopwords: bool) -> list[str]:
     words = _WORD.findall(text.lower())
     if not keep_stopwords:
         words = [w for w in words if w and w not in STOPWORDS]
