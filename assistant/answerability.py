@@ -25,7 +25,7 @@ from functools import lru_cache
 
 from assistant.answer import Source
 from assistant.citations import titled
-from assistant.names import mentions, rare_by
+from assistant.names import mentions, rare_by, spelled_out
 from assistant.questions import COMMON_NAMES, Kind, Reading, asked_head, field_label, wh_word
 from assistant.roles import availability
 from index.text import STOPWORDS, sentences, terms
@@ -100,17 +100,6 @@ def _holds_name(name: str, text: str) -> bool:
     """Whether ``text`` mentions ``name``; a name of several words ("New York Times Connections") also
     when it holds each of them ("Connections, a New York Times word puzzle")."""
     return phrase_in(name, text) or (" " in name and all(phrase_in(word, text) for word in name.split()))
-
-
-def _spelled(acronym: str, text: str) -> bool:
-    """Whether ``text`` spells out the acronym: "question answering" for "QA", "feed-forward
-    networks" for "FFNs"."""
-    bare = acronym[:-1] if acronym.endswith("s") else acronym  # "FFNs"
-    letters = bare.lower()
-    if not (bare.isupper() and bare.isalpha() and 2 <= len(bare) <= 5):
-        return False
-    words = re.findall(r"[A-Za-z]+", text)
-    return any("".join(w[0] for w in words[i : i + len(letters)]).lower() == letters for i in range(len(words)))
 
 
 def named_sources(question: str, sources: list[Source], idf: Callable[[str], float] | None = None) -> list[int]:
@@ -415,7 +404,7 @@ def _subject_gaps(
         else:
             missing.append((f"its {detail.lower()}", "report"))
     if strict:  # a named paper, or a fact asked of it: a name it never mentions is not in it
-        missing += [(name, "mention") for name in names if not _holds_name(name, text) and not _spelled(name, text)]
+        missing += [(name, "mention") for name in names if not _holds_name(name, text) and not spelled_out(name, text)]
     if missing:
         return missing, held
     head = asked_head(question)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 
 from index.text import terms
@@ -38,6 +38,34 @@ def rare_by(idf: Callable[[str], float]) -> Rare:
         return bool(stems) and all(top - idf(t) <= RARE_IDF_GAP for t in stems)
 
     return rare
+
+
+_LETTERS = re.compile(r"[A-Za-z]+")
+
+
+def abbreviates(acronym: str, words: Sequence[str]) -> bool:
+    """Whether ``acronym`` is the initials of ``words``: "QA" of "question answering"."""
+    return len(words) == len(acronym) and "".join(w[0] for w in words).lower() == acronym.lower()
+
+
+def spelled_out(acronym: str, text: str) -> bool:
+    """Whether ``text`` spells out the acronym anywhere: "question answering" for "QA",
+    "feed-forward networks" for "FFNs"."""
+    bare = acronym[:-1] if acronym.endswith("s") else acronym  # "FFNs"
+    if not (bare.isupper() and bare.isalpha() and 2 <= len(bare) <= 5):
+        return False
+    words = _LETTERS.findall(text)
+    return any(abbreviates(bare, words[i : i + len(bare)]) for i in range(len(words)))
+
+
+def spelled_before(name: re.Match[str], text: str) -> list[str] | None:
+    """The words an acronym in brackets abbreviates, when they come just before it:
+    "reinforcement learning (RL)" -> ["reinforcement", "learning"]."""
+    letters = name.group(0)
+    if not letters.isalpha() or text[name.start() - 1 : name.start()] != "(":
+        return None
+    words = _LETTERS.findall(text[: name.start() - 1])[-len(letters) :]
+    return words if abbreviates(letters, words) else None
 
 
 def short_name(title: str) -> str | None:

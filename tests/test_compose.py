@@ -13,7 +13,7 @@ from assistant import Answer, Assistant
 from assistant.answerability import counted, held_near, task_phrases
 from assistant.backends import BACKENDS
 from assistant.backends.generative import GenerativeBackend
-from assistant.names import NameIndex, introduced_names, names_of, short_name
+from assistant.names import NameIndex, abbreviates, introduced_names, names_of, short_name, spelled_before, spelled_out
 from assistant.questions import Kind, asked_head, compare_parts, core, described, read
 from assistant.roles import Role, contribution, headline_result, roles
 from index.text import terms
@@ -179,6 +179,20 @@ def test_names_and_asked_words():
     assert asked_head("What are the two modules SymAgent consists of?") == ["two", "modules"]
     assert read("What are the two modules SymAgent consists of?").kind is Kind.FACT
     assert not read("What is the score called that SymbolicAI introduces?").numeric  # a name, not a number
+
+
+def test_an_acronym_is_spelled_out_by_the_words_it_abbreviates():
+    """Both readings use one rule: the gap check ("QA" held by an abstract that says "question
+    answering") and the extractive answer ("reinforcement learning (RL)" names nothing new)."""
+    assert abbreviates("QA", ["question", "answering"]) and not abbreviates("QA", ["question"])
+    assert spelled_out("FFNs", "the feed-forward networks of a transformer")
+    assert not spelled_out("QA", "answering questions")  # the initials in the wrong order
+    assert not spelled_out("qa", "question answering")  # not an acronym
+    sentence = "We train with reinforcement learning (RL) and a reward model (RM)."
+    found = [m for m in re.finditer(r"[A-Z]{2,}", sentence)]
+    assert spelled_before(found[0], sentence) == ["reinforcement", "learning"]
+    assert spelled_before(found[1], sentence) == ["reward", "model"]
+    assert spelled_before(re.search("RL", "RL is used"), "RL is used") is None  # not in brackets
 
 
 def test_words_many_papers_share_name_no_paper():

@@ -23,7 +23,7 @@ from assistant.answer import Source
 from assistant.answerability import PERCENT, PROPER, RELEASE_ASKED, SCAFFOLD, counted, named_sources, venue_sentence
 from assistant.backends.base import AnswerBackend
 from assistant.citations import defuse, titled
-from assistant.names import short_name
+from assistant.names import short_name, spelled_before
 from assistant.questions import Kind, Reading, asked_head, asks_name, compare_parts, described, question_parts, read
 from assistant.roles import Role, availability, contribution, headline_result, roles
 from index.config import Config
@@ -154,7 +154,7 @@ class ExtractiveBackend(AnswerBackend):
 
         def names_new(sentence: str) -> bool:  # "Polytropon", "UnifiedQA", "Chomsky's theory"
             found = (*_IDENTIFIER.finditer(sentence), *PROPER.finditer(sentence))
-            return any(not set(terms(m.group(0))) <= asked and not _spelled_out(m, sentence, asked) for m in found)
+            return any(not set(terms(m.group(0))) <= asked and not _spelled_in(m, sentence, asked) for m in found)
 
         def score(candidate: tuple[int, str, set[str]]) -> float:
             if numeric:
@@ -288,15 +288,11 @@ _NAMING = re.compile(  # a sentence that gives something its name
 )
 
 
-def _spelled_out(name: re.Match[str], sentence: str, asked: set[str]) -> bool:
-    """Whether ``name`` is an acronym in brackets after the words it abbreviates, and the question
-    says those words: "reinforcement learning (RL)" names nothing new to a question about
-    reinforcement learning."""
-    letters = name.group(0).lower()
-    if not letters.isalpha() or sentence[name.start() - 1 : name.start()] != "(":
-        return False
-    words = re.findall(r"[A-Za-z]+", sentence[: name.start() - 1])[-len(letters) :]
-    return "".join(w[0].lower() for w in words) == letters and set(terms(" ".join(words))) <= asked
+def _spelled_in(name: re.Match[str], sentence: str, asked: set[str]) -> bool:
+    """Whether ``name`` is an acronym in brackets after words the question says: "reinforcement
+    learning (RL)" names nothing new to a question about reinforcement learning."""
+    words = spelled_before(name, sentence)
+    return words is not None and set(terms(" ".join(words))) <= asked
 
 
 def _naming(candidate: tuple[int, str, set[str]], head: frozenset[str]) -> bool:
