@@ -61,6 +61,7 @@ _DETAIL = re.compile(
     r"|sampling rate|frame rate|resolution|context (?:length|window)|vocabulary size|tokeni[sz]er)\b",
     re.I,
 )
+_COUNTING = frozenset(terms("number count"))  # "number of layers", "parameter count": the count is a number
 _NAME = re.compile(  # coined names and identifiers: GSM8K, MMLU, CIFAR-10, Qwen3-4B, ImageNet, SkillMimic
     r"(?<![\w-])(?:[A-Z][a-z]*[A-Z0-9][\w-]*|[A-Z]{2,}[\w-]*|[a-z]+[A-Z][\w-]*|[A-Za-z]+-?\d[\w.-]*)(?:\.\d+)*(?![\w-])"
 )
@@ -181,6 +182,18 @@ TASK_NOUNS = frozenset(
     localization localisation reconstruction answering completion conversion diagnosis planning navigation
     dispatching screening verification clustering compression""".split()
 )
+# task nouns that name the same task: "video search" is "video retrieval"
+_TASK_SYNONYMS = tuple(
+    frozenset(terms(words))
+    for words in ("search retrieval", "generation synthesis", "prediction forecasting", "summarization summary")
+)
+
+
+def _same_task(task: str) -> list[str]:
+    """``task`` (a stem) and the stems of the nouns that name the same task."""
+    return [task, *(t for group in _TASK_SYNONYMS if task in group for t in group if t != task)]
+
+
 NEAR_WINDOW = 3  # words apart at most, in either order, for two terms to stand for one phrase
 Near = Callable[..., bool]  # (a, b, literal=None): whether some indexed paper holds two terms near each other
 
@@ -220,7 +233,11 @@ def _tasks_nowhere(question: str, sources: list[Source], near: Near | None) -> l
     if near is None:
         return []
     tops = [paper_words(s.title, s.abstract) for s in sources[:TOP_CHECKED]]
-    lacking = [p for p in task_phrases(question) if not any(held_near(t, *p) for t in tops) and not near(*p)]
+    lacking = [
+        p
+        for p in task_phrases(question)
+        if not any(any(held_near(t, p[0], task) for t in tops) or near(p[0], task) for task in _same_task(p[1]))
+    ]
     found = _runs_for(question, [t for p in lacking for t in p], extend=True) if lacking else []
     for m in _MODALITIES.finditer(question):  # "text-to-video": the pair as written, not "text and video"
         pair = terms(m.group(1)), terms(m.group(2))
@@ -369,6 +386,10 @@ _MODIFIERS = frozenset(  # adjectives that narrow what is asked but are not it (
         keep_stopwords=True,
     )
 )
+# how a quantity changed, which an abstract gives as a number ("50x improved sample efficiency")
+_CHANGES = frozenset(
+    terms("gain gains improvement improvements boost boosts speedup speedups increase increases", keep_stopwords=True)
+)
 _PAPER_WORDS = frozenset(terms("paper work study article publication", keep_stopwords=True))
 PERCENT = frozenset(terms("percentage percent share fraction proportion ratio", keep_stopwords=True))
 
@@ -394,7 +415,7 @@ def _subject_gaps(
         return [(f"whether its {thing} {'are' if thing.endswith('s') else 'is'} released", "say")], []
     for m in _DETAIL.finditer(question):
         detail = m.group("detail")
-        needed = set(terms(detail)) - {"number"}
+        needed = set(terms(detail)) - _COUNTING  # a parameter count is held by "12 billion parameters"
         if needed <= title:  # "the paper on stacked attention heads": how the question names it, not what it asks
             continue
         if needed <= present:
@@ -416,6 +437,8 @@ def _subject_gaps(
         for t in terms(w)
         if t not in SCAFFOLD and t not in _MODIFIERS and t not in PERCENT and not _NUMBER.fullmatch(w)
     ]
+    # "what sample-efficiency gain", "what parameter count": the efficiency, the parameters
+    stems = [t for t in stems if t not in _CHANGES and t not in _COUNTING] or stems
     stems = stems[-2:]  # "which 3-billion-parameter base model": what is asked is the base model
     if stems:
         weights = {t: idf(t) for t in stems}
@@ -490,6 +513,8 @@ def _names_beyond(
     text = _GLUED.sub(r"\1 ", _URL.sub(" ", source.abstract))  # not "WayneMao" of a GitHub link
     if asked and _named_beside(text, asked, f"{source.title} {question}"):
         return True
+    if asked in _PLACE_KINDS and _place_named(text, f"{source.title} {question}"):
+        return True
     return any(  # names of the paper's own artifacts ("Web-CogBench" of Web-CogReasoner) do not count,
         # nor an abbreviation the abstract spells out ("Chain-of-Thought (CoT)"), nor field-wide ones ("LLMs")
         m.group(0).lower()[:4] not in own
@@ -500,6 +525,24 @@ def _names_beyond(
         if (len(m.group(0)) > 2 or any(c.isdigit() for c in m.group(0)))
         and m.group(0).lower() not in _NOT_NAMES
         and not _ENTITY.fullmatch(m.group(0))
+    )
+
+
+# kinds of place, which an abstract names without the kind: "an intersection in Hangzhou, China"
+_PLACE_KINDS = frozenset(
+    terms("city cities town towns region regions province provinces location locations", keep_stopwords=True)
+)
+_PLACED = re.compile(r"\b(?:in|at|from|near|across)\s+(?:the\s+)?([A-Z][a-z]{2,}(?:\s+[A-Z][a-z]{2,})*)")
+
+
+def _place_named(text: str, known: str) -> bool:
+    """Whether the abstract places its work in a named place ("in Hangzhou") that the question and
+    the title do not name already."""
+    return any(
+        m.group(1).lower() not in known.lower()
+        and m.group(1).lower() not in COMMON_NAMES
+        and m.group(1).lower() not in _CALENDAR
+        for m in _PLACED.finditer(text)
     )
 
 

@@ -31,7 +31,7 @@ METADATA_FIELDS: tuple[tuple[str, re.Pattern[str], str], ...] = (
         "authors",
         re.compile(
             r"\bhow many (?:authors|co-?authors|writers)\b|\bauthors? (?:count|list)\b|\bnumber of authors\b"
-            r"|\bhow many (?:people|researchers) (?:wrote|authored|are behind|are credited|are listed)\b",
+            r"|\bhow many (?:people|researchers) (?:wrote|(?:co-?)?authored|are behind|are credited|are listed)\b",
             re.I,
         ),
         "author count",
@@ -104,7 +104,8 @@ METADATA_FIELDS: tuple[tuple[str, re.Pattern[str], str], ...] = (
 )
 _METADATA_ASK = re.compile(
     r"^\s*(?:how many|when|what|which|who|where|give|list|tell|show)\b|\?\s*$"
-    r"|^\s*(?:the |its )?(?:number of authors|authors?|author count|upvotes?|(?:listing |publication |release )?date"
+    r"|^\s*(?:the |its )?(?:(?:number|count) of (?:authors|co-?authors|upvotes|votes|likes)|authors?|author count"
+    r"|upvotes?|(?:listing |publication |release )?date"
     r"|url|link|doi|venue|organi[sz]ation|affiliations?|arxiv (?:id|categor(?:y|ies)))\b"
     r"|\b(?:url|link|doi|upvotes|authors? count)\s*$",
     re.I,
@@ -204,17 +205,21 @@ _COURTESY_TAIL = re.compile(
 )
 
 
+_HOW_TYPO = re.compile(r"\b(?:who|hoe|hw|hwo)(?= (?:many|much)\b)", re.I)  # "who many authors": how many
+
+
 def core(question: str) -> str:
-    """``question`` without the courtesies around it ("Quick question: ...", "... Thanks!"), as
-    every reading of it expects; the question itself when nothing is left."""
-    text = question
+    """``question`` without the courtesies around it ("Quick question: ...", "... Thanks!") and with
+    "who many" read as "how many", as every reading of it expects; the question itself when nothing
+    is left."""
+    text = _HOW_TYPO.sub("how", question)
     for _ in range(3):  # "Hi, quick question: can you tell me ..."
         stripped = _COURTESY_LEAD.sub("", text, count=1)
         if stripped == text:
             break
         text = stripped
     text = _COURTESY_TAIL.sub("", text)
-    return text if text.strip() else question
+    return text if text.strip() else _HOW_TYPO.sub("how", question)
 
 
 @dataclass(frozen=True)
@@ -394,7 +399,7 @@ _HEAD_STOP = frozenset(
         """took take taken come comes came contain contains contained appear appears receive received
         need needs make makes made ran employ employed get gets yield yields per gave give gives went
         got saw won beat led set put kept held brought began chose drew grew knew left lost met paid
-        said sent spent stood taught told thought wrote help helps helped let lets""",
+        said sent spent stood taught told thought wrote help helps helped let lets happen happens happened""",
         keep_stopwords=True,
     )
 )

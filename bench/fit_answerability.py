@@ -81,7 +81,7 @@ def cross_validate(x: np.ndarray, y: np.ndarray, l2: float, threshold: float, fo
 
 
 # batches written after the first fits, each before any was run
-FRESH_BATCHES = ("h-", "i-", "j-", "k-", "l-", "m-", "n-", "o-", "p-")
+FRESH_BATCHES = ("h-", "i-", "j-", "k-", "l-", "m-", "n-", "o-", "p-", "q-", "r-")
 
 
 def by_batch(data: list[tuple[str, tuple[float, ...], int, float]], l2: float, threshold: float) -> None:

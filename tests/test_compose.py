@@ -91,6 +91,8 @@ def assert_invariants(answer: Answer) -> None:
         # participants of a study are not the listing's authors
         ("How many writers took part in the survey CharacterChat was developed from?", Kind.FACT),
         ("How many writers does CharacterChat have?", Kind.METADATA),
+        ("How many people co-authored LIBERO?", Kind.METADATA),
+        ("Number of upvotes for LIBERO, please.", Kind.METADATA),
     ],
 )
 def test_question_kinds(question: str, kind: Kind):
@@ -110,6 +112,9 @@ def test_question_kinds(question: str, kind: Kind):
         ("Do you know a paper on RL?", "Do you know a paper on RL?"),
         ("Which papers study thank-you notes?", "Which papers study thank-you notes?"),
         ("Thanks", "Thanks"),
+        # the typo every reading would stumble on
+        ("who many authors does LIBERO have?", "how many authors does LIBERO have?"),
+        ("Who made LIBERO?", "Who made LIBERO?"),
     ],
 )
 def test_courtesies_around_a_question_are_not_what_it_asks(question: str, asked: str):
@@ -629,3 +634,47 @@ def test_generated_claim_with_a_focus_term_its_source_lacks_loses_the_citation(b
     assert f"[{n}]" in first
     assert f"[{n}]" not in second  # basketball is in the question and in SkillMimic, not in EvoStruggle
     assert answer.unsupported == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("question", "quantity", "title"),
+    [
+        # a count is a number: "parameter count" is held by "12 billion parameters"
+        ("What parameter count do the YuLan open-source LLMs have?", "12 billion", "YuLan"),
+        # a place kind is answered by the place's name, which abstracts give without the kind
+        (
+            "In which city was the deep Q-learning traffic light controller validated on a real intersection?",
+            "Hangzhou",
+            "Traffic Light Control",
+        ),
+        # "gain" is what the number is, not a word the abstract must hold
+        ("What sample-efficiency gain does MBTL report over multi-task training?", "50x", "Model-Based Transfer"),
+    ],
+)
+def test_a_detail_the_abstract_gives_in_its_own_words_is_answered(
+    bundled: Assistant, question: str, quantity: str, title: str
+):
+    answer = bundled.ask(question)
+    assert_invariants(answer)
+    assert not answer.refused and quantity in answer.text
+    assert cited_titles(answer)[0].startswith(title)
+
+
+@pytest.mark.slow
+def test_co_authored_asks_the_listing_and_a_typo_is_read_as_meant(bundled: Assistant):
+    for question in ("How many people co-authored LIBERO?", "who many authors does LIBERO have?"):
+        answer = bundled.ask(question)
+        assert not answer.refused and "7 authors" in answer.text, question
+        assert cited_titles(answer)[0].startswith("LIBERO")
+
+
+@pytest.mark.slow
+def test_a_task_named_by_its_synonym_is_not_absent(bundled: Assistant):
+    """'video search' is what the abstract calls 'video retrieval'; 'speech forecasting' stays absent."""
+    answer = bundled.ask(
+        "Is there a system that builds step-by-step task structures from web how-to videos "
+        "and uses language models to adapt them to new tasks for zero-shot video search?"
+    )
+    assert not answer.refused
+    assert cited_titles(answer)[0].startswith("Induce, Edit, Retrieve")
