@@ -648,7 +648,7 @@ def _runs_for(question: str, stems: list[str], extend: bool = False) -> list[str
         stem = terms(words[i])
         return bool(stem) and stem[0] not in SCAFFOLD
 
-    picked = [i for i, w in enumerate(words) if terms(w) and terms(w)[0] in stems]
+    picked = [i for i, w in enumerate(words) if any(t in stems for t in terms(w))]  # "fact-checking" for "check"
     if not picked:
         return [" ".join(stems)]
     if extend:

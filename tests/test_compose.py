@@ -595,6 +595,8 @@ def test_names_an_abstract_introduces():
         ("Which papers use self-supervised pretraining for monocular depth estimation?", "monocular depth estimation"),
         # "text-to-image" is in the corpus, "text-to-video" is not (nor is "text and video" the same thing)
         ("Which papers customize text-to-video diffusion models with several user concepts?", "text-to-video"),
+        # the hyphenated word the missing term is part of, not the part alone ("check")
+        ("Are there papers that use retrieval-augmented LLMs for automated fact-checking of claims?", "fact-checking"),
     ],
 )
 def test_topic_no_abstract_covers_is_refused_naming_it(bundled: Assistant, question: str, term: str):
