@@ -212,14 +212,14 @@ def core(question: str) -> str:
     """``question`` without the courtesies around it ("Quick question: ...", "... Thanks!") and with
     "who many" read as "how many", as every reading of it expects; the question itself when nothing
     is left."""
-    text = _HOW_TYPO.sub("how", question)
+    text = meant = _HOW_TYPO.sub("how", question)
     for _ in range(3):  # "Hi, quick question: can you tell me ..."
         stripped = _COURTESY_LEAD.sub("", text, count=1)
         if stripped == text:
             break
         text = stripped
     text = _COURTESY_TAIL.sub("", text)
-    return text if text.strip() else _HOW_TYPO.sub("how", question)
+    return text if text.strip() else meant
 
 
 @dataclass(frozen=True)

@@ -673,7 +673,7 @@ def test_co_authored_asks_the_listing_and_a_typo_is_read_as_meant(bundled: Assis
 
 @pytest.mark.slow
 def test_a_task_named_by_its_synonym_is_not_absent(bundled: Assistant):
-    """'video search' is what the abstract calls 'video retrieval'; 'speech forecasting' stays absent."""
+    """'video search' is what the abstract calls 'video retrieval'."""
     answer = bundled.ask(
         "Is there a system that builds step-by-step task structures from web how-to videos "
         "and uses language models to adapt them to new tasks for zero-shot video search?"
