@@ -37,10 +37,17 @@ class Source:
     similarity: float = 0.0  # best cosine similarity of a chunk of this paper to the question
     keyword_score: float = 0.0  # BM25 score of the paper
     coverage: float = 0.0  # idf-weighted share of the question's terms found in title and abstract
+    named: bool = False  # the question names this paper ("SkillMimic", its title)
 
     @classmethod
     def from_paper(
-        cls, paper: Paper, score: float, similarity: float = 0.0, keyword_score: float = 0.0, coverage: float = 0.0
+        cls,
+        paper: Paper,
+        score: float,
+        similarity: float = 0.0,
+        keyword_score: float = 0.0,
+        coverage: float = 0.0,
+        named: bool = False,
     ) -> Source:
         return cls(
             paper_id=paper.paper_id,
@@ -61,6 +68,7 @@ class Source:
             similarity=similarity,
             keyword_score=keyword_score,
             coverage=coverage,
+            named=named,
         )
 
     def listed(self, name: str) -> Any:

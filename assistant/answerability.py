@@ -670,3 +670,37 @@ def _runs_for(question: str, stems: list[str], extend: bool = False) -> list[str
         else:
             runs.append([i])
     return [" ".join(words[j] for j in run) for run in runs]
+
+
+# Weak retrieval (cosine and coverage both below their minimums) is refused unless the absent-topic
+# model (ABSENT_WEIGHTS) finds the question more likely covered than not: "which paper has a
+# computer pick up a human's commands for rearranging coloured blocks" scores 0.40 on the paper it
+# describes. Below WEAK_FLOOR the model is not asked.
+WEAK_ABSENT_THRESHOLD = 0.5
+WEAK_FLOOR = 0.3
+METADATA_MIN_SIMILARITY = 0.3  # a listing question about a paper it does not name needs retrieval this sure
+
+
+def verdict(
+    question: Reading,
+    sources: list[Source],
+    idf: Callable[[str], float],
+    near: Near | None,
+    min_similarity: float,
+    min_coverage: float,
+) -> tuple[Gap, ...] | Focus:
+    """The extractive reader's decision: the gap that makes weak retrieval a refusal, or what the
+    top abstracts hold of the question (``assess``)."""
+    text, top = question.text, sources[0]
+    weak = top.similarity < min_similarity and top.coverage < min_coverage
+    if weak and named_sources(text, sources, idf):  # a paper named by name is found, however few words match
+        weak = False
+    if weak and covered(text, top):  # the top paper holds what is asked: the scores run low in a small library
+        weak = False
+    if weak and top.similarity >= WEAK_FLOOR and absent_probability(text, sources, idf) < WEAK_ABSENT_THRESHOLD:
+        weak = False  # a description in the user's own words scores low, yet the absent-topic model finds it covered
+    if weak and question.kind is Kind.METADATA:  # "how many upvotes" shares few words with any abstract
+        weak = top.similarity < METADATA_MIN_SIMILARITY
+    if weak:
+        return (Gap(absent_phrase(text, sources, idf)),)
+    return assess(text, question, sources, idf, near)

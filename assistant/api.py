@@ -247,13 +247,12 @@ class Assistant:
             backend=backend,
             fallback=fallback,
             support=search.support,
-            idf=search.keyword.idf,
-            near=search.near,
             refusal=load("refusal", self.config.prompts_dir),
             nothing=_nothing_matches(filters, described),
             closest=load("closest", self.config.prompts_dir),
-            min_similarity=self.config.min_similarity,
-            min_coverage=self.config.min_coverage,
+            idf=search.keyword.idf,
+            near=search.near,
+            floor=self.config.answer_floor,
             min_support=self.config.min_support,
         )
 
@@ -324,7 +323,7 @@ class Assistant:
             k = max(self.config.top_k, self.config.list_top_k)  # a list must see every paper that matches
         parts = reading.parts if reading.kind is Kind.COMPARE else ()
         engine = self._engine(snapshot, writer, fallback, k, filters, described, parts)
-        for item in engine.stream(searched):
+        for item in engine.stream(reading):
             if isinstance(item, Answer):
                 rewritten = standalone if standalone != question else None
                 item = replace(item, question=question, standalone_question=rewritten, filters=described)

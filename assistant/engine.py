@@ -1,4 +1,4 @@
-"""The LlamaIndex query engine: retrieve papers, let the backend write, check the citations."""
+"""The LlamaIndex query engine: retrieve papers, let the backend decide and write, check the citations."""
 
 from __future__ import annotations
 
@@ -11,38 +11,29 @@ from llama_index.core.query_engine import CustomQueryEngine
 from llama_index.core.retrievers import BaseRetriever
 
 from assistant.answer import Answer, Citation, Source
-from assistant.answerability import Focus, Gap, absent_phrase, absent_probability, assess, covered, named_sources
+from assistant.answerability import Focus, Gap, assess
 from assistant.backends.base import AnswerBackend, BackendError
 from assistant.citations import check_citations
-from assistant.questions import Kind, Reading, answer_marks, read
+from assistant.questions import Question, Reading, answer_marks, read
 from assistant.retrieve import node_to_source, source_to_node
 
 CLOSEST_SHOWN = 3
-METADATA_MIN_SIMILARITY = 0.3  # a listing question about a paper it does not name needs retrieval this sure
-# Weak retrieval (cosine and coverage both below their minimums) is refused unless the absent-topic
-# model (answerability.ABSENT_WEIGHTS) finds the question more likely covered than not: "which paper
-# has a computer pick up a human's commands for rearranging coloured blocks" scores 0.40 on the
-# paper it describes. Below WEAK_FLOOR the model is not asked. On the tuning part this answered 4 of
-# the 10 answerable questions refused and refused as many unanswerable ones as before.
-WEAK_ABSENT_THRESHOLD = 0.5
-WEAK_FLOOR = 0.3
 
 
 class CitedQueryEngine(CustomQueryEngine):
-    """Retrieve; refuse when retrieval is weak; else stream the backend's answer and keep only
-    the citations the cited abstracts support."""
+    """Retrieve; refuse only when nothing retrieved is usable; let the backend decide and write;
+    keep only the citations the cited abstracts support."""
 
     retriever: BaseRetriever
     backend: Any  # AnswerBackend (Any keeps pydantic from validating the ABC)
     fallback: Any = None  # AnswerBackend used when `backend` fails, if configured
     support: Any  # citations.Support: (claim, source) -> (score, quote)
-    idf: Any  # term -> inverse document frequency in the corpus
-    near: Any = None  # (term, term) -> whether some indexed paper holds them together (HybridSearch.near)
     refusal: str  # "The indexed abstracts do not answer this question."
     nothing: str | None = None  # what to say when filters leave no paper: "No indexed paper matches ..."
     closest: str  # "The closest papers are: {titles}."
-    min_similarity: float
-    min_coverage: float
+    idf: Any  # term -> inverse document frequency in the corpus
+    near: Any = None  # (term, term) -> whether some indexed paper holds them together (HybridSearch.near)
+    floor: float  # below this cosine of the best paper nothing retrieved is usable
     min_support: float
 
     def custom_query(self, query_str: str) -> Response:
@@ -50,61 +41,40 @@ class CitedQueryEngine(CustomQueryEngine):
         nodes = [source_to_node(s) for s in answer.sources]
         return Response(response=answer.text, source_nodes=nodes, metadata={"answer": answer})
 
-    def answer(self, question: str) -> Answer:
+    def answer(self, question: str | Question) -> Answer:
         """The whole answer at once."""
         *_, last = self.stream(question)
         assert isinstance(last, Answer)
         return last
 
-    def stream(self, question: str) -> Iterator[str | Answer]:
+    def stream(self, question: str | Question) -> Iterator[str | Answer]:
         """Yield text as the backend writes it, then the checked Answer."""
-        sources = [node_to_source(n) for n in self.retriever.retrieve(question)]
+        asked = read(question) if isinstance(question, str) else question
+        sources = [node_to_source(n) for n in self.retriever.retrieve(asked.text)]
         top = sources[0] if sources else None
-        confidence = max(top.similarity, top.coverage) if top else 0.0
         backend: AnswerBackend = self.backend
-        reading = read(question)
         base: dict[str, Any] = {
-            "question": question,
+            "question": asked.text,
             "sources": sources,
-            "confidence": confidence,
-            "kind": reading.kind.value,
+            "confidence": top.similarity if top else 0.0,
+            "kind": asked.kind.value,
         }
-        if top is None:
-            text = self.nothing or self.refusal
+        if top is None or (top.similarity < self.floor and not top.named):  # nothing usable, for any reader
+            text = self.nothing if top is None and self.nothing else self._refusal(sources)
             yield text
             yield Answer(text=text, refused=True, backend=backend.name, **base)
             return
-        weak = top.similarity < self.min_similarity and top.coverage < self.min_coverage
-        if weak and named_sources(
-            question, sources, self.idf
-        ):  # a paper named by name is found, however few words match
-            weak = False
-        if weak and covered(question, top):  # the top paper holds what is asked: the scores run low in a small library
-            weak = False
-        if (
-            weak
-            and top.similarity >= WEAK_FLOOR
-            and absent_probability(question, sources, self.idf) < WEAK_ABSENT_THRESHOLD
-        ):  # a description in the user's own words scores low, yet the absent-topic model finds it covered
-            weak = False
-        if weak and reading.kind is Kind.METADATA:  # "how many upvotes" shares few words with any abstract
-            weak = top.similarity < METADATA_MIN_SIMILARITY
-        if weak:
-            answer = self._gap_answer((Gap(absent_phrase(question, sources, self.idf)),), sources, backend.name, base)
-            yield answer.text
-            yield answer
-            return
-        focus = assess(question, reading, sources, self.idf, self.near)
-        if not focus.answered:
-            answer = self._gap_answer(focus.gaps, sources, backend.name, base)
+        verdict = backend.judge(asked, sources)
+        if verdict is not None and verdict.gaps and not verdict.answered:
+            answer = self._gap_answer(verdict.gaps, sources, backend.name, base)
             yield answer.text
             yield answer
             return
         pieces: list[str] = []
         notice = None
         try:
-            sent, notice = backend.fit(question, sources)  # an LLM reads only the sources that fit its window
-            for piece in backend.stream(question, sent):
+            sent, notice = backend.fit(asked, sources)  # an LLM reads only the sources that fit its window
+            for piece in backend.stream(asked, sent):
                 pieces.append(piece)
                 yield piece
         except BackendError as exc:
@@ -112,27 +82,33 @@ class CitedQueryEngine(CustomQueryEngine):
                 raise
             notice = f"{exc} Answered with the {self.fallback.name} backend instead."
             backend = self.fallback
-            pieces = [backend.write(question, sources)]
+            pieces = [backend.write(asked, sources)]
             yield "\n\n" + pieces[0]
         text = backend.scrub("".join(pieces)).strip()
+        focus = (
+            verdict.focus
+            if verdict is not None and verdict.focus
+            else assess(asked.text, asked, sources, self.idf, self.near)
+        )
         checked = check_citations(text, sources, self._focused_support(focus), self.min_support)
         if text.startswith(self.refusal) or not checked.citations:
             text = self._refusal(sources)
             yield Answer(text=text, refused=True, backend=backend.name, notice=notice, **base)
             return
-        text, citations = checked.text, _marked(checked.citations, question, reading)
-        if focus.gaps:  # a question in several parts: the parts the abstracts do not answer, named
-            said = " ".join(g.sentence(sources) for g in focus.gaps)
+        text, citations = checked.text, _marked(checked.citations, asked.text, asked)
+        gaps = verdict.gaps if verdict is not None else ()
+        if gaps:  # a question in several parts: the parts the abstracts do not answer, named
+            said = " ".join(g.sentence(sources) for g in gaps)
             yield "\n" + said
             text = f"{text}\n{said}"
-            citations = _with_gap_citations(citations, focus.gaps, sources)
+            citations = _with_gap_citations(citations, gaps, sources)
         yield Answer(
             text=text,
             citations=citations,
             unsupported=checked.unsupported,
             backend=backend.name,
             notice=notice,
-            gaps=tuple(g.what for g in focus.gaps),
+            gaps=tuple(g.what for g in gaps),
             **base,
         )
 
@@ -143,8 +119,7 @@ class CitedQueryEngine(CustomQueryEngine):
         def support(claim: str, source: Source) -> tuple[float, str]:
             if not focus.supported(claim, source):
                 return 0.0, ""
-            score, quote = self.support(claim, source)
-            return score, quote
+            return self.support(claim, source)
 
         return support
 

@@ -8,7 +8,7 @@ use it, so every backend sees the question the same way.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from index.text import STOPWORDS, terms
@@ -223,9 +223,11 @@ def core(question: str) -> str:
 
 
 @dataclass(frozen=True)
-class Reading:
-    """What ``read(question)`` found in a question."""
+class Question:
+    """A question, read once: its text as searched (courtesies and filters taken out) and what it
+    asks. Retrieval, the answerability decision and every backend receive this one object."""
 
+    text: str
     kind: Kind
     fields: tuple[str, ...] = ()  # listing fields asked, for METADATA
     numeric: bool = False  # a quantity is asked for
@@ -233,31 +235,38 @@ class Reading:
     parts: tuple[str, ...] = ()  # for COMPARE: the phrases that each name a paper
 
 
-def read(question: str) -> Reading:
-    """Classify ``question``; the first matching rule wins, in the order below."""
+Reading = Question
+
+
+def read(question: str) -> Question:
+    """Read ``question`` once: its kind, by the first matching rule below."""
+    return replace(_read(question), text=question)
+
+
+def _read(question: str) -> Question:
     fields = tuple(name for name, pattern, _ in METADATA_FIELDS if pattern.search(question))
     numeric = bool(_NUMERIC.search(question)) and not _ASKS_NAME.search(question)  # "what is the score called"
     if fields and _METADATA_ASK.search(question) and not _about_the_work(question, fields):
-        return Reading(Kind.METADATA, fields=fields)
+        return Question("", Kind.METADATA, fields=fields)
     if numeric:
-        return Reading(Kind.FACT, numeric=True)
+        return Question("", Kind.FACT, numeric=True)
     if _COMPARED_WITH.search(question):  # "which dataset was used to compare A with B": asks for the dataset
-        return Reading(Kind.FACT)
+        return Question("", Kind.FACT)
     if _COMPARE.search(question) or _BOTH.search(question):
         if _ASKS_THING.search(question) and not (_WHICH.search(question) or _WHICH_ONE.search(question)):
-            return Reading(Kind.FACT)  # "what is the latency of A compared with B", "... with whose theory?"
-        return Reading(Kind.COMPARE, parts=compare_parts(question))
+            return Question("", Kind.FACT)  # "what is the latency of A compared with B", "... with whose theory?"
+        return Question("", Kind.COMPARE, parts=compare_parts(question))
     if _WHICH_ONE.search(question):
-        return Reading(Kind.WHICH, single=True)
+        return Question("", Kind.WHICH, single=True)
     if _WHICH.search(question) and not _WHICH_COUNT.search(question):
-        return Reading(Kind.WHICH)
+        return Question("", Kind.WHICH)
     if _SUMMARY.search(question):
-        return Reading(Kind.SUMMARY)
+        return Question("", Kind.SUMMARY)
     if _FACT.search(question) or _WHICH_COUNT.search(question):
-        return Reading(Kind.FACT)
+        return Question("", Kind.FACT)
     if _DEFINITION.search(question):
-        return Reading(Kind.SUMMARY)
-    return Reading(Kind.OTHER)
+        return Question("", Kind.SUMMARY)
+    return Question("", Kind.OTHER)
 
 
 def _about_the_work(question: str, fields: tuple[str, ...]) -> bool:

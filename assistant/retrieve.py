@@ -135,6 +135,7 @@ class HybridSearch:
                 similarity.get(pid, 0.0),
                 keyword(pid),
                 float(coverage[row]) if (row := self.keyword.row(pid)) is not None else 0.0,
+                pid in named,
             )
             for pid in best
         ]

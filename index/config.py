@@ -182,10 +182,17 @@ class Config(BaseModel):
         0.5, description="A cited sentence must share this much with the cited abstract (lexical or cosine)."
     )
     min_similarity: float = Field(
-        0.43, description="Refuse when the top paper's cosine similarity is below this and..."
+        0.43, description="Extractive backend: refuse when the top paper's cosine similarity is below this and..."
     )
     min_coverage: float = Field(
         0.45, description="...its title and abstract hold less than this idf-weighted share of the question's terms."
+    )
+    answer_floor: float = Field(
+        0.15,
+        ge=0,
+        le=1,
+        description="Below this cosine similarity of the best paper nothing retrieved is usable, and every "
+        "backend's answer is a refusal naming the closest papers; above it the backend decides.",
     )
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
     auto_filters: bool = Field(

@@ -226,7 +226,7 @@ def _export(model_path: Path, out: Path, attention: str | None = None) -> None:
             return torch.nn.functional.normalize(pooled, dim=-1)
 
     try:
-        extra = {"attn_implementation": attention} if attention else {}
+        extra: dict[str, Any] = {"attn_implementation": attention} if attention else {}
         model = Pooled(AutoModel.from_pretrained(str(model_path), **extra).eval())
     except Exception as exc:
         raise EmbeddingError(f"could not load embedding model from {model_path}: {exc}") from exc

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -22,8 +23,17 @@ REPLY = "The first source reports this result [1]."
 class StandIn:
     """An OpenAI-compatible chat server on 127.0.0.1; use as a context manager."""
 
-    def __init__(self, delay: float = 1.0, reply: str = REPLY, hold_until: int = 0, hold_timeout: float = 30.0):
-        self.delay, self.reply = delay, reply
+    def __init__(
+        self,
+        delay: float = 1.0,
+        reply: str | Callable[[dict[str, Any]], str] = REPLY,
+        hold_until: int = 0,
+        hold_timeout: float = 30.0,
+        n_ctx: int | None = None,
+    ):
+        self.delay, self._reply = delay, reply
+        self.n_ctx = n_ctx  # served context, reported at /props as llama.cpp does; longer requests get HTTP 400
+        self.rejected = 0
         self.hold_until, self.hold_timeout = hold_until, hold_timeout
         self.requests: list[dict[str, Any]] = []
         self.in_flight = self.max_in_flight = 0
@@ -49,6 +59,9 @@ class StandIn:
         self._server.shutdown()
         self._server.server_close()
 
+    def reply_to(self, body: dict[str, Any]) -> str:
+        return self._reply(body) if callable(self._reply) else self._reply
+
     def arrived(self, body: dict[str, Any]) -> None:
         with self._changed:
             self.requests.append(body)
@@ -68,20 +81,32 @@ class StandIn:
         standin = self
 
         class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+                if self.path.rstrip("/") != "/props" or standin.n_ctx is None:
+                    self.send_error(404)
+                    return
+                self._json(200, {"default_generation_settings": {"n_ctx": standin.n_ctx}, "total_slots": 1})
+
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 if self.path.rstrip("/") != "/v1/chat/completions":
                     self.send_error(404)
+                    return
+                if standin.n_ctx is not None and tokens(body) > standin.n_ctx:
+                    standin.rejected += 1
+                    message = f"the request exceeds the available context size ({standin.n_ctx} tokens)"
+                    self._json(400, {"error": {"code": 400, "message": message, "type": "exceed_context_size_error"}})
                     return
                 standin.arrived(body)
                 self.pending = True
                 try:
                     time.sleep(standin.delay)
                     model = body.get("model", "stand-in")
+                    reply = standin.reply_to(body)
                     if body.get("stream"):
-                        self._stream(model)
+                        self._stream(model, reply)
                     else:
-                        self._complete(model)
+                        self._complete(model, reply)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up waiting (its timeout): nobody is left to answer
                 finally:
@@ -92,12 +117,20 @@ class StandIn:
                     self.pending = False
                     standin.answered()
 
-            def _stream(self, model: str) -> None:
+            def _json(self, status: int, payload: dict[str, Any]) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _stream(self, model: str, reply: str) -> None:
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Cache-Control", "no-cache")
                 self.end_headers()
-                words = standin.reply.split(" ")
+                words = reply.split(" ")
                 deltas = [{"role": "assistant", "content": ""}] + [
                     {"content": w if i == 0 else " " + w} for i, w in enumerate(words)
                 ]
@@ -111,7 +144,7 @@ class StandIn:
                 self.wfile.write(f"data: {json.dumps(payload)}\n\n".encode())
                 self.wfile.flush()
 
-            def _complete(self, model: str) -> None:
+            def _complete(self, model: str, reply: str) -> None:
                 payload = {
                     "id": "chatcmpl-standin",
                     "object": "chat.completion",
@@ -120,7 +153,7 @@ class StandIn:
                     "choices": [
                         {
                             "index": 0,
-                            "message": {"role": "assistant", "content": standin.reply, "refusal": None},
+                            "message": {"role": "assistant", "content": reply, "refusal": None},
                             "logprobs": None,
                             "finish_reason": "stop",
                         }
@@ -139,6 +172,13 @@ class StandIn:
                 pass
 
         return Handler
+
+
+def tokens(body: dict[str, Any]) -> int:
+    """Tokens a request takes in a llama.cpp-like server: its messages at four characters a token
+    (the bundled abstracts run 4.3-5.4 in real tokenizers), and the answer it may write."""
+    chars = sum(len(m.get("content", "")) for m in body.get("messages", []))
+    return chars // 4 + int(body.get("max_tokens") or 0)
 
 
 def _chunk(model: str, delta: dict[str, Any], finish_reason: str | None) -> dict[str, Any]:

@@ -15,9 +15,10 @@ from assistant import BackendError, Config
 from assistant.answer import Source
 from assistant.backends.generative import CHARS_PER_TOKEN, MIN_ABSTRACT_CHARS
 from assistant.backends.openai_backend import OpenAIBackend
-from tests.openai_standin import StandIn
+from assistant.questions import read
+from tests.openai_standin import REPLY, StandIn
 
-QUESTION = "What do these papers find about long-context retrieval?"
+QUESTION = read("What do these papers find about long-context retrieval?")
 SENTENCE = "We study retrieval over long contexts and report gains of 4.5 points on five benchmarks. "
 
 
@@ -84,7 +85,7 @@ def test_the_server_receives_the_fitted_prompt():
     with StandIn(delay=0) as standin:
         model = backend(window=1024, max_tokens=256, url=standin.url)
         text = "".join(model.stream(QUESTION, ranked_sources(5)))
-    assert text == standin.reply
+    assert text == REPLY
     (request,) = standin.requests
     assert estimated_request_tokens(request["messages"]) + request["max_tokens"] <= 1024
     assert "[1] Paper 1 on long contexts" in request["messages"][1]["content"]

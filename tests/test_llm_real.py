@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from assistant import Answer, Assistant, BackendError, Config
+from assistant.questions import read
 from tests.helpers import (
     REFUSALS,
     SMALL,
@@ -119,10 +120,10 @@ def test_llama_cpp_prompt_fits_a_small_context_window(bundled, tiny_model):
                                                "llm_context_window": 1024, "llm_max_tokens": 128})  # fmt: skip
     model = LlamaCppBackend(config)
     sources = bundled.retrieve(QUESTION, k=5)
-    prompt = model.llm.tokenize(_chatml(model.messages(QUESTION, sources)).encode(), add_bos=False, special=True)
+    prompt = model.llm.tokenize(_chatml(model.messages(read(QUESTION), sources)).encode(), add_bos=False, special=True)
     assert len(prompt) > 1024  # five abstracts do not fit this model's 1,024 tokens (2.4 characters a token)
-    kept, notice = model.fit(QUESTION, sources)
-    fitted = model.llm.tokenize(_chatml(model.messages(QUESTION, kept)).encode(), add_bos=False, special=True)
+    kept, notice = model.fit(read(QUESTION), sources)
+    fitted = model.llm.tokenize(_chatml(model.messages(read(QUESTION), kept)).encode(), add_bos=False, special=True)
     assert len(fitted) + 128 <= 1024
     assert [s.paper_id for s in kept] == [s.paper_id for s in sources[: len(kept)]]
     assert len(kept) < 5 and notice and "1,024-token context window" in notice
@@ -259,8 +260,8 @@ def test_smollm2_reads_the_prompt_through_its_own_chat_template(small_index, smo
         return complete(*args, **kwargs)
 
     monkeypatch.setattr(backend.llm, "create_completion", recorded)
-    question = WHICH[0]
-    sources = Assistant(small_index).retrieve(question, k=2)
+    question = read(WHICH[0])
+    sources = Assistant(small_index).retrieve(question.text, k=2)
     messages = backend.messages(question, sources)
     reply = "".join(backend.stream(question, sources))
     expected = jinja2.Template(template).render(messages=messages, add_generation_prompt=True)

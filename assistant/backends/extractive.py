@@ -20,11 +20,30 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 from assistant.answer import Source
-from assistant.answerability import PERCENT, PROPER, RELEASE_ASKED, SCAFFOLD, counted, named_sources, venue_sentence
-from assistant.backends.base import AnswerBackend
+from assistant.answerability import (
+    PERCENT,
+    PROPER,
+    RELEASE_ASKED,
+    SCAFFOLD,
+    Near,
+    counted,
+    named_sources,
+    venue_sentence,
+    verdict,
+)
+from assistant.backends.base import AnswerBackend, Verdict
 from assistant.citations import defuse, titled
 from assistant.names import short_name, spelled_before
-from assistant.questions import Kind, Reading, asked_head, asks_name, compare_parts, described, question_parts, read
+from assistant.questions import (
+    Kind,
+    Question,
+    Reading,
+    asked_head,
+    asks_name,
+    compare_parts,
+    described,
+    question_parts,
+)
 from assistant.roles import Role, availability, contribution, headline_result, roles
 from index.config import Config
 from index.text import sentences, terms
@@ -65,26 +84,35 @@ class ExtractiveBackend(AnswerBackend):
 
     name = "extractive"
 
-    def __init__(self, config: Config, idf: Callable[[str], float]):
+    def __init__(self, config: Config, idf: Callable[[str], float], near: Near | None = None):
         from prompts import load
 
         self.config = config
         self.idf = idf
+        self.near = near
         self.refusal = load("refusal", config.prompts_dir)
 
-    def stream(self, question: str, sources: list[Source]) -> Iterator[str]:
+    def judge(self, question: Question, sources: list[Source]) -> Verdict | None:
+        """What of ``question`` the sources do not answer (``answerability.verdict``): weak
+        retrieval that no paper behind it explains, a topic no top abstract holds, a detail the
+        paper asked about does not report."""
+        found = verdict(question, sources, self.idf, self.near, self.config.min_similarity, self.config.min_coverage)
+        if isinstance(found, tuple):
+            return Verdict(gaps=found)
+        return Verdict(gaps=found.gaps, answered=found.answered, focus=found)
+
+    def stream(self, question: Question, sources: list[Source]) -> Iterator[str]:
         """One piece per paragraph, or the refusal wording."""
-        parts = self._compose(question, sources)
+        parts = self._compose(question.text, question, sources)
         if not parts:
             yield self.refusal
             return
         for i, part in enumerate(parts):
             yield part if i == 0 else "\n" + part
 
-    def _compose(self, question: str, sources: list[Source]) -> list[str]:
+    def _compose(self, question: str, reading: Question, sources: list[Source]) -> list[str]:
         if not sources:
             return []
-        reading = read(question)
         if reading.kind is Kind.METADATA:
             return _metadata_answer(reading, question, sources, self.idf)
         weights = {t: self.idf(t) for t in set(terms(question)) if t not in SCAFFOLD}

@@ -20,6 +20,7 @@ from typing import NamedTuple
 from assistant.answer import Source, Turn
 from assistant.backends.base import AnswerBackend, BackendError
 from assistant.citations import defuse
+from assistant.questions import Question
 from index.config import Config
 
 MAX_SENTENCES = 6
@@ -108,9 +109,9 @@ class GenerativeBackend(AnswerBackend):
         conservative estimate: a few characters a token fewer than English text usually has."""
         return math.ceil(len(text) / CHARS_PER_TOKEN)
 
-    def messages(self, question: str, sources: list[Source]) -> list[dict[str, str]]:
+    def messages(self, question: Question, sources: list[Source]) -> list[dict[str, str]]:
         system = self.system_prompt.format(refusal=self.refusal, max_sentences=MAX_SENTENCES)
-        user = self.sources_prompt.format(sources=format_sources(sources), question=question)
+        user = self.sources_prompt.format(sources=format_sources(sources), question=question.text)
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
     def scrub(self, text: str) -> str:
@@ -122,7 +123,7 @@ class GenerativeBackend(AnswerBackend):
         kept = [line for line in lines if not any(rule in _words(line) for rule in rules)]
         return "\n".join(kept) if len(kept) < len(lines) else text
 
-    def fit(self, question: str, sources: list[Source]) -> Fitted:
+    def fit(self, question: Question, sources: list[Source]) -> Fitted:
         """The sources that fit the context window beside the instructions, the question and an
         answer of ``llm_max_tokens``. The lowest-ranked are left out while even their shortest
         form does not fit, then the kept ones are shortened, lowest-ranked first."""
@@ -143,7 +144,7 @@ class GenerativeBackend(AnswerBackend):
         shortened = sum(k.abstract != s.abstract for k, s in zip(kept, sources))
         return Fitted(kept, self._notice(len(sources) - keep, shortened, len(sources)))
 
-    def _budget(self, question: str) -> int:
+    def _budget(self, question: Question) -> int:
         """Tokens left for the sources once everything else in the request is counted."""
         empty = self.messages(question, [])
         fixed = sum(self.count_tokens(m["content"]) for m in empty) + TEMPLATE_TOKENS
@@ -184,7 +185,7 @@ class GenerativeBackend(AnswerBackend):
             "raise llm_context_window if the model can read more."
         )
 
-    def stream(self, question: str, sources: list[Source]) -> Iterator[str]:
+    def stream(self, question: Question, sources: list[Source]) -> Iterator[str]:
         """Yield the answer from the sources that fit the model's context (see ``fit``)."""
         wrote = False
         messages = self.messages(question, self.fit(question, sources).sources)
@@ -192,7 +193,11 @@ class GenerativeBackend(AnswerBackend):
             wrote = True
             yield piece
         if not wrote:
-            raise BackendError(f"the LLM at {self.where} returned an empty reply; check the model and its server log")
+            raise BackendError(
+                f"the LLM at {self.where} returned an empty reply, as a server does for a request over its "
+                f"context window; set llm_context_window to the server's context size (now {self.context_window} "
+                "tokens), or check the model and its server log"
+            )
 
     def _generate(self, messages: list[dict[str, str]], max_tokens: int) -> Iterator[str]:
         """The pieces of ``_chat``, written by a worker thread that holds one of the backend's

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from functools import cached_property
 from typing import Any
 
 from assistant.backends.base import BackendError
@@ -16,6 +17,30 @@ from index.config import Config, redact_url
 DEFAULT_MODEL = "gpt-4o-mini"
 OPENAI_CONTEXT_WINDOW = 128_000  # what the OpenAI API's chat models read, unless llm_context_window says otherwise
 LOCAL_KEY = "not-needed"  # local servers ignore the key, but the client insists on one
+PROBE_TIMEOUT = 3.0  # seconds to wait for a server to say its context window
+
+
+def _context_in(reply: Any, model: str) -> int | None:
+    """The served context window in a ``/v1/models``, ``/props`` or ``/api/show`` reply."""
+    if not isinstance(reply, dict):
+        return None
+    for entry in reply.get("data") or []:  # vLLM: {"data": [{"id": ..., "max_model_len": 8192}]}
+        if isinstance(entry, dict) and entry.get("max_model_len") and entry.get("id") in (model, None):
+            return int(entry["max_model_len"])
+    settings = reply.get("default_generation_settings")  # llama.cpp: {"n_ctx": ...} or inside the settings
+    n_ctx = reply.get("n_ctx") or (settings.get("n_ctx") if isinstance(settings, dict) else None)
+    if n_ctx:
+        return int(n_ctx)
+    parameters = str(reply.get("parameters") or "")  # Ollama: "num_ctx 8192" in the Modelfile parameters
+    for line in parameters.splitlines():
+        key, _, value = line.partition(" ")
+        if key == "num_ctx" and value.strip().isdigit():
+            return int(value)
+    info = reply.get("model_info")
+    if isinstance(info, dict):
+        lengths = [int(v) for k, v in info.items() if k.endswith(".context_length") and isinstance(v, int)]
+        return min(lengths) if lengths else None
+    return None
 
 
 class OpenAIBackend(GenerativeBackend):
@@ -54,11 +79,37 @@ class OpenAIBackend(GenerativeBackend):
 
     @property
     def context_window(self) -> int:
-        """``llm_context_window``; for the OpenAI API itself (no base URL), 128k unless it was set.
-        A local server's context is its own setting (Ollama: num_ctx), which the API cannot read."""
-        if self.config.llm_base_url is None and "llm_context_window" not in self.config.model_fields_set:
+        """``llm_context_window`` when it was set; else what the server says it serves (see
+        ``served_context``); for the OpenAI API itself 128k; else the setting's default."""
+        if "llm_context_window" in self.config.model_fields_set:
+            return self.config.llm_context_window
+        if self.config.llm_base_url is None:
             return OPENAI_CONTEXT_WINDOW
-        return self.config.llm_context_window
+        return self.served_context or self.config.llm_context_window
+
+    @cached_property
+    def served_context(self) -> int | None:
+        """The context window the server reports, asked once: vLLM's ``max_model_len`` in
+        ``/v1/models``, llama.cpp's ``n_ctx`` in ``/props``, Ollama's ``num_ctx`` (else the model's
+        ``context_length``) in ``/api/show``; None when it reports none."""
+        import httpx
+
+        base = str(self.client.base_url).rstrip("/")
+        root = base.removesuffix("/v1")
+        probes: list[tuple[str, str, dict[str, Any] | None]] = [
+            ("GET", f"{base}/models", None),
+            ("GET", f"{root}/props", None),
+            ("POST", f"{root}/api/show", {"model": self.model}),
+        ]
+        for method, url, body in probes:
+            try:
+                reply = httpx.request(method, url, json=body, timeout=PROBE_TIMEOUT)
+                found = _context_in(reply.json(), self.model) if reply.status_code == 200 else None
+            except (httpx.HTTPError, ValueError):
+                found = None
+            if found:
+                return found
+        return None
 
     def _chat(self, messages: list[dict[str, str]], max_tokens: int) -> Iterator[str]:
         openai = self._openai
@@ -95,6 +146,13 @@ class OpenAIBackend(GenerativeBackend):
             raise BackendError(
                 f"the LLM server at {self.where} does not know the model {self.model!r}; check --model"
             ) from None
+        except openai.BadRequestError as exc:
+            if "context" in str(exc).lower():
+                raise BackendError(
+                    f"the LLM server at {self.where} rejected a request longer than its context window; set "
+                    f"llm_context_window to the server's context size (now {self.context_window} tokens)"
+                ) from None
+            raise BackendError(f"the LLM server at {self.where} answered HTTP 400; check its log") from None
         except openai.APIStatusError as exc:
             raise BackendError(
                 f"the LLM server at {self.where} answered HTTP {exc.status_code}; check its log"
