@@ -1,33 +1,34 @@
-"""Can the retrieved abstracts answer this question? One check for every backend.
+"""What of a question the retrieved abstracts hold: the extractive reader's decision, and the
+check every backend's cited sentences pass.
 
 A question's *focus terms* are what an answer must be about: the benchmarks, datasets, metrics,
 quantities, methods and paper names it mentions, as opposed to its scaffolding ("which papers",
-"what does ... report"). Three outcomes:
+"what does ... report"). The extractive reader (``verdict``) has three outcomes:
 
-- a focus term that no top abstract mentions: the question is refused in words that name it
-  ("None of the indexed abstracts mention weather forecasting."); so is a proper name no paper
-  has ("Swahili"), a task no indexed paper holds as a phrase ("face recognition", though papers
-  say "speech recognition" and "in the face of") and a modality pair no abstract holds as written
-  ("text-to-video");
+- the question's topic is not in the top abstracts (``assistant.judge``, a calibrated model): it
+  is refused, naming the topic when the question has words for it ("None of the indexed abstracts
+  mention gait recognition.") and the closest papers either way;
 - the question names a paper (or describes one) and asks for a detail its abstract does not hold:
   it is said of that paper ("The abstract of <title> [1] does not report its batch size.");
-- otherwise the question can be answered, and a generated sentence that carries a focus term the
-  abstract it cites does not hold loses that citation (``Focus.supported``).
+- otherwise the question is answered.
+
+For every backend, a written sentence that carries a focus term the abstract it cites does not
+hold loses that citation (``Focus.supported``).
 """
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Callable, Sequence, Set
+from collections.abc import Callable, Set
 from dataclasses import dataclass
-from functools import lru_cache
 
+from assistant import judge
 from assistant.answer import Source
 from assistant.citations import titled
 from assistant.names import mentions, rare_by, spelled_out
 from assistant.questions import COMMON_NAMES, Kind, Reading, asked_head, field_label, wh_word
 from assistant.roles import availability
+from index.keyword import KeywordIndex
 from index.text import STOPWORDS, sentences, terms
 
 # the words of a question that say how it asks, not what it asks about
@@ -89,7 +90,6 @@ _METRIC = frozenset(
 )
 
 FOCUS_IDF = 2.2  # a content term this rare (idf) or rarer is a focus term
-TOP_CHECKED = 5  # abstracts read for the focus terms
 
 
 def phrase_in(phrase: str, text: str) -> bool:
@@ -175,83 +175,8 @@ def _source_text(source: Source) -> str:
     return f"{source.title}\n{source.listing()}\n{source.abstract}"
 
 
-# the nouns that name a task: "face recognition", "depth estimation", "code review", "fluid dynamics"
-TASK_NOUNS = frozenset(
-    """recognition estimation detection tracking generation classification prediction search review dynamics
-    segmentation translation synthesis retrieval forecasting summarization summarisation parsing captioning
-    localization localisation reconstruction answering completion conversion diagnosis planning navigation
-    dispatching screening verification clustering compression""".split()
-)
-# task nouns that name the same task: "video search" is "video retrieval"
-_TASK_SYNONYMS = tuple(
-    frozenset(terms(words))
-    for words in ("search retrieval", "generation synthesis", "prediction forecasting", "summarization summary")
-)
-
-
-def _same_task(task: str) -> list[str]:
-    """``task`` (a stem) and the stems of the nouns that name the same task."""
-    return [task, *(t for group in _TASK_SYNONYMS if task in group for t in group if t != task)]
-
-
-NEAR_WINDOW = 3  # words apart at most, in either order, for two terms to stand for one phrase
-Near = Callable[..., bool]  # (a, b, literal=None): whether some indexed paper holds two terms near each other
-
-
-def held_near(words: Sequence[str], a: str, b: str, window: int = NEAR_WINDOW) -> bool:
-    """Whether the stemmed ``words`` hold ``a`` and ``b`` at most ``window`` words apart."""
-    at_a = [i for i, w in enumerate(words) if w == a]
-    return bool(at_a) and any(w == b and any(abs(i - j) <= window for j in at_a) for i, w in enumerate(words))
-
-
-@lru_cache(maxsize=4096)
-def paper_words(title: str, abstract: str) -> tuple[str, ...]:
-    """The stemmed words of a paper's title and abstract, in order."""
-    return tuple(terms(f"{title}\n{abstract}"))
-
-
-_MODALITIES = re.compile(r"(?<![\w-])([a-z]+)-to-([a-z]+)(?![\w-])", re.I)  # "text-to-video", "speech-to-text"
-
-
-def task_phrases(question: str) -> list[tuple[str, str]]:
-    """The tasks a question names, as (modifier, task noun) stems: "face recognition" -> ("face",
-    "recognit"), "monocular depth estimation" -> ("depth", "estim")."""
-    words = re.findall(r"[\w-]+", question)
-    pairs: list[tuple[str, str]] = []
-    for before, word in zip(words, words[1:]):
-        if word.lower() not in TASK_NOUNS or before.lower() in TASK_NOUNS:
-            continue
-        modifier, task = terms(before), terms(word)
-        if len(modifier) == 1 and task and modifier[0] not in SCAFFOLD:
-            pairs.append((modifier[0], task[0]))
-    return pairs
-
-
-def _tasks_nowhere(question: str, sources: list[Source], near: Near | None) -> list[str]:
-    """The question's tasks that no top abstract, and no indexed paper at all, holds as a phrase,
-    in the question's words ("monocular depth estimation")."""
-    if near is None:
-        return []
-    tops = [paper_words(s.title, s.abstract) for s in sources[:TOP_CHECKED]]
-    lacking = [
-        p
-        for p in task_phrases(question)
-        if not any(any(held_near(t, p[0], task) for t in tops) or near(p[0], task) for task in _same_task(p[1]))
-    ]
-    found = _runs_for(question, [t for p in lacking for t in p], extend=True) if lacking else []
-    for m in _MODALITIES.finditer(question):  # "text-to-video": the pair as written, not "text and video"
-        pair = terms(m.group(1)), terms(m.group(2))
-        if len(pair[0]) == len(pair[1]) == 1 and not any(phrase_in(m.group(0), _source_text(s)) for s in sources):
-            if not near(pair[0][0], pair[1][0], literal=m.group(0)):
-                found.append(m.group(0))
-    return found
-
-
-def assess(
-    question: str, reading: Reading, sources: list[Source], idf: Callable[[str], float], near: Near | None = None
-) -> Focus:
-    """What of ``question`` the top ``sources`` hold; see the module docstring. ``near`` tells
-    whether any indexed paper holds two terms as a phrase (``HybridSearch.near``)."""
+def assess(question: str, reading: Reading, sources: list[Source], idf: Callable[[str], float]) -> Focus:
+    """What of ``question`` the top ``sources`` hold; see the module docstring."""
     named = named_sources(question, sources, idf)
     named_terms: set[str] = set()
     for n in named:
@@ -283,98 +208,7 @@ def assess(
         if missing:
             gaps = tuple(Gap(what, subject, verb) for what, verb in missing)
             return Focus(focus, names, gaps=gaps, answered=bool(present))
-    unknown = [name for name in names if _in_no_paper(name, idf)]
-    if not named and unknown:  # "FP8", "Kolmogorov-Arnold": no indexed abstract has the word at all
-        return Focus(focus, names, gaps=(Gap(_join(unknown)),), answered=False)
-    tasks = [] if named else _tasks_nowhere(question, sources, near)
-    if tasks:  # "face recognition": no indexed abstract has the words together
-        return Focus(focus, names, gaps=(Gap(_join(tasks)),), answered=False)
-    if (
-        not named
-        and not covered(question, sources[0])
-        and absent_probability(question, sources, idf) >= ABSENT_THRESHOLD
-    ):
-        return Focus(focus, names, gaps=(Gap(absent_phrase(question, sources, idf)),), answered=False)
     return Focus(focus, names)
-
-
-# Is no retrieved abstract about this? A logistic model over what retrieval already measured,
-# fitted on the tuning part of assistant/data/questions.jsonl by bench/fit_answerability.py:
-# the top paper's cosine, how far it leads the second, the share of the question's content (idf
-# weighted) missing from every top abstract and from the top one, the top BM25 score, and the
-# share of the content that no indexed paper has at all ("laundry", "poetry"). Refitted on the
-# 558 tuning questions (331 reach the check). Fitted without each of the three batches written
-# since the last fit in turn, it refused 48 of their 64 unanswerable questions and none of their 34
-# answerable ones; the model fitted on the first 384 questions refused 39 of the 64.
-ABSENT_WEIGHTS = (-6.12, -0.37, -2.94, 2.86, -2.49, 8.34)
-ABSENT_BIAS = 7.39
-ABSENT_THRESHOLD = 0.6
-
-
-def covered(question: str, top: Source) -> bool:
-    """The top paper is about what is asked, whatever the corpus's statistics say: its title holds
-    every content word of the question, or the question has one content word and the paper holds
-    it. (The model's cosine input runs low for one-word questions, and in a small library "which
-    papers are about soil sensors?" names the title of one.)"""
-    content = set(t for t in terms(question) if t not in SCAFFOLD)
-    if len(content) == 1:  # "which papers use fungi?": one word, and the top abstract has it
-        return content <= set(terms(f"{top.title}\n{top.abstract}"))
-    return bool(content) and content <= set(terms(top.title))
-
-
-def absent_features(question: str, sources: list[Source], idf: Callable[[str], float]) -> tuple[float, ...]:
-    """The model's inputs (see ABSENT_WEIGHTS)."""
-    weights = {t: idf(t) for t in dict.fromkeys(terms(question)) if t not in SCAFFOLD}
-    total = sum(weights.values()) or 1.0
-    present = [set(terms(f"{s.title}\n{s.abstract}")) for s in sources[:TOP_CHECKED]]
-    missing_all = sum(w for t, w in weights.items() if not any(t in p for p in present)) / total
-    missing_top = sum(w for t, w in weights.items() if t not in present[0]) / total
-    lead = sources[0].score / sources[1].score if len(sources) > 1 and sources[1].score > 0 else 2.5
-    unseen = idf("\x00")  # the idf of a term in no paper
-    in_no_paper = sum(w for w in weights.values() if w >= unseen) / total
-    return (
-        sources[0].similarity,
-        min(lead, 2.5),
-        missing_all,
-        missing_top,
-        _keyword_strength(sources[0], idf),
-        in_no_paper,
-    )
-
-
-# The idf of a term in no paper, in the corpus the model was fitted on (the bundled 426 papers)
-FITTED_UNSEEN_IDF = 6.75
-
-
-def _keyword_strength(top: Source, idf: Callable[[str], float]) -> float:
-    """The top paper's BM25 score on the scale of the corpus the model was fitted on. Every idf,
-    and so every BM25 score, grows with the log of the number of papers: a library of twenty
-    papers scores half what the bundled corpus does for the same match, so the score is rescaled
-    by the idf of an unseen term, which measures that growth."""
-    return math.log1p(top.keyword_score * FITTED_UNSEEN_IDF / max(idf("\x00"), 1e-9))
-
-
-def absent_probability(question: str, sources: list[Source], idf: Callable[[str], float]) -> float:
-    """How likely it is that no top abstract is about what ``question`` asks (0..1)."""
-    z = ABSENT_BIAS + sum(w * x for w, x in zip(ABSENT_WEIGHTS, absent_features(question, sources, idf)))
-    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
-
-
-def absent_phrase(question: str, sources: list[Source], idf: Callable[[str], float]) -> str:
-    """The question's words for what the top abstracts lack: the terms no top abstract holds, else
-    those the top one lacks, each with the content words around it ("spiking neural networks");
-    "" when no such part of the question stands out (a question in another language, say)."""
-    content = [t for t in dict.fromkeys(terms(question)) if t not in SCAFFOLD]
-    present = [set(terms(f"{s.title}\n{s.abstract}")) for s in sources[:TOP_CHECKED]]
-    missing = [t for t in content if not any(t in p for p in present)]
-    missing = missing or [t for t in content if t not in present[0]]
-    if not missing or len(set(missing)) == len(content) > 2:
-        return ""  # nothing in particular is missing, or everything is: no phrase names it
-    phrases = _runs_for(question, missing, extend=True)
-    return _join(phrases) if len(phrases) <= MAX_ABSENT_PHRASES else ""  # scattered words name nothing
-
-
-MAX_ABSENT_PHRASES = 3  # "None of the indexed abstracts mention speed, speculative decoding or small draft model."
 
 
 _MODIFIERS = frozenset(  # adjectives that narrow what is asked but are not it ("exact score", "larger model")
@@ -603,17 +437,6 @@ def _field_wide(name: str, idf: Callable[[str], float] | None) -> bool:
     return idf is not None and bool(stems) and max(idf(t) for t in stems) < FIELD_WIDE_IDF
 
 
-def _in_no_paper(name: str, idf: Callable[[str], float]) -> bool:
-    """Whether no indexed paper has the name ("FP8"), also as a singular ("FFNs" -> "FFN")."""
-    unseen = idf("\x00")  # the idf of a term in no paper
-
-    def absent(word: str) -> bool:
-        stems = terms(word)
-        return bool(stems) and all(idf(t) >= unseen for t in stems)
-
-    return absent(name) and not (name.endswith("s") and not absent(name[:-1]))
-
-
 def counted(sentence: str, stems: Set[str]) -> bool:
     """Whether ``sentence`` gives a number of one of ``stems`` ("130 tasks", "76 participants",
     "a 14,322 question dataset", "1,000 carefully curated prompts", "nine of the most used
@@ -635,72 +458,9 @@ _CLAUSE_BREAKS = {"which", "where", "who", "whom", "whose", "that", "when", "whi
 _COUNT_GLUE = {"of", "the", "most", "a", "an", "our", "their", "its", "these", "those", "such"}
 
 
-def _join(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
-
-
-def _runs_for(question: str, stems: list[str], extend: bool = False) -> list[str]:
-    """The question's own words for ``stems``, one phrase per run of them standing together; with
-    ``extend``, each widened by the content words beside it ("spiking" -> "spiking neural networks")."""
-    words = re.findall(r"[\w-]+", question)
-
-    def content(i: int) -> bool:
-        stem = terms(words[i])
-        return bool(stem) and stem[0] not in SCAFFOLD
-
-    picked = [i for i, w in enumerate(words) if any(t in stems for t in terms(w))]  # "fact-checking" for "check"
-    if not picked:
-        return [" ".join(stems)]
-    if extend:
-        wider = set(picked)
-        for i in picked:
-            j = i - 1
-            while j >= 0 and content(j) and j not in wider:
-                wider.add(j)
-                j -= 1
-            j = i + 1
-            while j < len(words) and content(j) and j not in wider:
-                wider.add(j)
-                j += 1
-        picked = sorted(wider)
-    runs: list[list[int]] = [[picked[0]]]
-    for i in picked[1:]:
-        if i - runs[-1][-1] <= 2:  # "weather forecasting", "speech of whales"
-            runs[-1].extend(range(runs[-1][-1] + 1, i + 1))
-        else:
-            runs.append([i])
-    return [" ".join(words[j] for j in run) for run in runs]
-
-
-# Weak retrieval (cosine and coverage both below their minimums) is refused unless the absent-topic
-# model (ABSENT_WEIGHTS) finds the question more likely covered than not: "which paper has a
-# computer pick up a human's commands for rearranging coloured blocks" scores 0.40 on the paper it
-# describes. Below WEAK_FLOOR the model is not asked.
-WEAK_ABSENT_THRESHOLD = 0.5
-WEAK_FLOOR = 0.3
-METADATA_MIN_SIMILARITY = 0.3  # a listing question about a paper it does not name needs retrieval this sure
-
-
-def verdict(
-    question: Reading,
-    sources: list[Source],
-    idf: Callable[[str], float],
-    near: Near | None,
-    min_similarity: float,
-    min_coverage: float,
-) -> tuple[Gap, ...] | Focus:
-    """The extractive reader's decision: the gap that makes weak retrieval a refusal, or what the
-    top abstracts hold of the question (``assess``)."""
-    text, top = question.text, sources[0]
-    weak = top.similarity < min_similarity and top.coverage < min_coverage
-    if weak and named_sources(text, sources, idf):  # a paper named by name is found, however few words match
-        weak = False
-    if weak and covered(text, top):  # the top paper holds what is asked: the scores run low in a small library
-        weak = False
-    if weak and top.similarity >= WEAK_FLOOR and absent_probability(text, sources, idf) < WEAK_ABSENT_THRESHOLD:
-        weak = False  # a description in the user's own words scores low, yet the absent-topic model finds it covered
-    if weak and question.kind is Kind.METADATA:  # "how many upvotes" shares few words with any abstract
-        weak = top.similarity < METADATA_MIN_SIMILARITY
-    if weak:
-        return (Gap(absent_phrase(text, sources, idf)),)
-    return assess(text, question, sources, idf, near)
+def verdict(question: Reading, sources: list[Source], keyword: KeywordIndex) -> tuple[Gap, ...] | Focus:
+    """The extractive reader's decision: a topic no top abstract covers (``assistant.judge``, unless
+    the question names the top paper), or what the top abstracts hold of the question (``assess``)."""
+    if not sources[0].named and judge.covered(question, sources, keyword) < judge.Model.load().refuse_below:
+        return (Gap(judge.topic(question.text, keyword)),)
+    return assess(question.text, question, sources, keyword.idf)

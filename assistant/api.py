@@ -251,7 +251,6 @@ class Assistant:
             nothing=_nothing_matches(filters, described),
             closest=load("closest", self.config.prompts_dir),
             idf=search.keyword.idf,
-            near=search.near,
             floor=self.config.answer_floor,
             min_support=self.config.min_support,
         )

@@ -32,7 +32,6 @@ class CitedQueryEngine(CustomQueryEngine):
     nothing: str | None = None  # what to say when filters leave no paper: "No indexed paper matches ..."
     closest: str  # "The closest papers are: {titles}."
     idf: Any  # term -> inverse document frequency in the corpus
-    near: Any = None  # (term, term) -> whether some indexed paper holds them together (HybridSearch.near)
     floor: float  # below this cosine of the best paper nothing retrieved is usable
     min_support: float
 
@@ -85,11 +84,7 @@ class CitedQueryEngine(CustomQueryEngine):
             pieces = [backend.write(asked, sources)]
             yield "\n\n" + pieces[0]
         text = backend.scrub("".join(pieces)).strip()
-        focus = (
-            verdict.focus
-            if verdict is not None and verdict.focus
-            else assess(asked.text, asked, sources, self.idf, self.near)
-        )
+        focus = verdict.focus if verdict is not None and verdict.focus else assess(asked.text, asked, sources, self.idf)
         checked = check_citations(text, sources, self._focused_support(focus), self.min_support)
         if text.startswith(self.refusal) or not checked.citations:
             text = self._refusal(sources)

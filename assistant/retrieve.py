@@ -10,7 +10,6 @@ from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
 from assistant.answer import Source
-from assistant.answerability import held_near, paper_words, phrase_in
 from assistant.names import NameIndex, rare_by
 from index.config import Config
 from index.embed import Embedder, make_embedder
@@ -64,19 +63,6 @@ class HybridSearch:
             except OSError:
                 pass  # a read-only data dir still answers, it just rebuilds next time
         return cls(config, store, embedder or make_embedder(config), keyword, papers, generation)
-
-    def near(self, a: str, b: str, literal: str | None = None) -> bool:
-        """Whether some indexed paper holds the stemmed terms ``a`` and ``b`` within a few words of
-        each other ("face" ... "recognition"), or with ``literal``, that phrase as written
-        ("text-to-video"): read from the papers that hold both terms, or taken as true when more
-        than NEAR_SCAN do (a pair that common is a phrase somewhere)."""
-        ids = self.keyword.papers_with([a, b])
-        if len(ids) > NEAR_SCAN:
-            return True
-        papers = [self.papers[pid] for pid in ids if pid in self.papers]
-        if literal is not None:
-            return any(phrase_in(literal, f"{p.title}\n{p.abstract}") for p in papers)
-        return any(held_near(paper_words(p.title, p.abstract), a, b) for p in papers)
 
     def search(self, question: str, k: int | None = None, filters: Filters | None = None) -> list[Source]:
         """The top ``k`` papers for ``question``, best first.
@@ -181,9 +167,6 @@ class HybridSearch:
     def term_weights(self, question: str) -> dict[str, float]:
         """The question's content terms, weighted by how rare they are in the corpus."""
         return {t: self.keyword.idf(t) for t in set(terms(question))}
-
-
-NEAR_SCAN = 40  # at most this many papers are read for two terms near each other
 
 
 def coverage(weights: dict[str, float], text: str) -> float:

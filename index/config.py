@@ -181,12 +181,6 @@ class Config(BaseModel):
     min_support: float = Field(
         0.5, description="A cited sentence must share this much with the cited abstract (lexical or cosine)."
     )
-    min_similarity: float = Field(
-        0.43, description="Extractive backend: refuse when the top paper's cosine similarity is below this and..."
-    )
-    min_coverage: float = Field(
-        0.45, description="...its title and abstract hold less than this idf-weighted share of the question's terms."
-    )
     answer_floor: float = Field(
         0.15,
         ge=0,

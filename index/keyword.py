@@ -7,15 +7,19 @@ fingerprint; a reader whose store has a different fingerprint rebuilds it from t
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import shutil
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
 from index.records import Paper
 from index.text import terms
+
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # its index-building DEBUG lines are not for users
 
 MANIFEST = "manifest.json"
 FORMAT = 3  # bump when paper_terms() or the parameters change, so saved indexes are rebuilt
@@ -97,6 +101,26 @@ class KeywordIndex:
     def top(self, scores: np.ndarray, n: int) -> list[tuple[str, float]]:
         """The ``n`` best papers by ``scores`` (an array in ``ids`` order) with a positive score."""
         return [(self.ids[i], float(scores[i])) for i in _top(scores, n) if scores[i] > 0]
+
+    def holds(self, term: str) -> bool:
+        """Whether some indexed paper holds the stemmed ``term``."""
+        return term in self._vocab
+
+    def close(self, term: str, cutoff: float) -> str | None:
+        """The indexed term spelled most like ``term`` (difflib ratio at least ``cutoff``), if any:
+        what a misspelt word was meant to be."""
+        import difflib
+
+        near = [t for t in self._by_start.get(term[:1], []) if abs(len(t) - len(term)) <= 2]
+        found = difflib.get_close_matches(term, near, n=1, cutoff=cutoff)
+        return found[0] if found else None
+
+    @cached_property
+    def _by_start(self) -> dict[str, list[str]]:
+        by_start: dict[str, list[str]] = {}
+        for t in self._vocab:
+            by_start.setdefault(t[:1], []).append(t)
+        return by_start
 
     def idf(self, term: str) -> float:
         """BM25 inverse document frequency of a stemmed term; a term in no paper gets the most."""

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 def _extractive(config: Config, search: HybridSearch) -> AnswerBackend:
     from assistant.backends.extractive import ExtractiveBackend
 
-    return ExtractiveBackend(config, search.keyword.idf, search.near)
+    return ExtractiveBackend(config, search.keyword)
 
 
 def _openai(config: Config, search: HybridSearch) -> AnswerBackend:

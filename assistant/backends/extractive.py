@@ -25,7 +25,6 @@ from assistant.answerability import (
     PROPER,
     RELEASE_ASKED,
     SCAFFOLD,
-    Near,
     counted,
     named_sources,
     venue_sentence,
@@ -46,6 +45,7 @@ from assistant.questions import (
 )
 from assistant.roles import Role, availability, contribution, headline_result, roles
 from index.config import Config
+from index.keyword import KeywordIndex
 from index.text import sentences, terms
 
 MIN_SUPPORT = 0.3  # below this share of the question's terms a sentence does not answer it...
@@ -84,19 +84,18 @@ class ExtractiveBackend(AnswerBackend):
 
     name = "extractive"
 
-    def __init__(self, config: Config, idf: Callable[[str], float], near: Near | None = None):
+    def __init__(self, config: Config, keyword: KeywordIndex):
         from prompts import load
 
         self.config = config
-        self.idf = idf
-        self.near = near
+        self.keyword = keyword
+        self.idf = keyword.idf
         self.refusal = load("refusal", config.prompts_dir)
 
     def judge(self, question: Question, sources: list[Source]) -> Verdict | None:
-        """What of ``question`` the sources do not answer (``answerability.verdict``): weak
-        retrieval that no paper behind it explains, a topic no top abstract holds, a detail the
-        paper asked about does not report."""
-        found = verdict(question, sources, self.idf, self.near, self.config.min_similarity, self.config.min_coverage)
+        """What of ``question`` the sources do not answer (``answerability.verdict``): a topic no
+        top abstract covers, or a detail the paper asked about does not report."""
+        found = verdict(question, sources, self.keyword)
         if isinstance(found, tuple):
             return Verdict(gaps=found)
         return Verdict(gaps=found.gaps, answered=found.answered, focus=found)

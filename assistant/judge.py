@@ -1,0 +1,160 @@
+"""Is the question's topic in the retrieved abstracts? One calibrated model, for the extractive reader.
+
+Its features are what retrieval already measured, put on the same scale for a library of any
+size: how close the best paper is in meaning (cosine) and how far it leads the next; how many of
+the question's rare words it holds (the idf it matches, in units of the idf of a word no paper
+holds) and how far that leads the next paper; its BM25 strength on the same scale; the share of
+the question's terms it holds; and the share of the question that no indexed paper holds at all,
+each word weighted by how unusual it is in everyday English, so that a description in plain words
+("a gaming graphics card") weighs less than a missing technical term ("HumanEval"). A logistic
+model over them gives the probability that the question's topic is covered;
+``bench/fit_answerability.py`` refits it from the tuning questions and writes
+``assistant/data/judge.json`` with its provenance.
+
+A refusal names only what is really a topic: words of the question that no indexed paper holds,
+unusual in everyday English, and not a misspelling of a word the papers do hold.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from assistant.answer import Source
+from assistant.questions import Question
+from index.keyword import KeywordIndex
+from index.text import STOPWORDS, terms
+
+WEIGHTS_FILE = Path(__file__).resolve().parent / "data" / "judge.json"
+KINDS = ("fact", "which", "compare", "summary", "metadata")
+FEATURES = (
+    "bias",
+    "similarity",
+    "similarity_lead",
+    "matched",
+    "matched_lead",
+    "matched_share",
+    "held_words",
+    "coverage",
+    "unseen",
+    "named",
+    *(f"kind_{k}" for k in KINDS),
+)
+TOPIC_RARITY = 0.75  # Zipf 3.75 or rarer in everyday English: a word that can name a topic
+TYPO_SIMILARITY = 0.8  # a word in no paper spelled this much like one in a paper is a misspelling of it
+SHORTCUT_DEPTH = 5
+ASKED_RARITY = 0.15  # Zipf 5.55 or rarer: a word that says what is asked ("use", "new" do not)
+MAX_NAMED = 3  # topics a refusal names at most
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*")
+
+
+@lru_cache(maxsize=16384)
+def rarity(word: str) -> float:
+    """How unusual ``word`` is in everyday English: 0 ("people", "tell") to 1 ("HumanEval",
+    "unlearning"), from its Zipf frequency in wordfreq's English lists."""
+    from wordfreq import zipf_frequency
+
+    return min(1.0, max(0.0, (6.0 - zipf_frequency(word.lower(), "en")) / 3.0))
+
+
+def _held(source: Source) -> set[str]:
+    return set(terms(f"{source.title}\n{source.abstract}"))
+
+
+def _words(text: str) -> dict[str, str]:
+    """The content words of ``text`` by stem, as written (hyphenated words by their parts)."""
+    out: dict[str, str] = {}
+    for word in (part for m in _WORD.findall(text) for part in m.split("-")):
+        stems = terms(word)
+        if len(stems) == 1 and word.lower() not in STOPWORDS:
+            out.setdefault(stems[0], word)
+    return out
+
+
+def features(question: Question, sources: Sequence[Source], keyword: KeywordIndex) -> tuple[float, ...]:
+    """The model's inputs, in ``FEATURES`` order (``sources`` best first, at least one). None
+    depends on the library's size: words are weighted by how unusual they are in everyday English,
+    not by how rare they are in the library."""
+    words = _words(question.text)
+    weight = {t: rarity(w) for t, w in words.items()}
+    total = sum(weight.values()) or 1.0
+    held = [_held(s) for s in sources[:5]]
+    matched = [sum(weight[t] for t in weight.keys() & h) for h in held]
+    top_held = held[0]
+    top, rest = sources[0], sources[1:5]
+    unseen = sum(w for t, w in weight.items() if not keyword.holds(t)) / total
+    return (
+        1.0,
+        top.similarity,
+        top.similarity - max((s.similarity for s in rest), default=0.0),
+        matched[0],
+        matched[0] - max(matched[1:], default=0.0),
+        matched[0] / total,
+        math.log1p(sum(1 for t in weight if t in top_held)),
+        top.coverage,
+        unseen,
+        1.0 if top.named else 0.0,
+        *(1.0 if question.kind.value == k else 0.0 for k in KINDS),
+    )
+
+
+@dataclass(frozen=True)
+class Model:
+    """Logistic weights over ``FEATURES`` and the probability below which a topic is absent."""
+
+    weights: tuple[float, ...]
+    refuse_below: float
+
+    @staticmethod
+    @lru_cache(maxsize=1)
+    def load(path: Path = WEIGHTS_FILE) -> Model:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return Model(tuple(float(data["weights"][f]) for f in FEATURES), float(data["refuse_below"]))
+
+    def probability(self, x: Sequence[float]) -> float:
+        z = sum(w * v for w, v in zip(self.weights, x))
+        return 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, z))))
+
+
+def covered(question: Question, sources: Sequence[Source], keyword: KeywordIndex, model: Model | None = None) -> float:
+    """The probability that the top ``sources`` hold the topic of ``question``: 1 when the top
+    paper holds every word of it that is not everyday English ("Which papers use fungi?" in a
+    library with one paper on fungi), else the model's."""
+    asked = {t for t, w in _words(question.text).items() if rarity(w) >= ASKED_RARITY}
+    if asked and any(asked <= _held(s) for s in sources[:SHORTCUT_DEPTH]):
+        return 1.0
+    return (model or Model.load()).probability(features(question, sources, keyword))
+
+
+def _topical(word: str, keyword: KeywordIndex) -> bool:
+    """Whether ``word`` can name a topic no indexed paper holds: in no paper ("reusing" is, as
+    "reuse"), unusual in everyday English ("notebook" is not), not a misspelling ("unlearnign")."""
+    stems = terms(word)
+    if len(stems) != 1 or word.lower() in STOPWORDS or keyword.holds(stems[0]) or rarity(word) < TOPIC_RARITY:
+        return False
+    return keyword.close(stems[0], TYPO_SIMILARITY) is None
+
+
+def topic(question: str, keyword: KeywordIndex) -> str:
+    """The question's words for a topic no indexed paper holds, in runs as written ("gait",
+    "Swahili"); "" when no word of it is such a topic."""
+    runs: list[list[str]] = []
+    last = -2
+    for i, m in enumerate(_WORD.finditer(question)):
+        word = m.group(0)
+        if not any(_topical(part, keyword) for part in word.split("-")):
+            continue  # "fact-checking": every part is in some paper; "text-to-SQL": "SQL" is in none
+        if i == last + 1:
+            runs[-1].append(word)
+        else:
+            runs.append([word])
+        last = i
+    phrases = [" ".join(r) for r in runs]
+    if not phrases or len(phrases) > MAX_NAMED:
+        return ""
+    return phrases[0] if len(phrases) == 1 else f"{', '.join(phrases[:-1])} or {phrases[-1]}"
