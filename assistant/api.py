@@ -106,8 +106,14 @@ class Assistant:
     """
 
     def __init__(self, config: Config | None = None, *, llm: Any = None, **overrides: Any):
-        """``llm``: any LlamaIndex ``LLM`` object to answer with (the ``llamaindex`` backend), e.g.
-        ``Assistant(llm=Ollama(model="llama3.1"))``; its answers are checked like every other's."""
+        """``llm``: the answering backend by name, as the config field (``Assistant(llm="openai",
+        llm_base_url=...)``), or any LlamaIndex ``LLM`` object to answer with (the ``llamaindex``
+        backend), e.g. ``Assistant(llm=Ollama(model="llama3.1"))``; its answers are checked like
+        every other's. Other keywords are config fields."""
+        if isinstance(llm, str):
+            overrides["llm"], llm = llm, None
+        if config is not None and overrides:
+            config = config.model_copy(update=overrides)
         self.config = config if config is not None else Config.load(**overrides)
         if llm is not None:
             self.config = self.config.model_copy(update={"llm": "llamaindex"})
@@ -151,15 +157,18 @@ class Assistant:
         progress: bool = False,
         wait: bool = False,
         filters: Filters | None = None,
+        prune: bool = False,
     ) -> IngestReport:
-        """Bring the index in line with ``paths`` (default: the configured sources), then answer
-        from the new papers; with ``filters``, only the papers they accept (``Filters(category=
-        "cs.CL", date_from="2024")`` makes a slice of the arXiv snapshot). If another ingest into
-        the same index is running, wait for it with ``wait``, else fail at once."""
+        """Add the papers of ``paths`` (default: the configured sources) and update those already
+        indexed, then answer from them; every other paper stays unless ``prune`` removes the papers
+        these sources do not hold (``rebuild`` builds the index from these sources alone). With
+        ``filters``, only the papers they accept (``Filters(category="cs.CL", date_from="2024")``
+        makes a slice of the arXiv snapshot). If another ingest into the same index is running,
+        wait for it with ``wait``, else fail at once."""
         old = self._snapshot
         sources = [Path(p) for p in paths] if paths else None
         embedder = old.search.embedder if old else self._embedder
-        report = ingest(self.config, sources, rebuild, progress, embedder, wait=wait, filters=filters)
+        report = ingest(self.config, sources, rebuild, progress, embedder, wait=wait, filters=filters, prune=prune)
         self._embedder = embedder
         self._snapshot = None  # the next call opens the new papers; calls running keep theirs
         return report
@@ -333,7 +342,13 @@ class Assistant:
         from assistant.nlfilters import parse
 
         parsed = parse(question, snapshot.search.organizations)
-        return parsed.question, parsed.filters, parsed.description
+        described = parsed.description
+        if described and parsed.filters and (parsed.filters.date_from or parsed.filters.date_to):
+            papers = snapshot.search.papers.values()
+            dated = sum(1 for p in papers if p.date)
+            if dated < len(papers):  # a date filter leaves out every paper without a date
+                described += f" (only {dated} of the {len(papers)} indexed papers have a date)"
+        return parsed.question, parsed.filters, described
 
     def _standalone(
         self, question: str, history: list[Turn], backend: AnswerBackend, fallback: AnswerBackend | None

@@ -29,6 +29,15 @@ def defuse(text: str) -> str:
     return MARKER.sub(lambda m: f"({m.group(1)})", text)
 
 
+def cite(sentence: str, n: int) -> str:
+    """``sentence`` citing source ``n``, the marker inside its final stop ("... 76 participants [1]."),
+    where the citation check would put it."""
+    sentence = sentence.rstrip()
+    if sentence.endswith((".", "!", "?")) and not sentence.endswith(".."):
+        return f"{sentence[:-1]} [{n}]{sentence[-1]}"
+    return f"{sentence} [{n}]"
+
+
 def titled(title: str) -> str:
     """A title as an answer writes it, defused: one that ends a sentence ("Are BabyLMs Second
     Language Learners?") is quoted, so the marker after it stays with it and the sentence goes on."""

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -16,21 +18,32 @@ from typing import Any
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="assistant", description="Cited answers from research-paper abstracts.")
     p.add_argument("--config", type=Path, help="TOML config file (default: $ASSISTANT_CONFIG)")
-    p.add_argument("--data-dir", type=Path, help="where the index lives (default: .store in the project)")
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        help="where the index lives (default: the platform's data folder, e.g. ~/.local/share/paper-assistant/store)",
+    )
     p.add_argument("--debug", action="store_true", help="show tracebacks")
-    p.add_argument("--llm", help="answering backend: extractive (default), openai, llama-cpp")
+    p.add_argument("--llm", help="answering backend: extractive (default), openai, llama-cpp, llamaindex")
     p.add_argument("--model", help="LLM model name (openai) or GGUF file (llama-cpp)")
     p.add_argument("--base-url", help="base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1")
     sub = p.add_subparsers(dest="command", required=True)
 
-    ingest = sub.add_parser("ingest", help="index paper sources (default: the bundled corpus)")
+    ingest = sub.add_parser(
+        "ingest", help="add paper sources to the index (default: the configured sources, the bundled corpus)"
+    )
     ingest.add_argument(
         "paths",
         nargs="*",
         type=Path,
         help="files or folders: page dumps, .jsonl, .json, .csv, .bib, .ris, arXiv Atom/RSS, the arXiv snapshot",
     )
-    ingest.add_argument("--rebuild", action="store_true", help="drop the index and build it again")
+    ingest.add_argument(
+        "--prune", action="store_true", help="also remove the indexed papers these sources do not hold (says how many)"
+    )
+    ingest.add_argument(
+        "--rebuild", action="store_true", help="build the index again from these sources alone (implies --prune)"
+    )
     ingest.add_argument("--category", help="keep only papers in this arXiv category (cs.CL) or archive (cs)")
     ingest.add_argument("--since", help="keep only papers dated on or after this date (YYYY[-MM[-DD]])")
     ingest.add_argument("--until", help="keep only papers dated on or before this date")
@@ -102,6 +115,14 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--beir", type=Path, metavar="DIR", help="a BEIR dataset (e.g. ../shared/data/scifact) instead")
     ev.add_argument("--split", default="test", help="the BEIR split to evaluate (default: test)")
     ev.add_argument("--json", action="store_true")
+    ev.add_argument(
+        "--markdown", action="store_true", help="print the evaluation report as Markdown (docs/evaluation.md)"
+    )
+    ev.add_argument(
+        "--record-first-run",
+        action="store_true",
+        help="record these figures as the question file's first run, shown in the report (once per file)",
+    )
     return p
 
 
@@ -141,7 +162,9 @@ def _run(args: argparse.Namespace) -> int:
         from assistant import Filters
 
         kept = Filters(date_from=args.since, date_to=args.until, category=args.category) or None
-        report = assistant.ingest(args.paths or None, rebuild=args.rebuild, progress=sys.stderr.isatty(), filters=kept)
+        report = assistant.ingest(
+            args.paths or None, rebuild=args.rebuild, progress=sys.stderr.isatty(), filters=kept, prune=args.prune
+        )
         print(json.dumps(report.to_dict(), indent=2) if args.json else report.summary())
     elif args.command == "fetch":
         return _fetch(assistant, args)
@@ -193,20 +216,38 @@ def _run(args: argparse.Namespace) -> int:
         result = beir.run(args.beir, args.split, config.data_dir / "beir", config)
         print(json.dumps(result, indent=2) if args.json else beir.format_table(result))
     elif args.command == "eval":
-        from assistant.evaluate import DEFAULT_QUESTIONS, evaluate, format_report, load_questions
+        from assistant.evaluate import (
+            DEFAULT_QUESTIONS,
+            evaluate,
+            first_run,
+            format_report,
+            load_first_runs,
+            load_questions,
+            markdown_report,
+            record_first_run,
+        )
 
         path = args.questions or DEFAULT_QUESTIONS
         if not path.exists():
             raise FileNotFoundError(f"question file {path} does not exist; pass the path of a .jsonl file")
         questions = [q for q in load_questions(path) if args.part in (None, q.split)]
         result = evaluate(assistant, questions)
-        print(json.dumps(result, indent=2) if args.json else format_report(result))
+        if args.record_first_run:
+            record_first_run(first_run(result, path.name, date.today().isoformat()))
+        if args.markdown:
+            command = "assistant eval --markdown" + (f" {args.questions}" if args.questions else "")
+            print(markdown_report(result, command, date.today().isoformat(), load_first_runs()), end="")
+        else:
+            print(json.dumps(result, indent=2) if args.json else format_report(result))
     return 0
 
 
 def _fetch(assistant: Any, args: argparse.Namespace) -> int:
     """``assistant fetch``: save what is new as source files, print one line per file, then ingest
     the configured sources with the fetch folder (what a plain ``assistant ingest`` reads)."""
+    where = "arXiv" if args.service == "arxiv" else "the Hugging Face Daily Papers"
+    if sys.stderr.isatty() and not args.json:  # a person waiting, not a script reading the error
+        print(f"fetching from {where}; a slow or unreachable service is retried a few times ...", file=sys.stderr)
     if args.service == "arxiv":
         report = assistant.fetch_arxiv(args.query, max_papers=args.max, since=args.since)
     else:
@@ -254,6 +295,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `assistant ask ... | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 141
     except Exception as exc:  # one line for the user; the traceback only on request
         if args.debug:
             raise

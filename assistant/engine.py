@@ -79,7 +79,7 @@ class CitedQueryEngine(CustomQueryEngine):
         except BackendError as exc:
             if self.fallback is None:
                 raise
-            notice = f"{exc} Answered with the {self.fallback.name} backend instead."
+            notice = f"{str(exc).rstrip('.')}. Answered with the {self.fallback.name} backend instead."
             backend = self.fallback
             pieces = [backend.write(asked, sources)]
             yield "\n\n" + pieces[0]

@@ -24,6 +24,7 @@ from assistant.api import Assistant
 from index.records import normalise_title
 
 DEFAULT_QUESTIONS = Path(__file__).resolve().parent / "data" / "questions.jsonl"  # package data
+FIRST_RUNS = Path(__file__).resolve().parent / "data" / "first_runs.json"  # figures of question sets run once
 UNANSWERABLE = ("absent", "gap", "unanswerable")
 
 
@@ -91,6 +92,7 @@ def judge(q: Question, ranked: list[str], answer: Any) -> dict[str, Any]:
         "keywords": all(k.lower() in text for k in q.answer_keywords) if q.answer_keywords and q.answerable else None,
         "refused": answer.refused,
         "cited_gold": gold[0] in cited if single and q.answerable else None,
+        "answered_citing_gold": (not answer.refused and gold[0] in cited) if single and q.answerable else None,
         "cited_all_gold": all(g in cited for g in gold) if len(gold) > 1 and q.answerable else None,
         "gap_named": all(t.lower() in text for t in q.gap_terms) if q.gap_terms else None,
         "answer": answer.text,
@@ -141,6 +143,9 @@ def metrics(rows: list[dict]) -> dict[str, Any]:
         "refused_unanswerable": _share(rows, "refused", lambda r: not r["answerable"]),
         "false_refusal": _share(rows, "refused", lambda r: r["answerable"]),
         "gold_cited": _share(rows, "cited_gold"),
+        "described_answered": _share(rows, "answered_citing_gold", lambda r: r["type"] == "paraphrase"),
+        "absent_refused": _share(rows, "refused", lambda r: r["type"] == "absent"),
+        "gap_refused": _share(rows, "refused", lambda r: r["type"] == "gap"),
         "multi_all_gold_cited": _share(rows, "cited_all_gold"),
         "gap_named": _share(rows, "gap_named"),
     }
@@ -176,3 +181,91 @@ def format_report(report: dict[str, Any]) -> str:
     lines.append("")
     lines.append(f"ask p50 {report['metrics']['ask_p50_ms']} ms, p95 {report['metrics']['ask_p95_ms']} ms")
     return "\n".join(lines)
+
+
+# The figures of the report, in its order, with what each measures
+HEADLINE = (
+    ("questions", "questions"),
+    ("false_refusal", "answerable questions refused"),
+    ("described_answered", "papers described in everyday words: answered citing the paper"),
+    ("absent_refused", "topics no abstract covers: refused"),
+    ("gap_refused", "details a named abstract lacks: refused"),
+    ("fact_keywords", "fact answers with every keyword"),
+    ("gold_cited", "single-paper questions citing the paper"),
+    ("multi_all_gold_cited", "multi-paper questions citing every paper"),
+    ("hit@5", "the paper in the top 5 retrieved"),
+)
+
+
+def first_run(report: dict[str, Any], name: str, when: str) -> dict[str, Any]:
+    """The record of a question set's first run: its name, date and headline figures."""
+    return {"set": name, "date": when, **{k: report["metrics"].get(k) for k, _ in HEADLINE}}
+
+
+def load_first_runs(path: Path = FIRST_RUNS) -> list[dict[str, Any]]:
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
+
+
+def record_first_run(record: dict[str, Any], path: Path = FIRST_RUNS) -> None:
+    """Append ``record`` to the first runs, unless that question set has one: a first run is run once."""
+    runs = load_first_runs(path)
+    if any(r["set"] == record["set"] for r in runs):
+        raise ValueError(f"{record['set']} already has a first run recorded in {path}")
+    path.write_text(json.dumps([*runs, record], indent=1) + "\n", encoding="utf-8")
+
+
+def _cell(value: Any) -> str:
+    return "–" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def markdown_report(report: dict[str, Any], command: str, when: str, first_runs: list[dict[str, Any]]) -> str:
+    """The evaluation report as Markdown: per part of the question set, then the first runs of
+    question sets written after the code they measure (``docs/evaluation.md``)."""
+    splits = list(report["splits"])
+    lines = [
+        "# Evaluation",
+        "",
+        f"Written by `{command}` on {when}. The question set (`assistant/data/questions.jsonl`) was written from "
+        "the bundled corpus and split by paper into a tuning part, on which the answering is tuned, and a "
+        "held-out part, which is only ever run to report it. Extractive backend.",
+        "",
+        "| figure | " + " | ".join(splits) + " |",
+        "|---|" + "---|" * len(splits),
+    ]
+    for key, label in HEADLINE:
+        lines.append(f"| {label} | " + " | ".join(_cell(report["splits"][s].get(key)) for s in splits) + " |")
+    lines += [
+        "",
+        f"Ask latency over the run: p50 {report['metrics']['ask_p50_ms']} ms, p95 "
+        f"{report['metrics']['ask_p95_ms']} ms.",
+        "",
+    ]
+    for s in splits:
+        types = {t: m for t, m in report["types"][s].items() if m["questions"]}
+        lines += [
+            f"## {s} part, by kind of question",
+            "",
+            "| kind | questions | refused | keywords | paper cited |",
+            "|---|---|---|---|---|",
+        ]
+        for t, m in types.items():
+            refused = m["false_refusal"] if m["false_refusal"] is not None else m["refused_unanswerable"]
+            cited = m["gold_cited"] if m["gold_cited"] is not None else m["multi_all_gold_cited"]
+            lines.append(f"| {t} | {m['questions']} | {_cell(refused)} | {_cell(m['all_keywords'])} | {_cell(cited)} |")
+        lines.append("")
+    lines += [
+        "## New questions, first run",
+        "",
+        "Each set below was written by someone who had not read the answering code, about papers with no "
+        "question in the set above, and run once before anything was changed for it "
+        "(`assistant eval FILE --record-first-run`); it then joined the tuning part. These are the figures "
+        "to expect on questions the assistant has never seen.",
+        "",
+        "| questions | date | " + " | ".join(label for key, label in HEADLINE) + " |",
+        "|---|---|" + "---|" * len(HEADLINE),
+    ]
+    for r in first_runs:
+        lines.append(
+            f"| {r['questions']} | {r['date']} | " + " | ".join(_cell(r.get(k)) for k, _ in HEADLINE[1:]) + " |"
+        )
+    return "\n".join(lines) + "\n"

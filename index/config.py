@@ -7,6 +7,7 @@ Unknown keys are rejected, so a typo fails loudly instead of being ignored.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -160,8 +161,9 @@ class Config(BaseModel):
     llm_context_window: int = Field(
         4096,
         ge=512,
-        description="Tokens the model reads and writes per request, prompt and answer together: llama.cpp's n_ctx, "
-        "or an OpenAI-compatible server's own setting (Ollama: num_ctx); for the OpenAI API itself 128k unless set.",
+        description="Tokens the model reads and writes per request, prompt and answer together. When it is not set, "
+        "an OpenAI-compatible server is asked (vLLM, llama.cpp's server, Ollama) and this default is used only if "
+        "it does not say; the OpenAI API itself gets 128k; in-process llama.cpp uses it as n_ctx.",
     )
     llm_max_concurrency: int = Field(
         8,
@@ -353,3 +355,37 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} does not exist") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def reference() -> str:
+    """The configuration reference as Markdown (``docs/configuration.md``), from each field's
+    description: ``python -m index.config > docs/configuration.md`` writes it."""
+    lines = [
+        "# Configuration",
+        "",
+        "Every setting has a default; set any of them in a TOML file (`assistant --config FILE`, or the file",
+        f"named by `{ENV_PREFIX}CONFIG`), in an environment variable `{ENV_PREFIX}<NAME>`, or, for the common",
+        "ones, with a command-line flag (`assistant --help`). Later ones win: file, then environment, then",
+        "flags. In Python, pass them to `Config(...)` or `Assistant(...)` as keyword arguments.",
+        "",
+        "This page is generated from the settings' own descriptions by `python -m index.config`.",
+        "",
+        "| setting | environment variable | default | what it does |",
+        "|---|---|---|---|",
+    ]
+    for name, field in Config.model_fields.items():
+        if field.default_factory is not None:
+            default = "see description"
+        elif isinstance(field.default, Path) or (
+            isinstance(field.default, list) and field.default and isinstance(field.default[0], Path)
+        ):
+            default = "the bundled corpus" if field.default == [BUNDLED_CORPUS] else str(field.default)
+        else:
+            default = f"`{json.dumps(field.default)}`"
+        description = (field.description or "").replace("|", "\\|")
+        lines.append(f"| `{name}` | `{ENV_PREFIX}{name.upper()}` | {default} | {description} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(reference(), end="")

@@ -2,7 +2,8 @@
 
 Incremental and idempotent, keyed by content hashes: unchanged papers cost nothing, a paper
 whose text changed is re-embedded and replaced, one whose metadata changed is rewritten
-without embedding, and one gone from the sources is removed.
+without embedding. An ingest adds: every paper its sources do not hold stays, unless it is asked
+to prune, which removes them (and says how many).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class IngestReport:
     updated: int = 0
     unchanged: int = 0
     removed: int = 0
+    kept: int = 0  # papers already indexed that these sources do not hold, left as they are
     embedded: int = 0  # texts sent to the embedding model
     left_out: int = 0  # entries the ingest's filters did not keep
     skipped: list[Problem] = field(default_factory=list)
@@ -57,6 +59,8 @@ class IngestReport:
             f"added {self.added}, updated {self.updated}, unchanged {self.unchanged}, removed {self.removed}"
             f" ({self.embedded} texts embedded, {self.seconds:.1f} s)",
         ]
+        if self.kept:
+            lines.append(f"kept {self.kept} indexed papers these sources do not hold (--prune removes them)")
         if self.skipped:
             lines.append(f"skipped {len(self.skipped)}:")
             lines.extend(f"  {p}" for p in self.skipped[:50])
@@ -245,9 +249,12 @@ def ingest(
     embedder: Embedder | None = None,
     wait: bool = False,
     filters: Filters | None = None,
+    prune: bool = False,
 ) -> IngestReport:
-    """Bring the store in line with the sources; return what changed. Only one ingest runs at a
-    time per data dir: with ``wait`` this one waits for a running one, else it fails at once.
+    """Add the papers of the sources to the store and update the ones it has; return what changed.
+    Papers the sources do not hold stay, unless ``prune`` (or ``rebuild``, which builds the index
+    from these sources alone) removes them. Only one ingest runs at a time per data dir: with
+    ``wait`` this one waits for a running one, else it fails at once.
     With ``filters``, only the entries they accept are kept, as each file is read: a slice of the
     arXiv snapshot ("cs.CL since 2024") costs the memory and the embedding of the slice."""
     started = time.perf_counter()
@@ -268,13 +275,19 @@ def ingest(
             "the store was left unchanged" + (f"; first problem: {parsed.problems[0]}" if parsed.problems else "")
         )
     with ingest_lock(config.data_dir, wait):
-        _write(config, papers, report, rebuild, progress, embedder)
+        _write(config, papers, report, rebuild, progress, embedder, prune or rebuild)
     report.seconds = time.perf_counter() - started
     return report
 
 
 def _write(
-    config: Config, papers: list[Paper], report: IngestReport, rebuild: bool, progress: bool, embedder: Embedder | None
+    config: Config,
+    papers: list[Paper],
+    report: IngestReport,
+    rebuild: bool,
+    progress: bool,
+    embedder: Embedder | None,
+    prune: bool,
 ) -> None:
     store = Store.rebuilt(config) if rebuild else Store(config)  # a rebuild writes beside the live index
     store.check_signature()
@@ -288,7 +301,9 @@ def _write(
         if p.paper_id in existing and existing[p.paper_id][0] == p.text_hash and existing[p.paper_id][1] != meta_hash(p)
     ]
     wanted = {p.paper_id for p in papers}
-    removed = [pid for pid in existing if pid not in wanted]
+    others = [pid for pid in existing if pid not in wanted]
+    removed = others if prune else []
+    report.kept = 0 if prune else len(others)
     report.added = sum(1 for p in to_embed if p.paper_id not in existing)
     report.updated = len(to_embed) - report.added + len(meta_only)
     report.unchanged = len(papers) - len(to_embed) - len(meta_only)

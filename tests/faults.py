@@ -41,7 +41,8 @@ def versions(records: list[dict], n: int) -> tuple[list[dict], list[dict]]:
 
 
 def ingest_argv(data_dir: Path, source: Path, rebuild: bool = False) -> list[str]:
-    return [str(SCRIPT), "--data-dir", str(data_dir), "ingest", str(source), "--json", *(["--rebuild"] * rebuild)]
+    argv = [str(SCRIPT), "--data-dir", str(data_dir), "ingest", str(source), "--prune", "--json"]
+    return argv + ["--rebuild"] * rebuild
 
 
 def run_ingest(

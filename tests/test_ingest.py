@@ -36,11 +36,24 @@ def test_second_ingest_embeds_nothing(config, small_corpus, embedder):
     assert Store(config).counts() == {"papers": 3, "chunks": 3}
 
 
-def test_changed_paper_is_replaced_and_gone_paper_removed(config, small_corpus, embedder):
+def test_ingest_adds_and_keeps_what_other_sources_hold(config, small_corpus, tmp_path, embedder):
+    ingest(config, [small_corpus], embedder=embedder)
+    (tmp_path / "mine").mkdir()
+    mine = write_jsonl(tmp_path / "mine" / "mine.jsonl", [dict(SMALL[0], title="A Paper Of My Own")])
+    report = ingest(config, [mine], embedder=embedder)
+    assert (report.added, report.removed, report.kept) == (1, 0, 3)
+    assert "kept 3 indexed papers these sources do not hold (--prune removes them)" in report.summary()
+    assert Store(config).counts()["papers"] == 4
+    pruned = ingest(config, [mine], embedder=embedder, prune=True)
+    assert (pruned.removed, pruned.kept, pruned.embedded) == (3, 0, 0)
+    assert [p.title for p in Store(config).load_papers()] == ["A Paper Of My Own"]
+
+
+def test_changed_paper_is_replaced_and_gone_paper_removed_when_pruning(config, small_corpus, embedder):
     ingest(config, [small_corpus], embedder=embedder)
     changed = [dict(SMALL[0], abstract=SMALL[0]["abstract"] + " We also release the code."), SMALL[1]]
     write_jsonl(small_corpus / "papers.jsonl", changed)
-    report = ingest(config, [small_corpus], embedder=embedder)
+    report = ingest(config, [small_corpus], embedder=embedder, prune=True)
     assert (report.added, report.updated, report.unchanged, report.removed) == (0, 1, 1, 1)
     assert report.embedded == 2  # one chunk and one title, only for the changed paper
     store = Store(config)

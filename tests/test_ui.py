@@ -140,7 +140,7 @@ def test_browser_refusal_shows_closest_papers(page):
     OUTPUT.mkdir(exist_ok=True)
     _ask(page, OFF_TOPIC)
     page.wait_for_function(
-        "document.querySelector('#chat').innerText.includes('None of the indexed abstracts mention')"
+        "document.querySelector('#chat').innerText.includes('The indexed abstracts do not answer this question')"
     )
     # the refusal streams into the chat first; the panel fills when the finished answer arrives
     page.wait_for_function("document.querySelector('#sources').innerText.includes('Closest papers')")

@@ -31,7 +31,7 @@ from assistant.answerability import (
     verdict,
 )
 from assistant.backends.base import AnswerBackend, Verdict
-from assistant.citations import defuse, titled
+from assistant.citations import cite, defuse, titled
 from assistant.names import short_name, spelled_before
 from assistant.questions import (
     Kind,
@@ -370,7 +370,7 @@ def _count(n: int) -> str:
 def _line(sources: list[Source], c: Scored) -> str:
     """The abstracts' own [n] markers are defused, so only ours cite."""
     title = titled(sources[c.source - 1].title)
-    return f"{title}: " + " ".join(f"{defuse(s.strip())} [{c.source}]" for s in c.sentences)
+    return f"{title}: " + " ".join(cite(defuse(s.strip()), c.source) for s in c.sentences)
 
 
 def _summary(n: int, source: Source, single: bool) -> str:
@@ -382,8 +382,8 @@ def _summary(n: int, source: Source, single: bool) -> str:
     picked = [s for s in dict.fromkeys((lead_sentence, method, headline_result(source.abstract))) if s]
     if not picked and by_role:
         picked.append(by_role[0][0])
-    lead = f"{titled(source.title)} [{n}]" + (" is the closest match." if single else ":")
-    return lead + " " + " ".join(f"{defuse(s.strip())} [{n}]" for s in picked)
+    lead = f"{titled(source.title)} [{n}] is the closest match." if single else f"{titled(source.title)}:"
+    return lead + " " + " ".join(cite(defuse(s.strip()), n) for s in picked)
 
 
 # how the metadata answer says each listing field (assistant.questions.METADATA_FIELDS) it holds
