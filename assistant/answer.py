@@ -147,6 +147,7 @@ class Answer:
     filters: str | None = None  # filters read from the question, in words ("papers dated 2024-01-01 or later")
     kind: str = "other"  # the kind of question (assistant.questions.Kind): fact, which, compare, ...
     gaps: tuple[str, ...] = ()  # what the question asks that the abstracts do not hold ("batch size")
+    hedged: bool = False  # no abstract answers directly: the text gives the closest match and says so
 
     def notes(self) -> list[str]:
         """What a reader should know besides the text, one plain sentence each, in a fixed order:
@@ -181,6 +182,7 @@ class Answer:
             "filters": self.filters,
             "kind": self.kind,
             "gaps": list(self.gaps),
+            "hedged": self.hedged,
             "citations": [
                 {
                     "number": c.number,

@@ -458,9 +458,15 @@ _CLAUSE_BREAKS = {"which", "where", "who", "whom", "whose", "that", "when", "whi
 _COUNT_GLUE = {"of", "the", "most", "a", "an", "our", "their", "its", "these", "those", "such"}
 
 
-def verdict(question: Reading, sources: list[Source], keyword: KeywordIndex) -> tuple[Gap, ...] | Focus:
-    """The extractive reader's decision: a topic no top abstract covers (``assistant.judge``, unless
-    the question names the top paper), or what the top abstracts hold of the question (``assess``)."""
-    if not sources[0].named and judge.covered(question, sources, keyword) < judge.Model.load().refuse_below:
-        return (Gap(judge.topic(question.text, keyword)),)
+def verdict(question: Reading, sources: list[Source], keyword: KeywordIndex) -> tuple[Gap, ...] | Focus | None:
+    """The extractive reader's decision (``assistant.judge``, unless the question names the top
+    paper): a topic no top abstract covers, as the gap to say; None when the model is unsure, so
+    the closest match is given, hedged; else what the top abstracts hold of the question (``assess``)."""
+    if not sources[0].named:
+        model = judge.Model.load()
+        p = judge.covered(question, sources, keyword, model)
+        if p < model.refuse_below:
+            return (Gap(judge.topic(question.text, keyword)),)
+        if p < model.answer_at:
+            return None
     return assess(question.text, question, sources, keyword.idf)

@@ -259,6 +259,7 @@ class Assistant:
             refusal=load("refusal", self.config.prompts_dir),
             nothing=_nothing_matches(filters, described),
             closest=load("closest", self.config.prompts_dir),
+            hedge=load("hedge", self.config.prompts_dir),
             idf=search.keyword.idf,
             floor=self.config.answer_floor,
             min_support=self.config.min_support,
@@ -327,6 +328,11 @@ class Assistant:
             searched, filters = asked, None
             reading = read(searched)
             described = f"none: {described} would leave no paper, so those words were read as part of the question"
+        if described and filters and (filters.date_from or filters.date_to) and not described.startswith("none:"):
+            papers = snapshot.search.papers.values()
+            dated = sum(1 for p in papers if p.date)
+            if dated < len(papers):  # a date filter leaves out every paper without a date
+                described += f" (only {dated} of the {len(papers)} indexed papers have a date)"
         if k is None and reading.kind is Kind.WHICH and not reading.single:
             k = max(self.config.top_k, self.config.list_top_k)  # a list must see every paper that matches
         parts = reading.parts if reading.kind is Kind.COMPARE else ()
@@ -342,13 +348,7 @@ class Assistant:
         from assistant.nlfilters import parse
 
         parsed = parse(question, snapshot.search.organizations)
-        described = parsed.description
-        if described and parsed.filters and (parsed.filters.date_from or parsed.filters.date_to):
-            papers = snapshot.search.papers.values()
-            dated = sum(1 for p in papers if p.date)
-            if dated < len(papers):  # a date filter leaves out every paper without a date
-                described += f" (only {dated} of the {len(papers)} indexed papers have a date)"
-        return parsed.question, parsed.filters, described
+        return parsed.question, parsed.filters, parsed.description
 
     def _standalone(
         self, question: str, history: list[Turn], backend: AnswerBackend, fallback: AnswerBackend | None

@@ -31,6 +31,7 @@ class CitedQueryEngine(CustomQueryEngine):
     refusal: str  # "The indexed abstracts do not answer this question."
     nothing: str | None = None  # what to say when filters leave no paper: "No indexed paper matches ..."
     closest: str  # "The closest papers are: {titles}."
+    hedge: str  # "No abstract answers this directly; the closest match is below."
     idf: Any  # term -> inverse document frequency in the corpus
     floor: float  # below this cosine of the best paper nothing retrieved is usable
     min_support: float
@@ -69,6 +70,9 @@ class CitedQueryEngine(CustomQueryEngine):
             yield answer.text
             yield answer
             return
+        hedge = verdict is not None and verdict.hedge
+        if hedge:
+            yield self.hedge + "\n"
         pieces: list[str] = []
         notice = None
         try:
@@ -91,6 +95,8 @@ class CitedQueryEngine(CustomQueryEngine):
             yield Answer(text=text, refused=True, backend=backend.name, notice=notice, **base)
             return
         text, citations = checked.text, _marked(checked.citations, asked.text, asked)
+        if hedge:
+            text = f"{self.hedge}\n{text}"
         gaps = verdict.gaps if verdict is not None else ()
         if gaps:  # a question in several parts: the parts the abstracts do not answer, named
             said = " ".join(g.sentence(sources) for g in gaps)
@@ -104,6 +110,7 @@ class CitedQueryEngine(CustomQueryEngine):
             backend=backend.name,
             notice=notice,
             gaps=tuple(g.what for g in gaps),
+            hedged=hedge,
             **base,
         )
 

@@ -105,16 +105,19 @@ def features(question: Question, sources: Sequence[Source], keyword: KeywordInde
 
 @dataclass(frozen=True)
 class Model:
-    """Logistic weights over ``FEATURES`` and the probability below which a topic is absent."""
+    """Logistic weights over ``FEATURES``, the probability below which a topic is absent, and the
+    one from which the abstracts are taken to answer; in between, the closest match is hedged."""
 
     weights: tuple[float, ...]
     refuse_below: float
+    answer_at: float
 
     @staticmethod
     @lru_cache(maxsize=1)
     def load(path: Path = WEIGHTS_FILE) -> Model:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return Model(tuple(float(data["weights"][f]) for f in FEATURES), float(data["refuse_below"]))
+        weights = tuple(float(data["weights"][f]) for f in FEATURES)
+        return Model(weights, float(data["refuse_below"]), float(data["answer_at"]))
 
     def probability(self, x: Sequence[float]) -> float:
         z = sum(w * v for w, v in zip(self.weights, x))

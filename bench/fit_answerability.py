@@ -10,7 +10,9 @@ the abstracts (every question but those about a topic no abstract covers: a deta
 abstract lacks is a topic it covers). Logistic regression (scikit-learn, L2, C chosen by 5-fold
 cross-validation with a fixed seed), so a rerun writes the same weights. The refusal threshold is
 the highest at which the cross-validated model refuses at most MAX_REFUSED of the answerable
-questions. ``--check`` fits and prints without writing. About a minute on two cores.
+questions; the answer threshold, the lowest at which at most MAX_ABSENT_ANSWERED of the questions
+on topics no abstract covers would be answered without a hedge: in between, the closest match is
+given, hedged. ``--check`` fits and prints without writing. About a minute on two cores.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from assistant.judge import FEATURES, WEIGHTS_FILE, features
 from assistant.questions import Kind, core, read
 
 SEED = 0
-MAX_REFUSED = 0.05  # answerable questions the model may refuse (cross-validated)
+MAX_REFUSED = 0.03  # answerable questions the model may refuse (cross-validated)
+MAX_ABSENT_ANSWERED = 0.10  # questions on a topic no abstract covers it may answer without a hedge
 
 
 def rows(assistant: Assistant) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
@@ -69,12 +72,19 @@ def main() -> int:
     auc, c, p = max(fits, key=lambda f: f[0])
     ordered = np.sort(p[answerable])
     refuse_below = float(ordered[int(MAX_REFUSED * len(ordered))])
+    absent = np.sort(p[y == 0])
+    answer_at = max(refuse_below, float(absent[min(len(absent) - 1, int((1 - MAX_ABSENT_ANSWERED) * len(absent)))]))
     fitted = LogisticRegression(C=c, max_iter=10_000, fit_intercept=False).fit(x, y)
     weights = {f: round(float(w), 4) for f, w in zip(FEATURES, fitted.coef_[0])}
     types = np.array(kinds)
-    print(f"{len(y)} tuning questions, C={c}, cross-validated AUC {auc:.3f}, refuse below {refuse_below:.3f}")
+    print(
+        f"{len(y)} tuning questions, C={c}, cross-validated AUC {auc:.3f}, "
+        f"refuse below {refuse_below:.3f}, answer at {answer_at:.3f}"
+    )
     for t in sorted(set(kinds)):
-        print(f"  {t:<11} refused as absent {np.mean(p[types == t] < refuse_below):.3f}")
+        q = p[types == t]
+        hedged = np.mean((q >= refuse_below) & (q < answer_at))
+        print(f"  {t:<11} refused {np.mean(q < refuse_below):.3f}  hedged {hedged:.3f}")
     print(json.dumps(weights, indent=1))
     if args.check:
         return 0
@@ -87,7 +97,12 @@ def main() -> int:
         "cross_validated_auc": round(float(auc), 4),
         "fitted": date.today().isoformat(),
     }
-    payload = {"weights": weights, "refuse_below": round(refuse_below, 4), "provenance": provenance}
+    payload = {
+        "weights": weights,
+        "refuse_below": round(refuse_below, 4),
+        "answer_at": round(answer_at, 4),
+        "provenance": provenance,
+    }
     WEIGHTS_FILE.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {WEIGHTS_FILE.relative_to(REPO)}")
     return 0

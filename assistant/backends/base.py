@@ -25,6 +25,7 @@ class Verdict:
 
     gaps: tuple[Gap, ...] = ()  # what the abstracts lack, said of a paper or of all of them
     answered: bool = False  # the rest of the question is answered; the gaps are said after it
+    hedge: bool = False  # no abstract answers directly: the closest match is given, said so
     focus: Focus | None = None  # what the top abstracts hold of the question, as the reader found it
 
 

@@ -94,8 +94,11 @@ class ExtractiveBackend(AnswerBackend):
 
     def judge(self, question: Question, sources: list[Source]) -> Verdict | None:
         """What of ``question`` the sources do not answer (``answerability.verdict``): a topic no
-        top abstract covers, or a detail the paper asked about does not report."""
+        top abstract covers, a detail the paper asked about does not report, or, when unsure, that
+        the answer is the closest match, hedged."""
         found = verdict(question, sources, self.keyword)
+        if found is None:
+            return Verdict(hedge=True)
         if isinstance(found, tuple):
             return Verdict(gaps=found)
         return Verdict(gaps=found.gaps, answered=found.answered, focus=found)
