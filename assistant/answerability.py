@@ -80,7 +80,6 @@ _NUMBER = re.compile(  # a quantity: "76", "61.68", "96.4%", "two", not the digi
     r"|hundreds?|thousands?|millions?|billions?|dozens?|half|double|twice|triple)\b",
     re.I,
 )
-_COUNT = re.compile(r"\bhow many\b", re.I)
 _METRIC = frozenset(
     terms(
         """accuracy score scores performance rate gain gains improvement error f1 bleu rouge auc precision recall
@@ -283,12 +282,9 @@ def _subject_gaps(
         if anchors <= _METRIC:  # "what accuracy on GSM8K": the number may stand by the benchmark alone
             anchors |= {t for name in names for t in terms(name)}
         numbered = [x for x in sentences(source.abstract) if _NUMBER.search(x)]
-        if reading.numeric and _COUNT.search(question) and not anchors <= _METRIC:
-            every = {t for w in head for t in terms(w)} - _MODIFIERS
-            if not any(counted(x, every) for x in numbered):  # "How many raters": "<number> raters"
-                return [(asked, "say")], []
-        elif reading.numeric:  # a quantity: some sentence gives a number about what is asked
-            if not any(anchors & set(terms(x)) for x in numbered):
+        if reading.numeric:  # a quantity: some sentence gives a number about what the question asks
+            wanted = {t for t in terms(question) if t not in SCAFFOLD} - title
+            if not any(wanted & set(terms(x)) for x in numbered):
                 return [(asked, "say")], []
         elif (lacking >= 0.5 or not _phrase_held(stems, text) or _asks_for_a_name(question, wh, stems)) and not (
             _names_beyond(source, question, idf, asked=stems[-1])
