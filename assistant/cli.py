@@ -233,13 +233,26 @@ def _run(args: argparse.Namespace) -> int:
         questions = [q for q in load_questions(path) if args.part in (None, q.split)]
         result = evaluate(assistant, questions)
         if args.record_first_run:
-            record_first_run(first_run(result, path.name, date.today().isoformat()))
+            record_first_run(first_run(result, path.name, date.today().isoformat(), _code_version()))
         if args.markdown:
             command = "assistant eval --markdown" + (f" {args.questions}" if args.questions else "")
             print(markdown_report(result, command, date.today().isoformat(), load_first_runs()), end="")
         else:
             print(json.dumps(result, indent=2) if args.json else format_report(result))
     return 0
+
+
+def _code_version() -> str:
+    """The commit of a checkout, else the installed package's version: what answered an evaluation."""
+    import subprocess
+    from importlib.metadata import version
+
+    here = Path(__file__).resolve().parent
+    try:
+        done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True, text=True)
+    except OSError:
+        done = None
+    return done.stdout.strip() if done and done.returncode == 0 else version("paper-assistant")
 
 
 def _fetch(assistant: Any, args: argparse.Namespace) -> int:

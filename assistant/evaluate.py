@@ -202,9 +202,9 @@ HEADLINE = (
 )
 
 
-def first_run(report: dict[str, Any], name: str, when: str) -> dict[str, Any]:
-    """The record of a question set's first run: its name, date and headline figures."""
-    return {"set": name, "date": when, **{k: report["metrics"].get(k) for k, _ in HEADLINE}}
+def first_run(report: dict[str, Any], name: str, when: str, code: str | None = None) -> dict[str, Any]:
+    """The record of a question set's first run: its name, the code it ran on, date and figures."""
+    return {"set": name, "code": code, "date": when, **{k: report["metrics"].get(k) for k, _ in HEADLINE}}
 
 
 def load_first_runs(path: Path = FIRST_RUNS) -> list[dict[str, Any]]:
@@ -258,19 +258,24 @@ def markdown_report(report: dict[str, Any], command: str, when: str, first_runs:
             cited = m["gold_cited"] if m["gold_cited"] is not None else m["multi_all_gold_cited"]
             lines.append(f"| {t} | {m['questions']} | {_cell(refused)} | {_cell(m['all_keywords'])} | {_cell(cited)} |")
         lines.append("")
-    lines += [
+    lines.append(first_runs_section(first_runs))
+    return "\n".join(lines)
+
+
+def first_runs_section(first_runs: list[dict[str, Any]]) -> str:
+    """The report's table of first runs of new question sets."""
+    lines = [
         "## New questions, first run",
         "",
         "Each set below was written by someone who had not read the answering code, about papers with no "
         "question in the set above, and run once before anything was changed for it "
         "(`assistant eval FILE --record-first-run`); it then joined the tuning part. These are the figures "
-        "to expect on questions the assistant has never seen.",
+        "to expect on questions the assistant has never seen; `code` is the commit that answered them.",
         "",
-        "| questions | date | " + " | ".join(label for key, label in HEADLINE) + " |",
-        "|---|---|" + "---|" * len(HEADLINE),
+        "| question set | code | date | " + " | ".join(label for key, label in HEADLINE) + " |",
+        "|---|---|---|" + "---|" * len(HEADLINE),
     ]
     for r in first_runs:
-        lines.append(
-            f"| {r['questions']} | {r['date']} | " + " | ".join(_cell(r.get(k)) for k, _ in HEADLINE[1:]) + " |"
-        )
+        cells = " | ".join(_cell(r.get(k)) for k, _ in HEADLINE)
+        lines.append(f"| {r['set']} | {r.get('code', '–')} | {r['date']} | {cells} |")
     return "\n".join(lines) + "\n"

@@ -36,7 +36,7 @@ STARTED = time.perf_counter()  # a child's build time counts from here, imports 
 QUESTION = "How many participants took part in the struggle-determination video dataset?"
 REPEATS = 3  # passes over the questions for the warm latencies
 COLD_RUNS = 3  # cold `assistant ask` processes per run
-TARGETS = {"embed_speedup": ">= 2", "reingest_s": "<= 2", "cold_ask_s": "<= 4", "warm_ask_p50_ms": "<= 30"}
+TARGETS = {"embed_speedup": ">= 2", "reingest_s": "<= 2", "cold_ask_s": "<= 4", "warm_ask_p50_ms": "<= 50"}
 
 
 # helpers shared by the child processes

@@ -22,7 +22,7 @@ def test_the_evaluation_report_holds_every_first_run():
     runs = load_first_runs()
     assert runs, "no first run is recorded"
     for run in runs:
-        assert f"| {run['set']} | {run['date']} |" in report, (
+        assert f"| {run['set']} | {run['code']} | {run['date']} |" in report, (
             f"docs/evaluation.md lacks the first run of {run['set']}: "
             "run `assistant eval --markdown > docs/evaluation.md`"
         )
