@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from assistant.answer import Answer, Citation, Source, Turn
 from assistant.api import Assistant, Conversation, QuestionError
 from assistant.backends import BackendError
+from assistant.citations import defuse
 from index.config import Config, ConfigError, mask_secrets_in_logs
 from index.embed import EmbeddingError
 from index.errors import AssistantError
@@ -60,5 +61,6 @@ __all__ = [
     "Source",
     "StoreError",
     "Turn",
+    "defuse",
     "mask_secrets_in_logs",
 ]

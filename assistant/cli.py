@@ -318,6 +318,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+_GLOBAL_OPTIONS = ("--config", "--data-dir", "--llm", "--model", "--base-url")
+
+
+def run_command(command: str, argv: Sequence[str] | None = None) -> int:
+    """``assistant COMMAND ARGV``, with the global options (``--config``, ``--data-dir``, ...) taken
+    wherever they stand in ``argv``: what ``python -m assistant.server`` and ``python -m
+    assistant.mcp_server`` run."""
+    top = argparse.ArgumentParser(add_help=False)
+    for flag in _GLOBAL_OPTIONS:
+        top.add_argument(flag)
+    top.add_argument("--debug", action="store_true")
+    known, rest = top.parse_known_args(list(sys.argv[1:] if argv is None else argv))
+    front = [x for flag in _GLOBAL_OPTIONS if (v := getattr(known, flag[2:].replace("-", "_"))) for x in (flag, v)]
+    return main([*front, *(["--debug"] if known.debug else []), command, *rest])
+
+
 def _message(exc: Exception) -> str:
     """The one line the user sees: an AssistantError's own sentence, or the operating system's for a
     missing file or a port in use; anything else is a bug, named as one."""

@@ -7,7 +7,6 @@ In stdio mode stdout carries only the protocol; logs go to stderr.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 import threading
@@ -21,12 +20,10 @@ from assistant import (
     Answer,
     Assistant,
     AssistantError,
-    Config,
     ConfigError,
     Filters,
     Paper,
     Source,
-    mask_secrets_in_logs,
 )
 
 if TYPE_CHECKING:
@@ -281,6 +278,7 @@ def run(
     port: int = 8765,
 ) -> None:
     """Serve ``assistant`` over stdio, or over streamable HTTP at http://host:port/mcp."""
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if transport not in ("stdio", "http"):
         raise ConfigError(f"unknown MCP transport {transport!r}; use 'stdio' or 'http'")
     server = create_server(assistant)
@@ -292,25 +290,10 @@ def run(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m assistant.mcp_server``: the same server as ``assistant mcp``."""
-    p = argparse.ArgumentParser(prog="python -m assistant.mcp_server", description=__doc__.splitlines()[0])
-    p.add_argument("--config", help="TOML config file (default: $ASSISTANT_CONFIG)")
-    p.add_argument("--data-dir", help="where the index lives")
-    p.add_argument("--http", action="store_true", help="serve streamable HTTP instead of stdio")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (--http)")
-    p.add_argument("--port", type=int, default=8765, help="port to listen on (--http)")
-    args = p.parse_args(argv)
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        config = Config.load(args.config, data_dir=args.data_dir)
-        mask_secrets_in_logs(config)
-        run(Assistant(config), "http" if args.http else "stdio", args.host, args.port)
-    except (USER_ERRORS, OSError) as exc:  # OSError: e.g. the port is in use
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    return 0
+    """``python -m assistant.mcp_server``: ``assistant mcp`` by another name."""
+    from assistant.cli import run_command
+
+    return run_command("mcp", argv)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ called from the threadpool, never on the event loop.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
@@ -41,7 +40,6 @@ from assistant import (
     Assistant,
     AssistantError,
     BackendError,
-    Config,
     ConfigError,
     FilterError,
     Filters,
@@ -49,7 +47,6 @@ from assistant import (
     Source,
     StoreError,
     Turn,
-    mask_secrets_in_logs,
 )
 
 log = logging.getLogger("assistant.server")
@@ -416,24 +413,10 @@ def run(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m assistant.server``: the same server as ``assistant serve``."""
-    p = argparse.ArgumentParser(prog="python -m assistant.server", description=__doc__.splitlines()[0])
-    p.add_argument("--config", help="TOML config file (default: $ASSISTANT_CONFIG)")
-    p.add_argument("--data-dir", help="where the index lives")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    p.add_argument("--port", type=int, default=8000, help="port to listen on")
-    p.add_argument("--cors-origin", action="append", default=[], help="a browser origin allowed to call the API")
-    args = p.parse_args(argv)
-    try:
-        config = Config.load(args.config, data_dir=args.data_dir)
-        mask_secrets_in_logs(config)
-        run(Assistant(config), args.host, args.port, args.cors_origin)
-    except (AssistantError, OSError) as exc:  # OSError: e.g. the port is in use
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    return 0
+    """``python -m assistant.server``: ``assistant serve`` by another name."""
+    from assistant.cli import run_command
+
+    return run_command("serve", argv)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from assistant import (  # noqa: E402
     ConfigError,
     Filters,
     Turn,
+    defuse,
     mask_secrets_in_logs,
 )
 
@@ -100,12 +101,19 @@ def _safe_url(url: str | None) -> str | None:
     return url if url and url.lower().startswith(("http://", "https://")) else None
 
 
-def _highlight(abstract: str, quotes: tuple[str, ...]) -> str:
-    escaped = html.escape(abstract)
+def _highlight(abstract: str, quotes: tuple[str, ...], marks: tuple[str, ...] = ()) -> str:
+    """The abstract with its own [n] defused (they are not the answer's citations), the quoted
+    sentences highlighted and, inside them, the spans that hold what was asked in bold."""
+    escaped = html.escape(defuse(abstract))
     for quote in quotes:
-        q = html.escape(quote.strip())
+        q = html.escape(defuse(quote.strip()))
         if q and q in escaped:
-            escaped = escaped.replace(q, f"<mark>{q}</mark>", 1)
+            marked = q
+            for mark in marks:
+                m = html.escape(defuse(mark))
+                if m and m in marked:
+                    marked = marked.replace(m, f"<b class='asked'>{m}</b>", 1)
+            escaped = escaped.replace(q, f"<mark>{marked}</mark>", 1)
     return escaped
 
 
@@ -115,6 +123,7 @@ def render_sources(answer: Answer | None) -> str:
     if answer is None or not answer.sources:
         return "<p class='empty'>Sources appear here after a question.</p>"
     quotes = {c.number: c.quotes for c in answer.citations}
+    marks = {c.number: c.marks for c in answer.citations}
     heading = "Closest papers (the abstracts do not answer this)" if answer.refused else "Sources"
     items = []
     for n, source in enumerate(answer.sources, 1):
@@ -127,7 +136,7 @@ def render_sources(answer: Answer | None) -> str:
             f"<details id='source-{n}' class='source{' cited' if cited else ''}'{' open' if cited else ''}>"
             f"<summary><b>[{n}]</b> {html.escape(source.title)}</summary>"
             f"<div class='meta'>{meta}{link}</div>"
-            f"<p class='abstract'>{_highlight(source.abstract, quotes.get(n, ()))}</p></details>"
+            f"<p class='abstract'>{_highlight(source.abstract, quotes.get(n, ()), marks.get(n, ()))}</p></details>"
         )
     return f"<h3>{heading}</h3>" + "".join(items)
 
@@ -187,6 +196,8 @@ CSS = """
 .source.cited { border-left-color: #f59e0b; }
 .source .meta { color: #666; font-size: 0.85em; }
 mark { background: #fde68a; }
+.asked { background: #f59e0b; color: #111; padding: 0 2px; }
+#sources { max-height: 640px; overflow-y: auto; }
 """
 
 
@@ -221,7 +232,15 @@ def build_app(backends: Backends) -> gr.Blocks:
                         )
         with gr.Tab("Corpus"):
             gr.Markdown(summary, elem_id="corpus-summary")
-            gr.BarPlot(frame, x="month", y="papers", title="Papers per month (listings with a year)")
+            top = int(frame["papers"].max()) if len(frame) else 1
+            gr.BarPlot(
+                frame,
+                x="month",
+                y="papers",
+                title="Papers per month (listings with a year)",
+                y_lim=[0, top + 1],
+                x_label_angle=-45,
+            )
 
         def handler(message, chat, turns_, backend_, from_, to_, org_, k_, cat_):
             yield from respond(message, chat, turns_, backend_, from_, to_, org_, k_, backends, cat_)

@@ -25,7 +25,7 @@ ADAPTERS = [
     "assistant/server.py",
 ]
 # the adapter and tool modules an adapter may dispatch to, besides the package's public names
-SUBMODULES = {"bot", "slack", "server", "mcp_server", "webui", "evaluate", "beir"}
+SUBMODULES = {"bot", "slack", "server", "mcp_server", "webui", "evaluate", "beir", "cli"}
 PUBLIC = set(assistant.__all__) | SUBMODULES  # what `from assistant import ...` may name
 PROJECT = {p.name for p in REPO.iterdir() if (p / "__init__.py").exists()} | {p.stem for p in REPO.glob("*.py")}
 # each user error and the base it kept, so an older `except ValueError` still catches it

@@ -262,16 +262,19 @@ class ExtractiveBackend(AnswerBackend):
             if c.sentences and c not in matching and close(c, LIST_RELATED_SHARE, LIST_RELATED_COVERAGE)
         ]
         verb = "matches" if len(matching) == 1 else "match"
-        lines = [f"{_count(len(matching))} of the {_count(len(scored)).lower()} retrieved papers {verb}:"]
+        if len(matching) == len(scored) > 1:
+            lines = [f"All {_count(len(scored)).lower()} retrieved papers match:"]
+        else:
+            lines = [f"{_count(len(matching))} of the {_count(len(scored)).lower()} retrieved papers {verb}:"]
         for c in matching:
             s = sources[c.source - 1]
             sentence = contribution(s.abstract) or c.sentences[0]
-            lines.append(f"- {titled(s.title)} [{c.source}]: {defuse(sentence.strip())} [{c.source}]")
+            lines.append(f"- {titled(s.title)}: {cite(defuse(sentence.strip()), c.source)}")
         if related:
-            lines.append(f"{_count(len(related))} more may be related:")
+            lines.append(f"\n{_count(len(related))} more may be related:")
             for c in related:
                 s = sources[c.source - 1]
-                lines.append(f"- {titled(s.title)} [{c.source}]: {defuse(c.sentences[0].strip())} [{c.source}]")
+                lines.append(f"- {titled(s.title)}: {cite(defuse(c.sentences[0].strip()), c.source)}")
         return lines
 
     def _compare(
@@ -294,21 +297,21 @@ class ExtractiveBackend(AnswerBackend):
         lines: list[str] = []
         for n in picked:
             s = sources[n - 1]
-            lines.append(f"{titled(s.title)} [{n}]:")
+            lines.append(f"{'' if not lines else chr(10)}{titled(s.title)} [{n}]:")
             said = []
             for label, sentence in (("proposes", contribution(s.abstract)), ("reports", headline_result(s.abstract))):
                 if sentence and sentence not in said:
                     said.append(sentence)
-                    lines.append(f"- It {label}: {defuse(sentence.strip())} [{n}]")
+                    lines.append(f"- It {label}: {cite(defuse(sentence.strip()), n)}")
         aspect = {t: w for t, w in weights.items() if not any(t in terms(sources[n - 1].title) for n in picked)}
         if aspect:
             notes = []
             for n in picked:
                 sentence = _best_sentence(sources[n - 1].abstract, aspect, exclude=set(lines))
                 if sentence:
-                    notes.append(f"{short(sources[n - 1].title)}: {defuse(sentence.strip())} [{n}]")
+                    notes.append(f"{short(sources[n - 1].title)}: {cite(defuse(sentence.strip()), n)}")
             if notes:
-                lines.append("On the point the question raises:")
+                lines.append("\nOn the point the question raises:")
                 lines.extend(f"- {note}" for note in notes)
         return lines
 
