@@ -1,14 +1,16 @@
 """Is the question's topic in the retrieved abstracts? One calibrated model, for the extractive reader.
 
-Its features are what retrieval already measured, put on the same scale for a library of any
-size: how close the best paper is in meaning (cosine) and how far it leads the next; how many of
-the question's rare words it holds (the idf it matches, in units of the idf of a word no paper
-holds) and how far that leads the next paper; its BM25 strength on the same scale; the share of
-the question's terms it holds; and the share of the question that no indexed paper holds at all,
-each word weighted by how unusual it is in everyday English, so that a description in plain words
-("a gaming graphics card") weighs less than a missing technical term ("HumanEval"). A logistic
-model over them gives the probability that the question's topic is covered;
-``bench/fit_answerability.py`` refits it from the tuning questions and writes
+Its features are what retrieval already measured: how close the best paper is in meaning (cosine)
+and how far it leads the next; how much of the question's unusual wording the top paper holds,
+how far that leads the next paper, and its share of the question; the share of the question's
+terms the top paper holds (coverage); the share of the question that no indexed paper holds at
+all; whether the question names the paper; and the kind of question. Words are weighted by how
+unusual they are in everyday English, not by how rare they are in the library, so the model
+does not depend on the library's size, and a description in plain words ("a gaming graphics
+card") weighs less than a missing technical term ("HumanEval"). A logistic model over them gives
+the probability that the question's topic is covered: below ``refuse_below`` the question is
+refused, below ``answer_at`` the closest match is given with a hedge, above it the question is
+answered. ``bench/fit_answerability.py`` refits it from the tuning questions and writes
 ``assistant/data/judge.json`` with its provenance.
 
 A refusal names only what is really a topic: words of the question that no indexed paper holds,
