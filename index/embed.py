@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
@@ -211,6 +212,9 @@ def _export(model_path: Path, out: Path, attention: str | None = None) -> None:
 
     import torch
     from transformers import AutoModel
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # a one-time local export: no "Loading weights" bars
 
     class Pooled(torch.nn.Module):
         def __init__(self, encoder):
@@ -273,14 +277,20 @@ def _quantize(graph: Path, out: Path) -> None:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(
-        str(graph),
-        str(out),
-        weight_type=QuantType.QInt8,
-        per_channel=True,
-        op_types_to_quantize=["MatMul", "Attention"],
-        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},  # types of fused ops' outputs
-    )
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # its advice to pre-process the graph first goes to the root logger
+    try:
+        quantize_dynamic(
+            str(graph),
+            str(out),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            op_types_to_quantize=["MatMul", "Attention"],
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},  # types of fused ops' outputs
+        )
+    finally:
+        root.setLevel(level)
 
 
 # Backends whose vectors are not the float32 model's (int8: cosine ~0.99 to it). The store's

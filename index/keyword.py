@@ -19,7 +19,15 @@ import numpy as np
 from index.records import Paper
 from index.text import terms
 
-logging.getLogger("bm25s").setLevel(logging.WARNING)  # its index-building DEBUG lines are not for users
+
+def _bm25s():
+    """The bm25s module, with its logger (set to DEBUG on import) kept to warnings: its index-building
+    lines are not for users."""
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
+
 
 MANIFEST = "manifest.json"
 FORMAT = 3  # bump when paper_terms() or the parameters change, so saved indexes are rebuilt
@@ -47,8 +55,7 @@ class KeywordIndex:
 
     @classmethod
     def build(cls, papers: list[Paper]) -> KeywordIndex:
-        import bm25s
-
+        bm25s = _bm25s()
         bm25 = bm25s.BM25(k1=K1, b=B)
         if papers:
             bm25.index([paper_terms(p) or ["<empty>"] for p in papers], show_progress=False)
@@ -161,8 +168,7 @@ class KeywordIndex:
         manifest = _manifest(folder)
         if manifest is None or manifest.get("fingerprint") != fingerprint or manifest.get("format") != FORMAT:
             return None
-        import bm25s
-
+        bm25s = _bm25s()
         if not manifest["ids"]:
             return cls([], bm25s.BM25())
         try:
