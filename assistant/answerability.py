@@ -26,7 +26,7 @@ from assistant import judge
 from assistant.answer import Source
 from assistant.citations import titled
 from assistant.names import mentions, rare_by, spelled_out
-from assistant.questions import COMMON_NAMES, Kind, Reading, asked_head, field_label, wh_word
+from assistant.questions import COMMON_NAMES, Kind, Question, asked_head, field_label, wh_word
 from assistant.roles import availability
 from index.keyword import KeywordIndex
 from index.text import STOPWORDS, sentences, terms
@@ -174,7 +174,7 @@ def _source_text(source: Source) -> str:
     return f"{source.title}\n{source.listing()}\n{source.abstract}"
 
 
-def assess(question: str, reading: Reading, sources: list[Source], idf: Callable[[str], float]) -> Focus:
+def assess(question: str, reading: Question, sources: list[Source], idf: Callable[[str], float]) -> Focus:
     """What of ``question`` the top ``sources`` hold; see the module docstring."""
     named = named_sources(question, sources, idf)
     named_terms: set[str] = set()
@@ -229,7 +229,7 @@ PERCENT = frozenset(terms("percentage percent share fraction proportion ratio", 
 
 def _subject_gaps(
     question: str,
-    reading: Reading,
+    reading: Question,
     source: Source,
     names: tuple[str, ...],
     idf: Callable[[str], float],
@@ -454,7 +454,7 @@ _CLAUSE_BREAKS = {"which", "where", "who", "whom", "whose", "that", "when", "whi
 _COUNT_GLUE = {"of", "the", "most", "a", "an", "our", "their", "its", "these", "those", "such"}
 
 
-def verdict(question: Reading, sources: list[Source], keyword: KeywordIndex) -> tuple[Gap, ...] | Focus | None:
+def verdict(question: Question, sources: list[Source], keyword: KeywordIndex) -> tuple[Gap, ...] | Focus | None:
     """The extractive reader's decision (``assistant.judge``, unless the question names the top
     paper): a topic no top abstract covers, as the gap to say; None when the model is unsure, so
     the closest match is given, hedged; else what the top abstracts hold of the question (``assess``)."""

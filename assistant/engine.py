@@ -14,7 +14,7 @@ from assistant.answer import Answer, Citation, Source
 from assistant.answerability import Focus, Gap, assess
 from assistant.backends.base import AnswerBackend, BackendError
 from assistant.citations import check_citations
-from assistant.questions import Question, Reading, answer_marks, read
+from assistant.questions import Question, answer_marks, read
 from assistant.retrieve import node_to_source, source_to_node
 
 CLOSEST_SHOWN = 3
@@ -147,7 +147,7 @@ class CitedQueryEngine(CustomQueryEngine):
         return f"{self.refusal} {self.closest.format(titles=titles)}"
 
 
-def _marked(citations: list[Citation], question: str, reading: Reading) -> list[Citation]:
+def _marked(citations: list[Citation], question: str, reading: Question) -> list[Citation]:
     """Citations with the spans of their quotes that hold what a fact question asks."""
     out = []
     for c in citations:

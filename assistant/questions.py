@@ -1,7 +1,7 @@
 """What a question asks, read once: its kind, the listing fields it asks for, the detail it names,
 and, for comparisons, the parts that each name one paper.
 
-Pure text in, a frozen ``Reading`` out; the answering backends and the answerability check both
+Pure text in, a frozen ``Question`` out; the answering backends and the answerability check both
 use it, so every backend sees the question the same way.
 """
 
@@ -235,9 +235,6 @@ class Question:
     parts: tuple[str, ...] = ()  # for COMPARE: the phrases that each name a paper
 
 
-Reading = Question
-
-
 def read(question: str) -> Question:
     """Read ``question`` once: its kind, by the first matching rule below."""
     return replace(_read(question), text=question)
@@ -349,7 +346,7 @@ COMMON_NAMES = frozenset({"llm", "llms", "ai", "nlp", "rl", "ml", "gpu", "gpus",
 _IDENTIFIER = re.compile(r"(?<![\w-])(?:[A-Z][a-z]*[A-Z0-9][\w.-]*|[A-Z]{2,}[\w.-]*|[A-Za-z]+-\d[\w.-]*)(?![\w-])")
 
 
-def answer_marks(question: str, reading: Reading, quote: str) -> tuple[str, ...]:
+def answer_marks(question: str, reading: Question, quote: str) -> tuple[str, ...]:
     """The span of ``quote`` that holds what a fact question asks: the quantity (with its unit),
     or the name the question does not already contain."""
     if reading.kind is not Kind.FACT:

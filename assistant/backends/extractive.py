@@ -36,7 +36,6 @@ from assistant.names import short_name, spelled_before
 from assistant.questions import (
     Kind,
     Question,
-    Reading,
     asked_head,
     asks_name,
     compare_parts,
@@ -411,7 +410,7 @@ def _names(names: tuple[str, ...]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def _metadata_answer(reading: Reading, question: str, sources: list[Source], idf: Callable[[str], float]) -> list[str]:
+def _metadata_answer(reading: Question, question: str, sources: list[Source], idf: Callable[[str], float]) -> list[str]:
     """The listing's fields the question asks for, of the paper it names (else the top one). A field
     the listing lacks is not written here: the engine's answerability check says it, for every backend."""
     named = named_sources(question, sources, idf)
