@@ -138,7 +138,9 @@ def render_sources(answer: Answer | None) -> str:
             f"<div class='meta'>{meta}{link}</div>"
             f"<p class='abstract'>{_highlight(source.abstract, quotes.get(n, ()), marks.get(n, ()))}</p></details>"
         )
-    return f"<h3>{heading}</h3>" + "".join(items)
+    # its own scrolling box: Gradio sets the HTML component's overflow inline, over any stylesheet
+    box = "max-height: 640px; overflow-y: auto;"
+    return f"<h3>{heading}</h3><div class='sources-list' style='{box}'>{''.join(items)}</div>"
 
 
 def respond(
@@ -197,7 +199,6 @@ CSS = """
 .source .meta { color: #666; font-size: 0.85em; }
 mark { background: #fde68a; }
 .asked { background: #f59e0b; color: #111; padding: 0 2px; }
-#sources { max-height: 640px; overflow-y: auto; }
 """
 
 
