@@ -71,6 +71,14 @@ class Source:
             named=named,
         )
 
+    def contribution(self) -> str:
+        """What the paper does, in one sentence of its abstract: the sentence that states its
+        contribution, else the first."""
+        from assistant.roles import contribution
+        from index.text import sentences
+
+        return contribution(self.abstract) or next(iter(sentences(self.abstract)), "")
+
     def listed(self, name: str) -> Any:
         """The value of the listing field ``name`` (``assistant.questions.METADATA_FIELDS``), or None
         when the listing does not give it: no text, no names, no authors; zero upvotes is a value."""

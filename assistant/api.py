@@ -365,6 +365,29 @@ class Assistant:
                 raise
             return resolve_references(question, history)
 
+    def find_paper(self, paper: str) -> Paper:
+        """The indexed paper with this id, this title (in any case and spacing) or this name
+        ("SkillMimic"); a QuestionError when no paper is, or when a name fits several."""
+        from index.records import normalise_title
+
+        search = self.open().search
+        wanted = paper.strip()
+        if wanted in search.papers:
+            return search.papers[wanted]
+        titled = [p for p in search.papers.values() if normalise_title(p.title) == normalise_title(wanted)]
+        named = titled or [search.papers[pid] for pid in search.names.find(wanted)]
+        if len(named) == 1:
+            return named[0]
+        if named:
+            raise QuestionError(f"{len(named)} indexed papers go by {wanted!r}; give the whole title or the paper's id")
+        raise QuestionError(f"no indexed paper has the id, title or name {wanted!r}; search for it first")
+
+    def related(self, paper: str, k: int = 5) -> list[Source]:
+        """The ``k`` indexed papers nearest in meaning to ``paper`` (an id, a title or a name),
+        best first; each ``Source`` has its abstract, so ``contribution`` gives what it does."""
+        found = self.find_paper(paper)
+        return self.open().search.related(found.paper_id, k)
+
     def papers(self) -> list[Paper]:
         """Every indexed paper (title, abstract, date, authors or organisation, ...)."""
         return list(self.open().search.papers.values())

@@ -82,6 +82,11 @@ def _parser() -> argparse.ArgumentParser:
         "--no-auto-filters", action="store_true", help='do not read filters such as "since 2024" from the question'
     )
 
+    related = sub.add_parser("related", help="the papers nearest in meaning to one paper, each with what it does")
+    related.add_argument("paper", help="the paper: its id, its title or a name such as SkillMimic")
+    related.add_argument("-k", type=int, default=5, help="how many related papers (default 5)")
+    related.add_argument("--json", action="store_true")
+
     stats = sub.add_parser("stats", help="what the index holds")
     stats.add_argument("--json", action="store_true")
 
@@ -193,6 +198,16 @@ def _run(args: argparse.Namespace) -> int:
             print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
         else:
             _print_answer(answer)
+    elif args.command == "related":
+        paper = assistant.find_paper(args.paper)
+        near = assistant.related(paper.paper_id, args.k)
+        if args.json:
+            rows = [{"paper_id": s.paper_id, "title": s.title, "score": round(s.score, 4)} for s in near]
+            print(json.dumps({"paper": paper.title, "related": rows}, indent=2))
+        else:
+            print(f"Papers related to {paper.title}:")
+            for n, s in enumerate(near, 1):
+                print(f"  {n}. {s.title} ({s.score:.3f})\n     {s.contribution()}")
     elif args.command == "stats":
         stats = assistant.stats()
         print(json.dumps(stats, indent=2) if args.json else "\n".join(f"{k}: {v}" for k, v in stats.items()))

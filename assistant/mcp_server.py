@@ -62,6 +62,12 @@ ASK = (
     "and reported in filters. Ask one self-contained question at a time."
 )
 
+RELATED = (
+    "The indexed papers nearest in meaning to one paper (given by its paper_id, its title or a name "
+    "such as 'SkillMimic'), best first, each with its abstract and a similarity score. An unknown or "
+    "ambiguous paper comes back as an error saying what to give instead."
+)
+
 GET_PAPER = (
     "Get one indexed paper by its paper_id (from search_papers or from ask's sources and "
     "citations): title, full abstract, date, organisation or author count, URL and upvotes. An "
@@ -232,6 +238,15 @@ def create_server(assistant: Assistant) -> MCPServer:
     def ask(question: Annotated[str, Field(description="The question, in words.")]) -> AskResult:
         with _user_errors():
             return AskResult.of(assistant.ask(question))
+
+    @server.tool(title="Related papers", description=RELATED, annotations=reads)
+    def related_papers(
+        paper: Annotated[str, Field(description="The paper: its paper_id, title or name.")],
+        k: Annotated[int, Field(ge=1, le=MAX_K, description="How many related papers to return.")] = 5,
+    ) -> SearchResult:
+        with _user_errors():
+            sources = assistant.related(paper, k)
+        return SearchResult(papers=[SearchHit(**PaperRecord.of(s).model_dump(), score=s.score) for s in sources])
 
     @server.tool(title="Get paper", description=GET_PAPER, annotations=reads)
     def get_paper(paper_id: Annotated[str, Field(description="The paper's id.")]) -> PaperRecord:

@@ -164,6 +164,20 @@ class HybridSearch:
         cosine = float(np.max(vectors @ self.embedder.embed_query(claim))) if len(vectors) else 0.0
         return max(lexical, cosine), quote
 
+    def related(self, paper_id: str, k: int) -> list[Source]:
+        """The ``k`` papers nearest to ``paper_id`` in meaning: the chunks closest to the centre of
+        its own stored vectors, each paper scored by its closest chunk, the paper itself left out."""
+        vectors = self.store.paper_vectors(paper_id)
+        if not len(vectors):
+            return []
+        centre = vectors.mean(axis=0)
+        centre /= np.linalg.norm(centre) or 1.0
+        best: dict[str, float] = {}
+        for hit in self.store.search_chunks(centre, 4 * (k + 1)):
+            if hit.paper_id != paper_id and hit.paper_id in self.papers:
+                best.setdefault(hit.paper_id, hit.similarity)  # hits come best first
+        return [Source.from_paper(self.papers[pid], s, similarity=s) for pid, s in list(best.items())[:k]]
+
     def term_weights(self, question: str) -> dict[str, float]:
         """The question's content terms, weighted by how rare they are in the corpus."""
         return {t: self.keyword.idf(t) for t in set(terms(question))}

@@ -188,3 +188,19 @@ def test_eval_on_a_beir_dataset(tmp_path, bundled):
     assert "(0 texts embedded now)" in again.stderr  # the rerun reuses the stored embeddings
     missing = run_cli("--data-dir", str(tmp_path / "store"), "eval", "--beir", str(tmp_path))
     assert missing.returncode != 0 and "is not a BEIR dataset" in missing.stderr
+
+
+def test_related_papers_are_the_nearest_in_meaning_each_with_what_it_does(data_dir, bundled):
+    out = run_cli("--data-dir", data_dir, "related", "SkillMimic", "-k", "3")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == "Papers related to SkillMimic: Learning Reusable Basketball Skills from Demonstrations:"
+    near = bundled.related("SkillMimic", 3)
+    assert [s.title for s in near] == [line.split(". ", 1)[1].rsplit(" (", 1)[0] for line in lines[1::2]]
+    assert all(s.contribution() in s.abstract for s in near)  # one sentence of each paper's own abstract
+    skill = bundled.find_paper("SkillMimic")
+    assert skill.paper_id not in {s.paper_id for s in near}
+    assert [s.paper_id for s in bundled.related(skill.paper_id, 3)] == [s.paper_id for s in near]  # id or name
+    missing = run_cli("--data-dir", data_dir, "related", "No Such Paper At All")
+    assert missing.returncode == 1 and missing.stderr.strip().count("\n") == 0
+    assert "no indexed paper has the id, title or name" in missing.stderr

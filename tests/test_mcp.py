@@ -48,7 +48,7 @@ def filter_sentence(**values: Any) -> str:
 async def check_tools(client: Client) -> None:
     """What an agent does: list the tools, ask, search with a date filter, open a paper, make mistakes."""
     tools = {t.name: t for t in (await client.list_tools()).tools}
-    assert set(tools) == {"search_papers", "ask", "get_paper"}
+    assert set(tools) == {"search_papers", "ask", "get_paper", "related_papers"}
     assert "[n]" in (tools["ask"].description or "") and "refus" in (tools["ask"].description or "")
     assert set(tools["search_papers"].input_schema["properties"]) == {
         "query",
@@ -89,6 +89,12 @@ async def check_tools(client: Client) -> None:
     assert empty.is_error and "the question is empty; type a question about the indexed papers" in text(empty)
     bad_date = await client.call_tool("search_papers", {"query": "video", "since": "2024-13"})
     assert bad_date.is_error and filter_sentence(date_from="2024-13") in text(bad_date)
+    near = await client.call_tool("related_papers", {"paper": "SkillMimic", "k": 3})
+    assert not near.is_error, text(near)
+    related = near.structured_content["papers"]
+    assert len(related) == 3 and all("SkillMimic" not in p["title"] for p in related)
+    nowhere = await client.call_tool("related_papers", {"paper": "No Such Paper At All"})
+    assert nowhere.is_error and "no indexed paper has the id, title or name" in text(nowhere)
     unknown = await client.call_tool("get_paper", {"paper_id": "no-such-paper"})
     assert unknown.is_error and "no indexed paper has the id 'no-such-paper'" in text(unknown)
 
