@@ -328,11 +328,10 @@ class Assistant:
             searched, filters = asked, None
             reading = read(searched)
             described = f"none: {described} would leave no paper, so those words were read as part of the question"
-        if described and filters and (filters.date_from or filters.date_to) and not described.startswith("none:"):
-            papers = snapshot.search.papers.values()
-            dated = sum(1 for p in papers if p.date)
-            if dated < len(papers):  # a date filter leaves out every paper without a date
-                described += f" (only {dated} of the {len(papers)} indexed papers have a date)"
+        search = snapshot.search
+        if described and filters and (filters.date_from or filters.date_to) and search.dated < len(search.papers):
+            # a date filter leaves out every paper without a date
+            described += f" (only {search.dated} of the {len(search.papers)} indexed papers have a date)"
         if k is None and reading.kind is Kind.WHICH and not reading.single:
             k = max(self.config.top_k, self.config.list_top_k)  # a list must see every paper that matches
         parts = reading.parts if reading.kind is Kind.COMPARE else ()

@@ -94,7 +94,7 @@ class CitedQueryEngine(CustomQueryEngine):
             text = self._refusal(sources)
             yield Answer(text=text, refused=True, backend=backend.name, notice=notice, **base)
             return
-        text, citations = checked.text, _marked(checked.citations, asked.text, asked)
+        text, citations = checked.text, _marked(checked.citations, asked)
         if hedge:
             text = f"{self.hedge}\n{text}"
         gaps = verdict.gaps if verdict is not None else ()
@@ -147,11 +147,11 @@ class CitedQueryEngine(CustomQueryEngine):
         return f"{self.refusal} {self.closest.format(titles=titles)}"
 
 
-def _marked(citations: list[Citation], question: str, reading: Question) -> list[Citation]:
+def _marked(citations: list[Citation], question: Question) -> list[Citation]:
     """Citations with the spans of their quotes that hold what a fact question asks."""
     out = []
     for c in citations:
-        marks = tuple(m for q in c.quotes for m in answer_marks(question, reading, q))
+        marks = tuple(m for q in c.quotes for m in answer_marks(question.text, question, q))
         out.append(replace(c, marks=marks[:2]) if marks else c)
     return out
 

@@ -46,6 +46,7 @@ class HybridSearch:
         self.keyword = keyword
         self.papers = {p.paper_id: p for p in papers}
         self.organizations = sorted({p.organization for p in papers if p.organization})
+        self.dated = sum(1 for p in papers if p.date)  # papers a date filter can keep
         self.names = NameIndex(((p.paper_id, p.title, p.abstract) for p in papers), rare_by(keyword.idf))
 
     @classmethod

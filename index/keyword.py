@@ -92,19 +92,6 @@ class KeywordIndex:
                 out[indices[indptr[col] : indptr[col + 1]]] += weight
         return out / total
 
-    def papers_with(self, query_terms: list[str]) -> list[str]:
-        """Ids of the papers that hold every one of the stemmed ``query_terms`` (none for an unknown term)."""
-        if not self.ids or not query_terms:
-            return []
-        indptr, indices = self.bm25.scores["indptr"], self.bm25.scores["indices"]
-        if any(term not in self._vocab for term in query_terms):
-            return []
-        cols = [self._vocab[term] for term in query_terms]
-        rows = np.unique(indices[indptr[cols[0]] : indptr[cols[0] + 1]])
-        for col in cols[1:]:
-            rows = np.intersect1d(rows, indices[indptr[col] : indptr[col + 1]])  # sorted, unique
-        return [self.ids[int(i)] for i in rows]
-
     def top(self, scores: np.ndarray, n: int) -> list[tuple[str, float]]:
         """The ``n`` best papers by ``scores`` (an array in ``ids`` order) with a positive score."""
         return [(self.ids[i], float(scores[i])) for i in _top(scores, n) if scores[i] > 0]

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.helpers import send_json
+
 REPLY = "The first source reports this result [1]."
 
 
@@ -85,7 +87,7 @@ class StandIn:
                 if self.path.rstrip("/") != "/props" or standin.n_ctx is None:
                     self.send_error(404)
                     return
-                self._json(200, {"default_generation_settings": {"n_ctx": standin.n_ctx}, "total_slots": 1})
+                send_json(self, 200, {"default_generation_settings": {"n_ctx": standin.n_ctx}, "total_slots": 1})
 
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
@@ -95,7 +97,9 @@ class StandIn:
                 if standin.n_ctx is not None and tokens(body) > standin.n_ctx:
                     standin.rejected += 1
                     message = f"the request exceeds the available context size ({standin.n_ctx} tokens)"
-                    self._json(400, {"error": {"code": 400, "message": message, "type": "exceed_context_size_error"}})
+                    send_json(
+                        self, 400, {"error": {"code": 400, "message": message, "type": "exceed_context_size_error"}}
+                    )
                     return
                 standin.arrived(body)
                 self.pending = True
@@ -116,14 +120,6 @@ class StandIn:
                 if self.pending:
                     self.pending = False
                     standin.answered()
-
-            def _json(self, status: int, payload: dict[str, Any]) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
 
             def _stream(self, model: str, reply: str) -> None:
                 self.send_response(200)

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 
 from assistant.answer import Source, Turn
 from assistant.questions import Question
+from index.errors import AssistantError
 
 if TYPE_CHECKING:
     from assistant.answerability import Focus, Gap
-from index.errors import AssistantError
 
 
 class BackendError(AssistantError, RuntimeError):

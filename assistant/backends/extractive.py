@@ -104,16 +104,17 @@ class ExtractiveBackend(AnswerBackend):
 
     def stream(self, question: Question, sources: list[Source]) -> Iterator[str]:
         """One piece per paragraph, or the refusal wording."""
-        parts = self._compose(question.text, question, sources)
+        parts = self._compose(question, sources)
         if not parts:
             yield self.refusal
             return
         for i, part in enumerate(parts):
             yield part if i == 0 else "\n" + part
 
-    def _compose(self, question: str, reading: Question, sources: list[Source]) -> list[str]:
+    def _compose(self, reading: Question, sources: list[Source]) -> list[str]:
         if not sources:
             return []
+        question = reading.text
         if reading.kind is Kind.METADATA:
             return _metadata_answer(reading, question, sources, self.idf)
         weights = {t: self.idf(t) for t in set(terms(question)) if t not in SCAFFOLD}
