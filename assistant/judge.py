@@ -50,9 +50,9 @@ FEATURES = (
 TOPIC_RARITY = 0.75  # Zipf 3.75 or rarer in everyday English: a word that can name a topic
 TYPO_SIMILARITY = 0.8  # a word in no paper spelled this much like one in a paper is a misspelling of it
 SHORTCUT_DEPTH = 5
-ASKED_RARITY = 0.15  # Zipf 5.55 or rarer: a word that says what is asked ("use", "new" do not)
+ASKED_RARITY = 0.3  # Zipf 5.55 or rarer: a word that says what is asked ("use", "new" do not)
 MAX_NAMED = 3  # topics a refusal names at most
-_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*")
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:['’][A-Za-z]+)?(?:-[A-Za-z0-9]+)*")  # "isn't" is one word
 
 
 @lru_cache(maxsize=16384)
@@ -140,7 +140,9 @@ def _topical(word: str, keyword: KeywordIndex) -> bool:
     """Whether ``word`` can name a topic no indexed paper holds: in no paper ("reusing" is, as
     "reuse"), unusual in everyday English ("notebook" is not), not a misspelling ("unlearnign")."""
     stems = terms(word)
-    if len(stems) != 1 or word.lower() in STOPWORDS or keyword.holds(stems[0]) or rarity(word) < TOPIC_RARITY:
+    if len(stems) != 1 or word.lower() in STOPWORDS or keyword.holds(stems[0]):
+        return False
+    if min(rarity(word), rarity(stems[0])) < TOPIC_RARITY:  # "guesses" is unusual, but "guess" is everyday
         return False
     return keyword.close(stems[0], TYPO_SIMILARITY) is None
 

@@ -7,9 +7,14 @@ use it, so every backend sees the question the same way.
 
 from __future__ import annotations
 
+import json
+import math
 import re
+from collections import Counter
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
 
 from index.text import STOPWORDS, terms
 
@@ -102,74 +107,6 @@ METADATA_FIELDS: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ),
     ("arxiv_id", re.compile(r"\barxiv (?:id|identifier|number)\b", re.I), "arXiv id"),
 )
-_METADATA_ASK = re.compile(
-    r"^\s*(?:how many|when|what|which|who|where|give|list|tell|show)\b|\?\s*$"
-    r"|^\s*(?:the |its )?(?:(?:number|count) of (?:authors|co-?authors|upvotes|votes|likes)|authors?|author count"
-    r"|upvotes?|(?:listing |publication |release )?date"
-    r"|url|link|doi|venue|organi[sz]ation|affiliations?|arxiv (?:id|categor(?:y|ies)))\b"
-    r"|\b(?:url|link|doi|upvotes|authors? count)\s*$",
-    re.I,
-)  # a listing field is asked for ("author count for X"), not merely mentioned ("trained on many labs' data")
-
-_COMPARE = re.compile(
-    r"\b(?:compare[sd]?|comparison|comparing|versus|vs\.?|contrast(?:s|ed|ing)?|in common|relate to each other"
-    r"|how does .+ relate to|differences? between|differ(?:s|ent)? from|distinguish(?:es)? .+ from"
-    r"|similarities between|what sets .+ apart)\b"
-    r"|\b(?:how|in what ways?|where|why) (?:do|does|did|would)\b.+\bdiffer\b",
-    re.I,
-)
-_WHICH = re.compile(
-    r"\b(?:which|what|any|list|find|name|show)\s+(?:[\w-]+\s+){0,3}?(?:papers|works|studies|articles|publications"
-    r"|efforts|(?:approaches|methods|systems|frameworks|techniques)(?!\s+(?:does|did|is|was|has)\b))\b"
-    r"|\bare there (?:any )?(?:\w+\s+){0,2}(?:papers|works|studies|approaches|methods)\b"
-    r"|\b(?:papers|works|studies) (?:that|which|on|about|using|proposing|studying|tackling)\b",
-    re.I,
-)
-_WHICH_ONE = re.compile(
-    r"^\s*(?:which|what) (?:paper|work|study|article|publication|method|approach|system)\b"
-    # "which interpretable classifier defines ...": a method that does something, that is a paper;
-    # not "which classifier does X use"
-    r"|^\s*(?:which|what)\s+(?:[\w-]+\s+){0,2}?(?:method|approach|system|model|framework|classifier|technique"
-    r"|algorithm|architecture|agent|benchmark|dataset)\s+(?!(?:does|did|is|was|are|were|has|had|can)\b)[a-z]+(?:s|ed)"
-    r"(?=\s+(?!(?:was|were|is|are|does|do|did|has|have)\b)[\w\"'(])"
-    # "which theory paper proves ...", "which LLM forgetting paper treats ...", not "which model does the X paper use"
-    r"|^\s*(?:which|what)\s+(?:(?!(?:is|are|was|were|do|does|did|has|have|had|can|the|a|an|this|that|its|their"
-    r"|in|from|of|on|for|by|with|at|to|papers|works|studies|articles|publications)\b)[\w-]+\s+){1,3}"
-    r"(?:paper|work|study|article|publication)\b(?!')"
-    r"|\b(?:is there|do you know|i'?m looking for|looking for|find me|point me to) (?:a|an|the|any)\b",
-    re.I,
-)
-_SUMMARY = re.compile(
-    r"\b(?:summari[sz]e|summary|overview|tl;?dr|gist|main (?:idea|contribution|point)s?|key (?:idea|contribution)s?"
-    r"|describe|explain (?:what|how)|tell me about|what (?:is|are) (?:\S+\s+){0,6}?about"
-    r"|what (?:does|did|do) (?:\S+\s+){0,8}?(?:propose|introduce|present|contribute|do|offer|find|show|suggest|claim)"
-    r"|what (?:is|was) (?:the )?(?:contribution|idea|proposal)"
-    r"|how does (?:\S+\s+){0,8}?work)\b",
-    re.I,
-)
-_FACT = re.compile(
-    r"\bhow (?:many|much|large|long|big|fast|small|high|low|often|far|accurate|wide|deep|heavy|old|expensive)\b"
-    r"|\bwhat (?:\w+\s+){0,2}?(?:score|accuracy|improvement|gain|percentage|share|number|size|rate|speed-?up|reduction"
-    r"|dataset|benchmark|model|backbone|architecture|metric|value|result|performance|error|cost|budget|hardware"
-    r"|resolution|length|year|ratio|language|languages)s?\b"
-    r"|\bwhich (?:\w+\s+){0,2}?(?:dataset|benchmark|model|llm|backbone|architecture|metric|base model|language"
-    r"|languages|tasks?|domains?|robot|simulator|encoder|optimizer)s?\b"
-    r"|\b(?:by how much|what percentage|what fraction|what proportion)\b"
-    r"|\bwhat (?:is|was|are|were) the (?:name|names|title|acronym)\b|\bwhat (?:is|was|are|were) .+ called\b"
-    r"|\b(?:what|which) (?:did|does|do) .+ (?:train on|evaluate on|use as|build on|fine-tune|score)\b"
-    r"|(?:^|[,;:]\s*)(?:what|which) (?!(?:is|are|was|were|do|does|did)\b)"
-    # "what part of the model is optimized", "which earlier adapter routing method does MHR build on"
-    r"(?:[a-z][\w-]* (?:of|in|on|for)|(?:[a-z][\w-]* ){1,4}?(?:does|did|do|is|are|was|were|has|have))\b"
-    r"|^\s*what (?:is|are|was|were) the (?!(?:main |key )?(?:idea|contribution|point|difference|purpose|goal)s?\b)\w+",
-    re.I,
-)
-_NUMERIC = re.compile(
-    r"\bhow (?:many|much|large|long|big|fast|small|high|low|often|far|accurate|wide|deep|heavy|old|expensive)\b"
-    r"|\bby how much\b"
-    r"|\bwhat (?:\w+\s+){0,2}?(?:score|accuracy|improvement|gain|percentage|share|number|size|rate|speed-?up"
-    r"|reduction|ratio|error|cost|budget|value|length|resolution)\b|\bwhat (?:percentage|fraction|proportion)\b",
-    re.I,
-)
 # "How do SkillMimic and EvoStruggle differ?" -> the parts that name one paper each
 _COMPARE_SPLIT = re.compile(
     r"\s*(?:\bdiffers? from\b|\bcompared? (?:with|to)\b|\bversus\b|\bvs\.?|\band\b|\bwith\b|\bfrom\b|\bto\b"
@@ -236,74 +173,69 @@ class Question:
 
 
 def read(question: str) -> Question:
-    """Read ``question`` once: its kind, by the first matching rule below."""
+    """Read ``question`` once: its kind (``KindModel``) and what that kind needs of it."""
     return replace(_read(question), text=question)
 
 
 def _read(question: str) -> Question:
-    fields = tuple(name for name, pattern, _ in METADATA_FIELDS if pattern.search(question))
-    numeric = bool(_NUMERIC.search(question)) and not _ASKS_NAME.search(question)  # "what is the score called"
-    if fields and _METADATA_ASK.search(question) and not _about_the_work(question, fields):
-        return Question("", Kind.METADATA, fields=fields)
-    if numeric:
-        return Question("", Kind.FACT, numeric=True)
-    if _COMPARED_WITH.search(question):  # "which dataset was used to compare A with B": asks for the dataset
-        return Question("", Kind.FACT)
-    if _COMPARE.search(question) or _BOTH.search(question):
-        if _ASKS_THING.search(question) and not (_WHICH.search(question) or _WHICH_ONE.search(question)):
-            return Question("", Kind.FACT)  # "what is the latency of A compared with B", "... with whose theory?"
-        return Question("", Kind.COMPARE, parts=compare_parts(question))
-    if _WHICH_ONE.search(question):
-        return Question("", Kind.WHICH, single=True)
-    if _WHICH.search(question) and not _WHICH_COUNT.search(question):
-        return Question("", Kind.WHICH)
-    if _SUMMARY.search(question):
-        return Question("", Kind.SUMMARY)
-    if _FACT.search(question) or _WHICH_COUNT.search(question):
-        return Question("", Kind.FACT)
-    if _DEFINITION.search(question):
-        return Question("", Kind.SUMMARY)
+    for label in KindModel.load().ranked(question):
+        if label == "metadata":
+            fields = tuple(name for name, pattern, _ in METADATA_FIELDS if pattern.search(question))
+            if fields:
+                return Question("", Kind.METADATA, fields=fields)
+        elif label == "quantity":
+            return Question("", Kind.FACT, numeric=not _ASKS_NAME.search(question))  # not "what is the score called"
+        elif label == "which_one":
+            return Question("", Kind.WHICH, single=True)
+        elif label == "compare":
+            return Question("", Kind.COMPARE, parts=compare_parts(question))
+        else:
+            return Question("", Kind(label))
     return Question("", Kind.OTHER)
 
 
-def _about_the_work(question: str, fields: tuple[str, ...]) -> bool:
-    """'How many labs collected the data', 'how many writers took part in the survey' ask about
-    the work, not about its listing."""
-    if set(fields) <= {"organization"} and _FACT_BEYOND_LISTING.search(question):
-        return True
-    return set(fields) <= {"authors"} and bool(_TOOK_PART.search(question))
+def kind_text(question: str) -> str:
+    """What the kind model reads: the question, and a marker word when it mentions a listing field,
+    so that every field the listing can give (a venue, a DOI) counts as the ones questions ask about."""
+    mentions_field = any(pattern.search(question) for _, pattern, _ in METADATA_FIELDS)
+    return f"{question} {LISTING_MARK}" if mentions_field else question
 
 
-_TOOK_PART = re.compile(
-    r"\b(?:took part|taking part|participated|were (?:recruited|surveyed|interviewed|studied|asked))\b", re.I
-)
+LISTING_MARK = "listingfield"
+KINDS_FILE = Path(__file__).resolve().parent / "data" / "kinds.json"
+# how a question asks: the kinds, with a quantity asked apart from other facts and one paper apart from several
+KIND_LABELS = ("fact", "quantity", "which", "which_one", "compare", "summary", "metadata", "other")
+TOKEN = re.compile(r"(?u)\b\w+\b")
 
 
-_WHICH_COUNT = re.compile(  # "which two methods", "what are the three stages": names, counted
-    r"\b(?:which|what)(?: (?:is|are|was|were) the)? (?:two|three|four|five|2|3|4|5)\b", re.I
-)
-_COMPARED_WITH = re.compile(
-    r"^\s*(?:(?:on|in|with|by) )?(?:which|what)\s+(?:[\w-]+\s+){1,3}?(?:was|were|is|are)\s+(?:used|chosen|employed)"
-    r"\s+(?:to|for)\s+compar",
-    re.I,
-)
-# a question word that asks for a thing ("which model families ... are compared", "what is the latency
-# overhead of A compared with B", "contrasts A with whose theory"), not for how papers differ
-_ASKS_THING = re.compile(
-    r"(?:^\s*(?:(?:on|in|at|with|by|for|from|of|to) )?|\b(?:with|to|from|against|on|in|of) )"
-    r"(?:which|whose|what(?: (?:is|are|was|were) the)?)\s+"
-    r"(?!(?:is|are|was|were|do|does|did|has|have|had|can|could|would|will|should|ways?|sets?|makes?|separates?"
-    r"|distinguish\w*|kind of difference|they|it|its|their|them|each|both|the|a|an|this|these|those|we|you)\b)"
-    r"(?!(?:main |key |major |biggest |most important |core |fundamental )?(?:differences?|similarit\w*|distinctions?"
-    r"|contrasts?|relationships?|relations?|trade-?offs?|commonalit\w*|overlaps?|advantages?|disadvantages?)\b)"
-    r"[a-z][\w-]*",
-    re.I,
-)
-_DEFINITION = re.compile(r"^\s*(?:what|who) (?:is|are|was|were)\b", re.I)
-_BOTH = re.compile(r"\bboth\b.+\band\b|\bhow do .+ and .+ (?:differ|compare|relate)\b", re.I)
-_FACT_BEYOND_LISTING = re.compile(  # "how many labs collected the data" is about the work, not its listing
-    r"\b(?:collected|recorded|annotated|contributed|participated|took part|were recruited|used|evaluated)\b", re.I
-)
+@dataclass(frozen=True)
+class KindModel:
+    """How a question asks, from its words and word pairs (tf-idf, as scikit-learn's
+    ``TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)`` weighs them) under a multinomial
+    logistic model that ``bench/fit_kinds.py`` fits on the tuning questions."""
+
+    classes: tuple[str, ...]
+    intercepts: tuple[float, ...]
+    vocabulary: dict[str, tuple[float, ...]]  # term -> (idf, one weight per class)
+
+    @staticmethod
+    @lru_cache(maxsize=1)
+    def load(path: Path = KINDS_FILE) -> KindModel:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        vocabulary = {term: tuple(values) for term, values in data["vocabulary"].items()}
+        return KindModel(tuple(data["classes"]), tuple(data["intercepts"]), vocabulary)
+
+    def ranked(self, question: str) -> list[str]:
+        """The kinds, most likely first."""
+        words = TOKEN.findall(kind_text(question).lower())
+        grams = Counter(words + [f"{a} {b}" for a, b in zip(words, words[1:])])
+        weights = {g: (1 + math.log(n)) * self.vocabulary[g][0] for g, n in grams.items() if g in self.vocabulary}
+        norm = math.sqrt(sum(v * v for v in weights.values())) or 1.0
+        scores = list(self.intercepts)
+        for gram, value in weights.items():
+            for i, w in enumerate(self.vocabulary[gram][1:]):
+                scores[i] += value / norm * w
+        return [self.classes[i] for i in sorted(range(len(scores)), key=lambda i: -scores[i])]
 
 
 def compare_parts(question: str) -> tuple[str, ...]:
