@@ -135,6 +135,9 @@ def test_browser_answer_with_citation_and_sources_panel(page):
     assert source.get_attribute("open") is not None and source.locator("mark").count() >= 1
     page.locator("#sources details#source-2 summary").click()  # open another source
     assert page.locator("#sources details#source-2 .abstract").is_visible()
+    with page.expect_download() as download:  # the cited papers, for a reference manager
+        page.click("#export")
+    assert download.value.suggested_filename == "cited-papers.bib"
     page.screenshot(path=str(OUTPUT / "ui-answer.png"), full_page=True)
 
 
