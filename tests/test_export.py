@@ -74,6 +74,12 @@ def test_nasty_titles_are_escaped_and_read_back_as_written(title):
     unescaped = re.sub(r"\\[{}]", "", value)
     assert unescaped.count("{") == unescaped.count("}") and "--" not in value and "''" not in value
     assert "Anneke van der Berg" not in bib and "author = {Nuñez, José and van der Berg, Anneke}" in bib
+    item = json.loads(export([paper], "csl"))[0]
+    assert item["title"] == title and item["author"][1] == {
+        "family": "Berg",
+        "given": "Anneke",
+        "non-dropping-particle": "van der",
+    }
     for fmt, parse in (("bib", parse_bibtex), ("ris", parse_ris)):
         result = parse(export([paper], fmt), f"nasty.{fmt}")
         assert not result.problems and len(result.papers) == 1

@@ -355,12 +355,15 @@ def csl_items(papers: Sequence[Paper]) -> list[dict[str, Any]]:
 
 
 _DATE_PARTS = re.compile(r"\[\s*\[\s*(\d+(?:,\s*\d+)*)\s*\]\s*\]")
+_STRING = r'"(?:[^"\\]|\\.)*"'
+_NAME = re.compile(rf'\{{\s*((?:"(?:family|given|literal|non-dropping-particle|suffix)": {_STRING},?\s*)+)\}}')
 
 
 def csl_json(papers: Sequence[Paper]) -> str:
+    """The CSL items as a JSON array, indented, with each name and date on one line."""
     text = json.dumps(csl_items(papers), indent=2, ensure_ascii=False)
-    # date-parts on one line: [[2024, 3, 5]]
-    return _DATE_PARTS.sub(lambda m: "[[" + ", ".join(m[1].replace(",", " ").split()) + "]]", text) + "\n"
+    text = _DATE_PARTS.sub(lambda m: "[[" + ", ".join(m[1].replace(",", " ").split()) + "]]", text)
+    return _NAME.sub(lambda m: "{" + " ".join(line.strip() for line in m[1].splitlines()).strip() + "}", text) + "\n"
 
 
 # the formats -------------------------------------------------------------------------------
