@@ -73,9 +73,10 @@ def _kind(paper: Paper) -> str:
 def date_parts(paper: Paper) -> list[int]:
     """[year], [year, month] or [year, month, day]: as much of the paper's date as its source gave
     (a year alone is stored as 1 January, and its date text says it is a year)."""
-    if not paper.date:
+    m = re.match(r"(\d{4})-(\d{2})-(\d{2})", paper.date or "")
+    if not m:
         return []
-    year, month, day = (int(x) for x in paper.date[:10].split("-"))
+    year, month, day = int(m[1]), int(m[2]), int(m[3])
     text = (paper.date_text or "").strip()
     if re.fullmatch(r"\d{4}", text):
         return [year]
@@ -112,6 +113,8 @@ class Name:
             return cls._with_particle(first.split(), last.split(), suffix)
         words = name.split()
         suffix = ""
+        if not words:
+            return cls("", "", "")
         if len(words) > 2 and words[-1].lower() in _SUFFIXES:
             suffix = words.pop()
         if len(words) == 1:
@@ -138,6 +141,11 @@ class Name:
         return not self.given and not self.particle
 
 
+def _names(paper: Paper) -> list[str]:
+    """The author names the index holds (none for a bare author count)."""
+    return [n for n in paper.author_names if n.strip()]
+
+
 def _ascii_word(text: str) -> str:
     folded = unicodedata.normalize("NFKD", text.translate(_ASCII))
     return re.sub(r"[^a-z0-9]", "", "".join(c for c in folded if not unicodedata.combining(c)).lower())
@@ -156,8 +164,8 @@ def citation_keys(papers: Sequence[Paper]) -> list[str]:
     keys: list[str] = []
     taken: set[str] = set()
     for paper in papers:
-        family = _ascii_word(Name.of(paper.author_names[0]).family) if paper.author_names else ""
-        year = paper.date[:4] if paper.date else ""
+        family = _ascii_word(Name.of(_names(paper)[0]).family) if _names(paper) else ""
+        year = str(date_parts(paper)[0]) if date_parts(paper) else ""
         word = _title_word(paper.title)
         key = f"{family}{year}{word}" if family else f"{word}{year}"
         if not key or not key[0].isalpha():
@@ -238,8 +246,8 @@ def bibtex(papers: Sequence[Paper]) -> str:
         kind = _kind(paper)
         entry_type = {"journal": "article", "proceedings": "inproceedings"}.get(kind, "misc")
         fields: list[tuple[str, str]] = [("title", f"{{{{{latex(paper.title)}}}}}")]
-        if paper.author_names:
-            fields.append(("author", "{" + " and ".join(_bib_name(n) for n in paper.author_names) + "}"))
+        if _names(paper):
+            fields.append(("author", "{" + " and ".join(_bib_name(n) for n in _names(paper)) + "}"))
         if paper.venue:
             fields.append(("journal" if kind == "journal" else "booktitle", f"{{{latex(paper.venue)}}}"))
         parts = date_parts(paper)
@@ -288,7 +296,7 @@ def ris(papers: Sequence[Paper]) -> str:
     for paper in papers:
         kind = _kind(paper)
         tags: list[tuple[str, str]] = [("TY", _RIS_TYPES[kind]), ("TI", paper.title)]
-        tags += [("AU", _ris_name(n)) for n in paper.author_names]
+        tags += [("AU", _ris_name(n)) for n in _names(paper)]
         if paper.venue:
             tags.append(("JO" if kind == "journal" else "T2", paper.venue))
         parts = date_parts(paper)
@@ -333,8 +341,8 @@ def csl_items(papers: Sequence[Paper]) -> list[dict[str, Any]]:
             "type": {"journal": "article-journal", "proceedings": "paper-conference"}.get(kind, "article"),
             "title": paper.title,
         }
-        if paper.author_names:
-            item["author"] = [_csl_name(n) for n in paper.author_names]
+        if _names(paper):
+            item["author"] = [_csl_name(n) for n in _names(paper)]
         parts = date_parts(paper)
         if parts:
             item["issued"] = {"date-parts": [parts]}
