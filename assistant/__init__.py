@@ -16,6 +16,7 @@ from assistant.citations import defuse
 from index.config import Config, ConfigError, mask_secrets_in_logs
 from index.embed import EmbeddingError
 from index.errors import AssistantError
+from index.formats.export import EXPORT_FORMATS, ExportError, ExportFormat, export, export_format
 from index.ingest import IngestError, IngestReport
 from index.records import Paper
 from index.store import FilterError, Filters, StoreError
@@ -40,6 +41,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "EXPORT_FORMATS",
     "Answer",
     "Assistant",
     "AssistantError",
@@ -49,6 +51,8 @@ __all__ = [
     "ConfigError",
     "Conversation",
     "EmbeddingError",
+    "ExportError",
+    "ExportFormat",
     "FetchError",
     "FetchReport",
     "FilterError",
@@ -62,5 +66,7 @@ __all__ = [
     "StoreError",
     "Turn",
     "defuse",
+    "export",
+    "export_format",
     "mask_secrets_in_logs",
 ]

@@ -10,7 +10,7 @@ import threading
 import time
 import unicodedata
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -386,6 +386,56 @@ class Assistant:
         best first; each ``Source`` has its abstract, so ``contribution`` gives what it does."""
         found = self.find_paper(paper)
         return self.open().search.related(found.paper_id, k)
+
+    def export(self, papers: Answer | str | Iterable[str | Paper | Source], fmt: str = "bib") -> str:
+        """The text of one export file: ``fmt`` is "bib" (BibTeX), "ris" (RIS) or "csl" (CSL-JSON).
+        ``papers`` is an ``Answer`` (the papers it cites, in citation order; an answer that cites
+        none gives an empty export), or papers: ids, titles or names (as ``find_paper`` reads
+        them), ``Paper`` records or ``Source`` results (``related``, ``retrieve``), each written
+        from its indexed record with every identifier the index holds. An unknown format, no
+        papers, or a paper the index does not hold is an ``ExportError`` saying what to give."""
+        from index.formats.export import ExportError, export, export_format
+
+        export_format(fmt)  # an unknown format fails before anything is looked up
+        if isinstance(papers, Answer):
+            cited = sorted(papers.citations, key=lambda c: c.number)
+            sources = {s.paper_id: s for s in papers.sources}
+            wanted: list[str | Paper | Source] = [sources.get(c.paper_id) or c.paper_id for c in cited]
+        else:
+            wanted = [papers] if isinstance(papers, str) else list(papers)
+            if not wanted:
+                raise ExportError("there are no papers to export; give at least one paper id or title")
+        return export(self._records(wanted), fmt)
+
+    def _records(self, wanted: list[str | Paper | Source]) -> list[Paper]:
+        """The indexed record of each paper wanted (an id, title or name, a Paper or a Source)."""
+        from index.formats.export import ExportError
+
+        indexed = self.open().search.papers if wanted else {}
+        found: list[Paper] = []
+        missing: list[tuple[str, str]] = []  # (what was given, why it is not found)
+        for item in wanted:
+            if isinstance(item, str):
+                try:
+                    found.append(self.find_paper(item))
+                except QuestionError as exc:
+                    missing.append((item, str(exc)))
+            elif item.paper_id in indexed:
+                found.append(indexed[item.paper_id])
+            elif isinstance(item, Paper):
+                found.append(item)  # a record of the caller's own, written as it is
+            else:  # a result from before an ingest removed its paper: what it says of the paper
+                found.append(Paper(**{f.name: getattr(item, f.name) for f in fields(Paper) if hasattr(item, f.name)}))
+        if len(missing) == 1:
+            raise ExportError(missing[0][1], [missing[0][0]])
+        if missing:
+            named = ", ".join(repr(given) for given, _ in missing)
+            raise ExportError(
+                f"{len(missing)} of the {len(wanted)} papers to export are not in the index ({named}); "
+                "give each paper's id or whole title, as search shows them",
+                [given for given, _ in missing],
+            )
+        return found
 
     def papers(self) -> list[Paper]:
         """Every indexed paper (title, abstract, date, authors or organisation, ...)."""

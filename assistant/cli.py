@@ -81,11 +81,19 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument(
         "--no-auto-filters", action="store_true", help='do not read filters such as "since 2024" from the question'
     )
+    _export_options(ask, "--export", "also export the papers the answer cites")
 
     related = sub.add_parser("related", help="the papers nearest in meaning to one paper, each with what it does")
     related.add_argument("paper", help="the paper: its id, its title or a name such as SkillMimic")
     related.add_argument("-k", type=int, default=5, help="how many related papers (default 5)")
     related.add_argument("--json", action="store_true")
+    _export_options(related, "--export", "also export the related papers")
+
+    export = sub.add_parser("export", help="write papers as BibTeX, RIS or CSL-JSON for a reference manager")
+    export.add_argument(
+        "papers", nargs="+", metavar="PAPER", help="a paper's id, its title or a name such as SkillMimic"
+    )
+    _export_options(export, "--format", "the format (default: bib, or the one --output's suffix names)")
 
     stats = sub.add_parser("stats", help="what the index holds")
     stats.add_argument("--json", action="store_true")
@@ -131,27 +139,76 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _print_answer(answer: Any, streamed: str | None = None) -> None:
+def _export_options(command: argparse.ArgumentParser, flag: str, what: str) -> None:
+    command.add_argument(flag, dest="export", choices=["bib", "ris", "csl"], help=f"{what}: bib, ris or csl (CSL-JSON)")
+    rest = "" if flag == "--format" else " and what else the command prints to stderr"
+    command.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        metavar="FILE",
+        help=f"write the export to FILE (a .bib, .ris or .json suffix names the format); without it the export goes "
+        f"to stdout{rest}",
+    )
+
+
+def _export_format(args: argparse.Namespace, default: str | None, flag: str = "--export") -> str | None:
+    """The export format asked for: the option, else the suffix of --output, else ``default``."""
+    if args.export:
+        return args.export
+    if not _to_stdout(args):
+        from assistant import EXPORT_FORMATS, ExportError
+
+        by_suffix = {f.suffix: f.name for f in EXPORT_FORMATS.values()} | {".bibtex": "bib"}
+        found = by_suffix.get(args.output.suffix.lower())
+        if found is None:
+            raise ExportError(f"cannot tell the export format from {args.output.name!r}; add {flag} bib, ris or csl")
+        return found
+    return default
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" + ("" if n == 1 else "s")
+
+
+def _to_stdout(args: argparse.Namespace) -> bool:
+    return args.output is None or str(args.output) == "-"
+
+
+def _write_export(text: str, args: argparse.Namespace, fmt: str, what: str) -> None:
+    """The export to --output, saying so on stderr, or to stdout."""
+    from assistant import EXPORT_FORMATS
+
+    if _to_stdout(args):
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    args.output.write_text(text, encoding="utf-8")
+    print(f"wrote {what} to {args.output} ({EXPORT_FORMATS[fmt].label})", file=sys.stderr)
+
+
+def _print_answer(answer: Any, streamed: str | None = None, out: Any = None) -> None:
+    out = out or sys.stdout
     if streamed is None:
-        print(answer.text)
+        print(answer.text, file=out)
     elif streamed.strip() != answer.text:
-        print(f"\n\nChecked answer:\n{answer.text}")
+        print(f"\n\nChecked answer:\n{answer.text}", file=out)
     else:
-        print()
+        print(file=out)
     for note in answer.notes():
-        print(f"\n{note}")
+        print(f"\n{note}", file=out)
     if answer.citations:
-        print("\nCitations:")
+        print("\nCitations:", file=out)
         for c in answer.citations:
-            print(f"  [{c.number}] {c.title}")
+            print(f"  [{c.number}] {c.title}", file=out)
             for mark in c.marks:
-                print(f"      answer: «{mark}»")
+                print(f"      answer: «{mark}»", file=out)
     if answer.sources:
-        print("\nSources:" if not answer.refused else "\nClosest papers:")
+        print("\nSources:" if not answer.refused else "\nClosest papers:", file=out)
         for i, s in enumerate(answer.sources, 1):
             byline = s.byline()
-            print(f"  {i}. {s.title}" + (f" ({byline})" if byline else "") + f"  score {s.score:.3f}")
-    print(f"\n[backend: {answer.backend}]")
+            print(f"  {i}. {s.title}" + (f" ({byline})" if byline else "") + f"  score {s.score:.3f}", file=out)
+    print(f"\n[backend: {answer.backend}]", file=out)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -184,30 +241,48 @@ def _run(args: argparse.Namespace) -> int:
             venue=args.venue,
             doi=args.doi,
         )
+        fmt = _export_format(args, None)
+        out = sys.stderr if fmt and _to_stdout(args) else sys.stdout  # stdout holds the export alone
         if args.stream and not args.json:
             streamed = []
             for item in assistant.stream(args.question, k=args.k, filters=filters or None):
                 if isinstance(item, str):
                     streamed.append(item)
-                    print(item, end="", flush=True)
+                    print(item, end="", file=out, flush=True)
                 else:
-                    _print_answer(item, "".join(streamed))
-            return 0
-        answer = assistant.ask(args.question, k=args.k, filters=filters or None)
-        if args.json:
-            print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+                    answer = item
+                    _print_answer(item, "".join(streamed), out)
         else:
-            _print_answer(answer)
+            answer = assistant.ask(args.question, k=args.k, filters=filters or None)
+            if args.json:
+                print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False), file=out)
+            else:
+                _print_answer(answer, out=out)
+        if fmt:
+            out.flush()
+            cited = len({c.paper_id for c in answer.citations})
+            if not cited:
+                print("the answer cites no paper, so the export holds none", file=sys.stderr)
+            _write_export(assistant.export(answer, fmt), args, fmt, _count(cited, "cited paper"))
     elif args.command == "related":
+        fmt = _export_format(args, None)
+        out = sys.stderr if fmt and _to_stdout(args) else sys.stdout
         paper = assistant.find_paper(args.paper)
         near = assistant.related(paper.paper_id, args.k)
         if args.json:
             rows = [{"paper_id": s.paper_id, "title": s.title, "score": round(s.score, 4)} for s in near]
-            print(json.dumps({"paper": paper.title, "related": rows}, indent=2))
+            print(json.dumps({"paper": paper.title, "related": rows}, indent=2), file=out)
         else:
-            print(f"Papers related to {paper.title}:")
+            print(f"Papers related to {paper.title}:", file=out)
             for n, s in enumerate(near, 1):
-                print(f"  {n}. {s.title} ({s.score:.3f})\n     {s.contribution()}")
+                print(f"  {n}. {s.title} ({s.score:.3f})\n     {s.contribution()}", file=out)
+        if fmt:
+            out.flush()
+            _write_export(assistant.export(near, fmt), args, fmt, _count(len(near), "related paper"))
+    elif args.command == "export":
+        fmt = _export_format(args, "bib", "--format")
+        assert fmt is not None
+        _write_export(assistant.export(args.papers, fmt), args, fmt, "the papers")
     elif args.command == "stats":
         stats = assistant.stats()
         print(json.dumps(stats, indent=2) if args.json else "\n".join(f"{k}: {v}" for k, v in stats.items()))

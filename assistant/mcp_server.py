@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import BaseModel, Field
 
 from assistant import (
+    EXPORT_FORMATS,
     Answer,
     Assistant,
     AssistantError,
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 INSTALL = "pip install 'paper-assistant[mcp]'"
+FORMATS = list(EXPORT_FORMATS)  # "bib", "ris", "csl"
 MAX_K = 20
 # errors a user or an agent can act on: their one sentence goes back as the tool error
 USER_ERRORS = AssistantError
@@ -39,7 +41,8 @@ USER_ERRORS = AssistantError
 INSTRUCTIONS = (
     "Answers research questions from an index of research-paper abstracts, and only from them. "
     "Use search_papers to find papers on a topic (optionally by date or organisation), ask for a "
-    "cited answer in prose, and get_paper for one paper's full record by its paper_id. "
+    "cited answer in prose, get_paper for one paper's full record by its paper_id, and export_papers "
+    "for BibTeX, RIS or CSL-JSON of papers by their paper_ids. "
     "Answers cite papers as [n], where n is the source's number; a refusal means the abstracts "
     "do not say, not that the server failed."
 )
@@ -66,6 +69,13 @@ RELATED = (
     "The indexed papers nearest in meaning to one paper (given by its paper_id, its title or a name "
     "such as 'SkillMimic'), best first, each with its abstract and a similarity score. An unknown or "
     "ambiguous paper comes back as an error saying what to give instead."
+)
+
+EXPORT = (
+    "Export papers for a reference manager or a LaTeX document: BibTeX (format 'bib'), RIS ('ris') or "
+    "CSL-JSON ('csl'), with every identifier the index holds (arXiv id, DOI, URL, venue, authors, date). "
+    "Give the paper_ids from search_papers, related_papers or ask's citations (titles work too). "
+    "Returns the file's text. An unknown paper or format comes back as an error saying what to give."
 )
 
 GET_PAPER = (
@@ -195,7 +205,8 @@ def _user_errors() -> Iterator[None]:
 
 
 def create_server(assistant: Assistant) -> MCPServer:
-    """The MCP server over ``assistant``, with the tools search_papers, ask and get_paper."""
+    """The MCP server over ``assistant``, with the tools search_papers, ask, related_papers,
+    export_papers and get_paper."""
     sdk = _sdk()
     from mcp.server.mcpserver.exceptions import ToolError
     from mcp.types import ToolAnnotations
@@ -247,6 +258,16 @@ def create_server(assistant: Assistant) -> MCPServer:
         with _user_errors():
             sources = assistant.related(paper, k)
         return SearchResult(papers=[SearchHit(**PaperRecord.of(s).model_dump(), score=s.score) for s in sources])
+
+    @server.tool(title="Export papers", description=EXPORT, annotations=reads)
+    def export_papers(
+        paper_ids: Annotated[list[str], Field(description="The papers' ids (or titles).")],
+        format: Annotated[
+            str, Field(description="bib (BibTeX), ris (RIS) or csl (CSL-JSON).", json_schema_extra={"enum": FORMATS})
+        ] = "bib",
+    ) -> str:
+        with _user_errors():
+            return assistant.export(paper_ids, format)
 
     @server.tool(title="Get paper", description=GET_PAPER, annotations=reads)
     def get_paper(paper_id: Annotated[str, Field(description="The paper's id.")]) -> PaperRecord:

@@ -2,9 +2,10 @@
 
 Routes: ``POST /v1/chat/completions`` (the OpenAI chat format; ``model`` picks the answering
 backend, ``stream: true`` answers as server-sent events), ``GET /v1/models``, ``POST /v1/search``,
-``GET /v1/papers/{id}`` and ``GET /healthz``. Every completion carries the checked answer, its
-citations and sources in the extra field ``paper_assistant`` (``Answer.to_dict()``); a stream
-carries it in its last chunk before ``data: [DONE]``. Errors are OpenAI-shaped JSON,
+``GET /v1/papers/{id}``, ``POST /v1/export`` (papers as BibTeX, RIS or CSL-JSON) and
+``GET /healthz``. Every completion carries the checked answer, its citations and sources in the
+extra field ``paper_assistant`` (``Answer.to_dict()``); a stream carries it in its last chunk
+before ``data: [DONE]``. Errors are OpenAI-shaped JSON,
 ``{"error": {"message", "type", "param", "code"}}``, with the CLI's one-sentence messages.
 
 When an API key is set (``ASSISTANT_API_KEY``), every route but ``/healthz`` wants it as
@@ -30,7 +31,7 @@ from typing import Annotated, Any
 import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -41,12 +42,14 @@ from assistant import (
     AssistantError,
     BackendError,
     ConfigError,
+    ExportError,
     FilterError,
     Filters,
     QuestionError,
     Source,
     StoreError,
     Turn,
+    export_format,
 )
 
 log = logging.getLogger("assistant.server")
@@ -78,6 +81,10 @@ def classify(exc: Exception) -> ApiError:
         return ApiError(400, message, "invalid_request_error", "invalid_question", "messages")
     if isinstance(exc, FilterError):
         return ApiError(400, message, "invalid_request_error", "invalid_filter")
+    if isinstance(exc, ExportError) and exc.papers:
+        return ApiError(404, message, "invalid_request_error", "paper_not_found", "papers")
+    if isinstance(exc, ExportError):
+        return ApiError(400, message, "invalid_request_error", "invalid_export", "format")
     if isinstance(exc, ConfigError):
         return ApiError(400, message, "invalid_request_error", "invalid_config")
     if isinstance(exc, AssistantError):  # the others (the embedding model, an ingest holding the index)
@@ -163,6 +170,11 @@ class ChatRequest(FilterFields):
 
 class SearchRequest(FilterFields):
     query: str
+
+
+class ExportRequest(BaseModel):
+    papers: list[str] = Field(max_length=1000, description="Paper ids (or titles), as search gives them.")
+    format: str = Field("bib", description="bib (BibTeX), ris (RIS) or csl (CSL-JSON).")
 
 
 # reading a conversation
@@ -377,6 +389,15 @@ def paper(paper_id: str, assistant: Answering) -> dict[str, Any]:
             return {"object": "paper", **{k: v for k, v in asdict(p).items() if k != "sources"}}
     raise ApiError(404, f"no indexed paper has the id {paper_id!r}; find ids with POST /v1/search",
                    "invalid_request_error", "paper_not_found", "paper_id")  # fmt: skip
+
+
+@api.post("/v1/export")
+def export_papers(body: ExportRequest, assistant: Answering) -> Response:
+    """The papers as one BibTeX, RIS or CSL-JSON file, with its media type."""
+    form = export_format(body.format)
+    text = assistant.export(body.papers, form.name)
+    headers = {"Content-Disposition": f'attachment; filename="papers{form.suffix}"'}
+    return Response(text, media_type=f"{form.media_type}; charset=utf-8", headers=headers)
 
 
 @open_routes.get("/healthz")

@@ -9,13 +9,16 @@ or neither: with only one set the UI refuses to start, rather than run without t
 
 from __future__ import annotations
 
+import hashlib
 import html
 import logging
 import os
 import re
 import sys
+import tempfile
 from collections import Counter
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -47,6 +50,7 @@ LOGIN_VARIABLES = ("ASSISTANT_UI_USER", "ASSISTANT_UI_PASSWORD")
 _MARKER = re.compile(r"\\\[(\d+)\\\]")  # a [n] marker, as inert() leaves it
 _MARKDOWN = re.compile(r"([\\`*_\[\]#|~$:.])")  # ':' and '.' too, so no bare URL becomes a link
 Chat = list[dict[str, str]]
+EXPORT_DIR = Path(tempfile.gettempdir()) / "paper-assistant-ui"  # Gradio serves files from the temp folder
 
 
 class Backends:
@@ -143,6 +147,18 @@ def render_sources(answer: Answer | None) -> str:
     return f"<h3>{heading}</h3><div class='sources-list' style='{box}'>{''.join(items)}</div>"
 
 
+def cited_file(answer: Answer, assistant: Assistant) -> str | None:
+    """A BibTeX file of the papers ``answer`` cites, for the download button; None when it cites none."""
+    if not answer.citations:
+        return None
+    text = assistant.export(answer, "bib")
+    folder = EXPORT_DIR / hashlib.sha1(text.encode()).hexdigest()[:16]  # one folder per content: the name stays
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "cited-papers.bib"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
 def respond(
     message: str,
     chat: Chat,
@@ -154,28 +170,32 @@ def respond(
     k: float,
     backends: Backends,
     category: str = "",
-) -> Iterator[tuple[Chat, str, list[Turn], str]]:
-    """Stream one answer into the chat; errors become a chat message, never a traceback."""
+) -> Iterator[tuple[Chat, str, list[Turn], str, str | None]]:
+    """Stream one answer into the chat; errors become a chat message, never a traceback. The last
+    item is the BibTeX file of the answer's cited papers, once it is checked (None before, or when
+    it cites none)."""
     chat = [*chat, {"role": "user", "content": message}, {"role": "assistant", "content": ""}]
     panel = render_sources(None)
     try:
         filters = parse_filters(date_from, date_to, organization, category)
         name = backends.check(backend)
         for item in backends.assistant.stream(message, k=int(k), filters=filters, history=turns, backend=name):
+            cited = None
             if isinstance(item, Answer):
                 chat[-1]["content"] = format_answer(item)
                 turns = [*turns, Turn.from_answer(item)]
                 panel = render_sources(item)
+                cited = cited_file(item, backends.assistant)
             else:
                 chat[-1]["content"] += inert(item)
-            yield chat, panel, turns, ""
+            yield chat, panel, turns, "", cited
     except USER_ERRORS as exc:
         chat[-1]["content"] = f"⚠️ {inert(str(exc))}"
-        yield chat, panel, turns, ""
+        yield chat, panel, turns, "", None
     except Exception:  # a bug: the user gets one sentence, the log gets the traceback
         log.exception("answering failed")
         chat[-1]["content"] = "⚠️ Something went wrong while answering; the details are in the server log."
-        yield chat, panel, turns, ""
+        yield chat, panel, turns, "", None
 
 
 def corpus_overview(assistant: Assistant) -> tuple[str, list[str], Any]:
@@ -219,6 +239,7 @@ def build_app(backends: Backends) -> gr.Blocks:
                     with gr.Row():
                         send = gr.Button("Ask", variant="primary", elem_id="ask")
                         clear = gr.Button("Clear chat", elem_id="clear")
+                        download = gr.DownloadButton("Cited papers (BibTeX)", visible=False, elem_id="export")
                     gr.Examples(EXAMPLES, inputs=question)
                 with gr.Column(scale=2):
                     sources = gr.HTML(render_sources(None), elem_id="sources")
@@ -244,13 +265,15 @@ def build_app(backends: Backends) -> gr.Blocks:
             )
 
         def handler(message, chat, turns_, backend_, from_, to_, org_, k_, cat_):
-            yield from respond(message, chat, turns_, backend_, from_, to_, org_, k_, backends, cat_)
+            for *shown, cited in respond(message, chat, turns_, backend_, from_, to_, org_, k_, backends, cat_):
+                yield *shown, gr.DownloadButton(value=cited, visible=cited is not None)
 
         inputs = [question, chatbot, turns, backend, date_from, date_to, organization, k, category]
-        outputs = [chatbot, sources, turns, question]
+        outputs = [chatbot, sources, turns, question, download]
         question.submit(handler, inputs, outputs, api_name="ask")
         send.click(handler, inputs, outputs, api_name=False)  # type: ignore[arg-type]  # False: not in the API
-        clear.click(lambda: ([], render_sources(None), [], ""), None, outputs, api_name=False)  # type: ignore[arg-type]
+        cleared: tuple[Any, ...] = ([], render_sources(None), [], "", gr.DownloadButton(value=None, visible=False))
+        clear.click(lambda: cleared, None, outputs, api_name=False)  # type: ignore[arg-type]
     return demo
 
 

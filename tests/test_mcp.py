@@ -48,7 +48,7 @@ def filter_sentence(**values: Any) -> str:
 async def check_tools(client: Client) -> None:
     """What an agent does: list the tools, ask, search with a date filter, open a paper, make mistakes."""
     tools = {t.name: t for t in (await client.list_tools()).tools}
-    assert set(tools) == {"search_papers", "ask", "get_paper", "related_papers"}
+    assert set(tools) == {"search_papers", "ask", "get_paper", "related_papers", "export_papers"}
     assert "[n]" in (tools["ask"].description or "") and "refus" in (tools["ask"].description or "")
     assert set(tools["search_papers"].input_schema["properties"]) == {
         "query",
@@ -71,6 +71,8 @@ async def check_tools(client: Client) -> None:
     cited = answer["citations"][0]
     assert cited["paper_id"] == answer["sources"][cited["number"] - 1]["paper_id"]
     assert "[1]" in text(asked)  # clients that read only the text content see the cited answer too
+    exported = await client.call_tool("export_papers", {"paper_ids": [cited["paper_id"]], "format": "ris"})
+    assert not exported.is_error and text(exported).startswith("TY  - ") and f"TI  - {cited['title']}" in text(exported)
 
     unfiltered = await client.call_tool("search_papers", {"query": "language model", "k": 10})
     searched = await client.call_tool("search_papers", {"query": "language model", "k": 5, "until": "2024"})

@@ -38,6 +38,7 @@ ERRORS = {
     "IngestError": RuntimeError,
     "EmbeddingError": RuntimeError,
     "BackendError": RuntimeError,
+    "ExportError": ValueError,
 }
 
 

@@ -46,7 +46,7 @@ def test_odd_question_gets_a_clear_answer_or_error_everywhere(bundled, backends,
         answer = bundled.ask(question)
         _clear(answer)
         assert "MetaLadder" in answer.text or kind != "control characters"  # the invisible characters are gone
-    chat, _, _, _ = list(ui.respond(question, [], [], "extractive", "", "", "", 5, backends))[-1]
+    chat, *_ = list(ui.respond(question, [], [], "extractive", "", "", "", 5, backends))[-1]
     shown = chat[-1]["content"]
     assert shown.strip() and ("⚠️" in shown) == (kind in REJECTED) and "Something went wrong" not in shown
     reply = BotCore(bundled).reply(Message(text=f"<@UBOT> {question}", user=f"U-{kind}", conversation="C", thread="T"))

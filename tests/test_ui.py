@@ -33,16 +33,18 @@ def _respond(backends, message, **kw):
 
 def test_handler_streams_then_shows_linked_citations(backends):
     updates = _respond(backends, FACT)
-    chat, panel, turns, box = updates[-1]
+    chat, panel, turns, box, cited = updates[-1]
     assert [m["role"] for m in chat] == ["user", "assistant"]
     assert "76 participants" in chat[1]["content"] and "[[1]](#source-1)" in chat[1]["content"]
     assert "id='source-1'" in panel and "<mark>" in panel and box == ""
     assert len(turns) == 1 and turns[0].cited_titles[0].startswith("EvoStruggle")
+    assert all(update[-1] is None for update in updates[:-1])  # the download comes with the checked answer
+    assert cited.endswith("cited-papers.bib") and "title = {{EvoStruggle: " in open(cited, encoding="utf-8").read()
 
 
 def test_handler_follow_up_uses_the_conversation(backends):
-    _, _, turns, _ = _respond(backends, "How do the basketball skill imitation work and EvoStruggle differ?")[-1]
-    chat, _, turns, _ = _respond(backends, "and what did the second one find?", turns=turns)[-1]
+    _, _, turns, *_ = _respond(backends, "How do the basketball skill imitation work and EvoStruggle differ?")[-1]
+    chat, _, turns, *_ = _respond(backends, "and what did the second one find?", turns=turns)[-1]
     assert "Searched for\\: and what did the second one find? (" in chat[-1]["content"]
 
 
@@ -56,14 +58,14 @@ def test_handler_follow_up_uses_the_conversation(backends):
     ],
 )
 def test_handler_errors_are_chat_messages(backends, message, fields, expected):
-    chat, _, turns, _ = _respond(backends, message, **fields)[-1]
+    chat, _, turns, _, cited = _respond(backends, message, **fields)[-1]
     assert chat[-1]["content"].startswith("⚠️") and expected in chat[-1]["content"]
-    assert turns == []
+    assert turns == [] and cited is None
 
 
 def test_handler_filters_change_the_sources(backends):
-    _, unfiltered, _, _ = _respond(backends, "spatial abilities of multimodal models")[-1]
-    _, filtered, _, _ = _respond(backends, "spatial abilities of multimodal models", organization="ByteDance Seed")[-1]
+    _, unfiltered, *_ = _respond(backends, "spatial abilities of multimodal models")[-1]
+    _, filtered, *_ = _respond(backends, "spatial abilities of multimodal models", organization="ByteDance Seed")[-1]
     assert filtered != unfiltered and filtered.count("<details") == 1 and "ByteDance Seed" in filtered
 
 
@@ -133,6 +135,9 @@ def test_browser_answer_with_citation_and_sources_panel(page):
     assert source.get_attribute("open") is not None and source.locator("mark").count() >= 1
     page.locator("#sources details#source-2 summary").click()  # open another source
     assert page.locator("#sources details#source-2 .abstract").is_visible()
+    with page.expect_download() as download:  # the cited papers, for a reference manager
+        page.click("#export")
+    assert download.value.suggested_filename == "cited-papers.bib"
     page.screenshot(path=str(OUTPUT / "ui-answer.png"), full_page=True)
 
 

@@ -52,6 +52,7 @@ def _decoder() -> Any:
 
     context = get_default_latex_context_db()
     macros = [MacroTextSpec("url", simplify_repl="%s")]
+    macros += [MacroTextSpec("textasciicircum", simplify_repl="^")]  # pylatexenc gives the modifier letter ˆ
     macros += [MacroTextSpec(name, simplify_repl="") for name in ("cite", "citep", "citet", "ref", "label")]
     context.add_context_category("abstracts", prepend=True, macros=macros)
     return LatexNodes2Text(latex_context=context, math_mode="text", keep_braced_groups=False)
