@@ -195,13 +195,13 @@ def _read(question: str) -> Question:
 
 
 def kind_text(question: str) -> str:
-    """What the kind model reads: the question, and a marker word when it mentions a listing field,
-    so that every field the listing can give (a venue, a DOI) counts as the ones questions ask about."""
-    mentions_field = any(pattern.search(question) for _, pattern, _ in METADATA_FIELDS)
-    return f"{question} {LISTING_MARK}" if mentions_field else question
+    """What the kind model reads: the question, and a marker word for each listing field it mentions
+    ("listingvenue"), so that a field asked in words the model has not seen still reads as one."""
+    marks = [f"{LISTING_MARK}{name}" for name, pattern, _ in METADATA_FIELDS if pattern.search(question)]
+    return " ".join([question, *marks])
 
 
-LISTING_MARK = "listingfield"
+LISTING_MARK = "listing"
 KINDS_FILE = Path(__file__).resolve().parent / "data" / "kinds.json"
 # how a question asks: the kinds, with a quantity asked apart from other facts and one paper apart from several
 KIND_LABELS = ("fact", "quantity", "which", "which_one", "compare", "summary", "metadata", "other")
