@@ -24,6 +24,9 @@ from index.records import Paper
 from index.store import Filters, StoreError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    from assistant.digest import Digest
     from assistant.retrieve import HybridSearch
     from index.fetch import FetchReport
 
@@ -386,6 +389,19 @@ class Assistant:
         best first; each ``Source`` has its abstract, so ``contribution`` gives what it does."""
         found = self.find_paper(paper)
         return self.open().search.related(found.paper_id, k)
+
+    def digest(
+        self, since: str | None = "7d", until: str | None = None, by: str = "added", now: datetime | None = None
+    ) -> Digest:
+        """The papers of a time window grouped into topics, each paper with what it does (one
+        sentence of its abstract) and how to cite it. ``by="added"``: when papers entered the
+        index, the default ("what came in this week"); ``by="date"``: their own date. ``since``
+        and ``until`` are 7d, 2w, 24h (that long before ``now``) or ISO dates; ``until``
+        defaults to now. A bad window is a FilterError saying how to write it."""
+        from assistant.digest import Window, build
+
+        window = Window.read(since, until, by, now)  # checked before the index is opened
+        return build(self.open().search, window)
 
     def papers(self) -> list[Paper]:
         """Every indexed paper (title, abstract, date, authors or organisation, ...)."""
