@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import math
 import re
-from bisect import bisect_left, bisect_right
 import threading
 import weakref
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -260,7 +260,8 @@ class _Timeline:
         undated = self.total - len(self.dated_ids)
         if not undated:
             return ()
-        return (f"Only {len(self.dated_ids)} of the {self.total} indexed papers have a date; the others are in no window by date.",)
+        dated = len(self.dated_ids)
+        return (f"Only {dated} of the {self.total} indexed papers have a date; the others are in no window by date.",)
 
 
 _TIMELINES: weakref.WeakKeyDictionary[Any, _Timeline] = weakref.WeakKeyDictionary()
@@ -353,7 +354,7 @@ def cluster(vectors: np.ndarray, k: int, seed: int = SEED) -> np.ndarray:
         if fit > best_fit + 1e-9:
             best, best_fit = labels.copy(), fit
     used = sorted(set(best.tolist()))
-    return np.array([used.index(g) for g in best], dtype=np.int64)
+    return np.array([used.index(int(g)) for g in best], dtype=np.int64)
 
 
 def _starts(vectors: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -370,9 +371,7 @@ def _starts(vectors: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray
     return vectors[chosen].copy()
 
 
-def group(
-    papers: list[Paper], centres: dict[str, np.ndarray], idf: Any
-) -> list[tuple[tuple[str, ...], list[Paper]]]:
+def group(papers: list[Paper], centres: dict[str, np.ndarray], idf: Any) -> list[tuple[tuple[str, ...], list[Paper]]]:
     """The papers in topics, largest first, each named and its papers nearest its centre first.
     A paper whose vectors cannot be read joins the topic whose terms it shares most."""
     with_vectors = [p for p in papers if p.paper_id in centres]

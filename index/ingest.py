@@ -319,9 +319,7 @@ def _write(
         # replaces); one the index never held gets this ingest's time; unknown stays unknown
         now, known = int(clock()), store.added_times(p.paper_id for p in to_embed)
         added = {p.paper_id: known[p.paper_id] if p.paper_id in known else now for p in to_embed}
-        report.embedded = _embed_and_write(
-            store, to_embed, embedder or make_embedder(config), config, progress, added
-        )
+        report.embedded = _embed_and_write(store, to_embed, embedder or make_embedder(config), config, progress, added)
         store.sweep_orphans()  # the replaced versions' chunks
     store.update_metadata(meta_only)
     store.delete_papers(removed)
