@@ -1,9 +1,8 @@
 """The digest: the papers of a time window, grouped into topics, each with what it does.
 
 A window goes by when papers entered the index (``added``, recorded by every ingest) or by the
-papers' own date (``date``). Its papers are read from the open snapshot (times and dates kept in
-sorted arrays, so a window is two binary searches, whatever the size of the index); only their
-stored chunk vectors are read from the store, by id. The papers are grouped by spherical k-means
+papers' own date (``date``). Only the window's papers are read: a Chroma ``where`` on the stored
+number (the time added, or the date), then their chunk vectors by id. The papers are grouped by spherical k-means
 over the centre of each paper's chunk vectors (seeded, so the same window gives the same topics),
 and each topic is named by the terms that set it apart: frequent in its papers, rarer in the
 window's other topics and in the whole index (class-based TF-IDF).
@@ -13,10 +12,8 @@ from __future__ import annotations
 
 import math
 import re
-import threading
-import weakref
-from bisect import bisect_left, bisect_right
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
@@ -29,7 +26,7 @@ from index.store import FilterError, added_text, filter_date
 from index.text import term_words
 
 if TYPE_CHECKING:
-    from assistant.retrieve import HybridSearch
+    from index.store import Store
 
 BY = ("added", "date")
 FORMS = "7d (days back), 2w (weeks back), 24h (hours back) or a date such as 2025-01-01"
@@ -224,78 +221,46 @@ def _web(url: str | None) -> bool:
     return bool(url) and str(url).lower().startswith(("http://", "https://")) and not any(c in str(url) for c in " ()")
 
 
-# the window's papers, read from the open snapshot
+# the window's papers, read from the store
 
 
-class _Timeline:
-    """A snapshot's papers in order of time added and of their own date, for binary search."""
-
-    def __init__(self, search: HybridSearch):
-        added = sorted((t, pid) for pid, t in search.store.added.items() if pid in search.papers)
-        self.added_ids = [pid for _, pid in added]
-        self.added_at = np.array([t for t, _ in added], dtype=np.int64)
-        dated = sorted((p.date, pid) for pid, p in search.papers.items() if p.date)
-        self.dated_ids = [pid for _, pid in dated]
-        self.dates = [d for d, _ in dated]
-        self.total = len(search.papers)
-
-    def window(self, window: Window) -> list[str]:
-        if window.by == "added":
-            low, high = math.ceil(window.start.timestamp()), math.floor(window.end.timestamp())
-            lo, hi = np.searchsorted(self.added_at, [low, high + 1])  # [low, high]: both included
-            return self.added_ids[int(lo) : int(hi)]
-        first, last = window.days
-        return self.dated_ids[bisect_left(self.dates, first) : bisect_right(self.dates, last)]
-
-    def notes(self, by: str) -> tuple[str, ...]:
-        if by == "added":
-            unknown = self.total - len(self.added_ids)
-            if not unknown:
-                return ()
-            return (
-                f"{_count(unknown, 'indexed paper')} {'has' if unknown == 1 else 'have'} no recorded time added "
-                "(indexed before the index kept it), so no window by time added holds them; "
-                "a digest by date reads the papers' own dates.",
-            )
-        undated = self.total - len(self.dated_ids)
-        if not undated:
-            return ()
-        dated = len(self.dated_ids)
-        return (f"Only {dated} of the {self.total} indexed papers have a date; the others are in no window by date.",)
-
-
-_TIMELINES: weakref.WeakKeyDictionary[Any, _Timeline] = weakref.WeakKeyDictionary()
-_TIMELINES_LOCK = threading.Lock()
-
-
-def _timeline(search: HybridSearch) -> _Timeline:
-    """The snapshot's timeline, made on its first digest and kept as long as the snapshot."""
-    with _TIMELINES_LOCK:
-        found = _TIMELINES.get(search)
-    if found is None:
-        found = _Timeline(search)
-        with _TIMELINES_LOCK:
-            _TIMELINES[search] = found
-    return found
-
-
-def build(search: HybridSearch, window: Window) -> Digest:
-    """The digest of ``window`` over the snapshot ``search``."""
-    timeline = _timeline(search)
-    ids = sorted(timeline.window(window))
-    papers = [search.papers[pid] for pid in ids]
-    topics = group(papers, search.store.paper_centres(ids), search.keyword.idf) if papers else []
-    times = search.store.added
+def build(store: Store, window: Window, idf: Callable[[str], float]) -> Digest:
+    """The digest of ``window``: its papers read from ``store`` by a ``where`` on the time added or
+    the date, grouped by their stored vectors, topics named with ``idf`` (the index's term rarity)."""
+    if window.by == "added":
+        low, high = math.ceil(window.start.timestamp()), math.floor(window.end.timestamp())
+        found = store.papers_added(low, high)
+    else:
+        found = store.papers_dated(*window.days)
+    papers = [p for p, _ in found]
+    topics = group(papers, store.paper_centres(p.paper_id for p in papers), idf) if papers else []
+    times = {p.paper_id: added for p, added in found}
     return Digest(
         by=window.by,
         since=window.start.strftime("%Y-%m-%dT%H:%M:%SZ"),
         until=window.end.strftime("%Y-%m-%dT%H:%M:%SZ"),
         window=window.described(),
-        topics=tuple(
-            Topic(terms, tuple(_entry(p, times.get(p.paper_id)) for p in members)) for terms, members in topics
-        ),
-        notes=timeline.notes(window.by),
+        topics=tuple(Topic(terms, tuple(_entry(p, times[p.paper_id]) for p in members)) for terms, members in topics),
+        notes=_notes(store, window.by),
     )
+
+
+def _notes(store: Store, by: str) -> tuple[str, ...]:
+    """What no window of this kind can hold: papers without a recorded time added, or without a date."""
+    total = store.papers.count()
+    if by == "added":
+        unknown = total - store.count_timed()
+        if not unknown:
+            return ()
+        return (
+            f"{_count(unknown, 'indexed paper')} {'has' if unknown == 1 else 'have'} no recorded time added "
+            "(indexed before the index kept it), so no window by time added holds them; "
+            "a digest by date reads the papers' own dates.",
+        )
+    dated = store.count_dated()
+    if dated == total:
+        return ()
+    return (f"Only {dated} of the {total} indexed papers have a date; the others are in no window by date.",)
 
 
 def _entry(paper: Paper, added_at: int | None) -> DigestPaper:
@@ -342,14 +307,11 @@ def cluster(vectors: np.ndarray, k: int, seed: int = SEED) -> np.ndarray:
             if np.array_equal(new, labels):
                 break
             labels = new
-            for c in range(k):
-                members = vectors[labels == c]
-                if len(members):
-                    centre = members.sum(axis=0)
-                    centres[c] = centre / (np.linalg.norm(centre) or 1.0)
-                else:  # an empty group restarts at the row its centre fits worst
-                    worst = int(sims[np.arange(n), labels].argmin())
-                    centres[c] = vectors[worst]
+            sums = np.eye(k, dtype=vectors.dtype)[labels].T @ vectors  # each group's sum, in one product
+            norms = np.linalg.norm(sums, axis=1, keepdims=True)
+            centres = np.where(norms > 0, sums / np.where(norms > 0, norms, 1), centres)
+            for c in np.flatnonzero(norms[:, 0] == 0):  # an empty group restarts at the row fitted worst
+                centres[c] = vectors[int(sims[np.arange(n), labels].argmin())]
         fit = float((vectors @ centres.T)[np.arange(n), labels].sum())
         if fit > best_fit + 1e-9:
             best, best_fit = labels.copy(), fit
@@ -410,31 +372,35 @@ def name_topics(groups: list[list[Paper]], idf: Any, size: int = TERMS_PER_TOPIC
     whole index (its BM25 idf). In a group of two or more papers, a term must be in two of them."""
     counts: list[Counter[str]] = []
     holders: list[Counter[str]] = []
-    spelled: dict[str, Counter[str]] = {}
+    spelled = Counter[tuple[str, str]]()  # (term, word as written): how each term is written
     for g in groups:
         tf, df = Counter[str](), Counter[str]()
         for p in g:
-            pairs = [(t, w) for t, w in term_words(f"{p.title}. {p.title}. {p.abstract}") if _nameable(t)]
-            for term, word in pairs:
-                spelled.setdefault(term, Counter())[word] += 1
-            tf.update(t for t, _ in pairs)
-            df.update({t for t, _ in pairs})
+            pairs = term_words(f"{p.title}. {p.title}. {p.abstract}")
+            spelled.update(pairs)
+            terms = [t for t, _ in pairs]
+            tf.update(terms)
+            df.update(set(terms))
         counts.append(tf)
         holders.append(df)
+    forms: dict[str, Counter[str]] = {}
+    for (term, word), n in spelled.items():
+        forms.setdefault(term, Counter())[word] += n
     in_window = sum(counts, Counter[str]())
+    rarity = {t: idf(t) for t in in_window if _nameable(t)}
     total = sum(len(g) for g in groups)
     names = []
     for g, tf, df in zip(groups, counts, holders):
         words = sum(tf.values()) or 1
-        need = 2 if len(g) >= 2 and any(n >= 2 for n in df.values()) else 1
+        need = 2 if len(g) >= 2 and any(n >= 2 for t, n in df.items() if t in rarity) else 1
         score = {
-            t: (n / words) * math.log(1 + (n / in_window[t]) * total / len(g)) * idf(t)
+            t: (n / words) * math.log(1 + (n / in_window[t]) * total / len(g)) * rarity[t]
             for t, n in tf.items()
-            if df[t] >= need
+            if df[t] >= need and t in rarity
         }
         chosen: list[str] = []
         for t in sorted(score, key=lambda t: (-score[t], t)):
-            word = _word(spelled[t])
+            word = _word(forms[t])
             if word.lower() not in {c.lower() for c in chosen}:
                 chosen.append(word)
             if len(chosen) == size:

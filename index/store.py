@@ -322,7 +322,6 @@ class Store:
     def __init__(self, config: Config, create: bool = True):
         self.config = config
         self._chunks: dict[str, tuple[str, int]] = {}  # paper id -> (text hash, chunk count), from snapshot()
-        self.added: dict[str, int] = {}  # paper id -> when it was first added (epoch s), from snapshot()
         self._client = _connect(config, create)
         self._replaces: str | None = None  # for a rebuilt store: the tag of the live pair publish() replaces
         try:
@@ -497,7 +496,6 @@ class Store:
         got = self._get_all(self.papers, ["metadatas", "documents"])
         rows = sorted(zip(got["ids"], got["documents"], got["metadatas"]))
         self._chunks = {i: (m["text_hash"], m["chunks"]) for i, _, m in rows if m.get("chunks")}
-        self.added = {i: int(m["added_at"]) for i, _, m in rows if m.get("added_at") is not None}
         return [_paper_from(i, d, m) for i, d, m in rows], _fingerprint((i, m["text_hash"]) for i, _, m in rows)
 
     def counts(self) -> dict[str, int]:
@@ -540,6 +538,50 @@ class Store:
             rows.extend(title["embeddings"])
         return np.asarray(rows, dtype=np.float32).reshape(len(rows), -1)
 
+    def papers_added(self, low: int, high: int) -> list[tuple[Paper, int | None]]:
+        """The papers first added between ``low`` and ``high`` (epoch s, both included), in id order,
+        each with that time: a Chroma ``where`` on the number, so only they are read."""
+        return self._papers_where({"$and": [{"added_at": {"$gte": low}}, {"added_at": {"$lte": high}}]})
+
+    def papers_dated(self, first: str, last: str) -> list[tuple[Paper, int | None]]:
+        """The papers whose own date lies between the ISO days ``first`` and ``last`` (both
+        included), in id order, each with when it was added (None when not recorded)."""
+        return self._papers_where(Filters(date_from=first, date_to=last).where() or {})
+
+    def count_timed(self) -> int:
+        """How many papers have a recorded time added."""
+        return self._count_where({"added_at": {"$gte": 0}})
+
+    def count_dated(self) -> int:
+        """How many papers have a date of their own (a date filter can keep them)."""
+        return self._count_where({"date_ord": {"$gt": 0}})
+
+    def _papers_where(self, where: dict[str, Any]) -> list[tuple[Paper, int | None]]:
+        rows: list[tuple[str, str, dict[str, Any]]] = []
+        offset = 0
+        while True:
+            got = self.papers.get(where=where, include=["metadatas", "documents"], limit=READ_PAGE, offset=offset)
+            rows.extend(zip(got["ids"], got["documents"], got["metadatas"]))
+            if len(got["ids"]) < READ_PAGE:
+                break
+            offset += READ_PAGE
+        rows.sort()
+        self._chunks.update({i: (m["text_hash"], m["chunks"]) for i, _, m in rows if m.get("chunks")})
+        return [(_paper_from(i, d, m), int(m["added_at"]) if "added_at" in m else None) for i, d, m in rows]
+
+    def _count_where(self, where: dict[str, Any]) -> int:
+        """How many papers match ``where``: one read when all do, else their ids a page at a time."""
+        total = self.papers.count()
+        if not total or self.papers.get(where=where, include=[], limit=1, offset=total - 1)["ids"]:
+            return total
+        count = offset = 0
+        while True:
+            got = len(self.papers.get(where=where, include=[], limit=READ_PAGE, offset=offset)["ids"])
+            count += got
+            if got < READ_PAGE:
+                return count
+            offset += READ_PAGE
+
     def paper_centres(self, paper_ids: Iterable[str]) -> dict[str, np.ndarray]:
         """The centre of each paper's stored chunk vectors (their mean, unit length), read by id a
         page of papers at a time; a paper whose chunks cannot be read now has none."""
@@ -573,8 +615,8 @@ class Store:
         return out
 
     def _chunk_vectors(self, paper_ids: Iterable[str]) -> Iterator[dict[str, Any]]:
-        """The stored chunks (ids and vectors) of some papers: by id where the last
-        ``snapshot`` told how many chunks a paper has, else by a metadata filter (slower: it
+        """The stored chunks (ids and vectors) of some papers: by id where the last ``snapshot``
+        (or window read) told how many chunks a paper has, else by a metadata filter (slower: it
         scans the chunks' metadata, ~30 ms at 100k papers)."""
         ids: list[str] = []
         unknown: list[str] = []
