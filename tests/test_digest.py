@@ -78,13 +78,19 @@ def test_a_window_by_time_added_holds_what_came_in_then(tmp_path, embedder, monk
     first = write_jsonl(tmp_path / "first.jsonl", SMALL)
     later = write_jsonl(tmp_path / "later.jsonl", LATER)
 
-    def ingest_at(day: str, *paths, rebuild: bool = False) -> None:
+    def ingest_at(day: str, *paths, rebuild: bool = False) -> index.ingest.IngestReport:
         monkeypatch.setattr(index.ingest, "clock", at(day).timestamp)
-        index.ingest.ingest(config, list(paths), embedder=embedder, rebuild=rebuild)
+        return index.ingest.ingest(config, list(paths), embedder=embedder, rebuild=rebuild)
 
     ingest_at("2025-01-01", first)
     ingest_at("2025-01-10", later)
-    ingest_at("2025-01-12", first)  # unchanged: keeps the time it was added
+    ingest_at("2025-01-11", first)  # unchanged: keeps the time it was added
+    changed = [
+        {**SMALL[0], "organization": "Chem Lab"},
+        {**SMALL[1], "abstract": SMALL[1]["abstract"] + " Code is public."},
+    ]
+    write_jsonl(first, changed + SMALL[2:])
+    assert ingest_at("2025-01-12", first).updated == 2  # a listing, a text changed: still first added then
     ingest_at("2025-01-20", first, later, rebuild=True)  # a rebuild keeps every time
     assistant = Assistant(config)
     titles = {r["title"] for r in LATER}
