@@ -2,10 +2,10 @@
 
 A window goes by when papers entered the index (``added``, recorded by every ingest) or by the
 papers' own date (``date``). Only the window's papers are read: a Chroma ``where`` on the stored
-number (the time added, or the date), then their chunk vectors by id. The papers are grouped by spherical k-means
-over the centre of each paper's chunk vectors (seeded, so the same window gives the same topics),
-and each topic is named by the terms that set it apart: frequent in its papers, rarer in the
-window's other topics and in the whole index (class-based TF-IDF).
+number (the time added, or the date), then their chunk vectors by id. The papers are grouped by
+spherical k-means over the centre of each paper's chunk vectors (seeded, so the same window gives
+the same topics), and each topic is named by the terms that set it apart: frequent in its papers,
+rarer in the window's other topics and in the whole index (class-based TF-IDF).
 """
 
 from __future__ import annotations
@@ -247,7 +247,7 @@ def build(store: Store, window: Window, idf: Callable[[str], float]) -> Digest:
 
 def _notes(store: Store, by: str) -> tuple[str, ...]:
     """What no window of this kind can hold: papers without a recorded time added, or without a date."""
-    total = store.papers.count()
+    total = store.counts()["papers"]
     if by == "added":
         unknown = total - store.count_timed()
         if not unknown:
