@@ -59,6 +59,7 @@ bench: test-setup
 	$(BIN)/python bench/retrieval.py --dataset ../shared/data/scifact --split test
 	$(BIN)/python bench/reliability.py
 	$(BIN)/python bench/scale.py
+	$(BIN)/python bench/digest.py
 	$(BIN)/python bench/serve.py
 
 clean:

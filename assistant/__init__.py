@@ -13,6 +13,7 @@ from assistant.answer import Answer, Citation, Source, Turn
 from assistant.api import Assistant, Conversation, QuestionError
 from assistant.backends import BackendError
 from assistant.citations import defuse
+from assistant.digest import Digest
 from index.config import Config, ConfigError, mask_secrets_in_logs
 from index.embed import EmbeddingError
 from index.errors import AssistantError
@@ -50,6 +51,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "Conversation",
+    "Digest",
     "EmbeddingError",
     "ExportError",
     "ExportFormat",

@@ -21,9 +21,12 @@ from index.config import Config
 from index.errors import AssistantError
 from index.ingest import IngestReport, ingest
 from index.records import Paper
-from index.store import Filters, StoreError
+from index.store import Filters, Store, StoreError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    from assistant.digest import Digest
     from assistant.retrieve import HybridSearch
     from index.fetch import FetchReport
 
@@ -436,6 +439,30 @@ class Assistant:
                 [given for given, _ in missing],
             )
         return found
+
+    def digest(
+        self, since: str | None = "7d", until: str | None = None, by: str = "added", now: datetime | None = None
+    ) -> Digest:
+        """The papers of a time window grouped into topics, each paper with what it does (one
+        sentence of its abstract) and how to cite it. ``by="added"``: when papers entered the
+        index, the default ("what came in this week"); ``by="date"``: their own date. ``since``
+        and ``until`` are 7d, 2w, 24h (that long before ``now``) or ISO dates; ``until``
+        defaults to now. A bad window is a FilterError saying how to write it."""
+        from assistant.digest import Window, build
+        from index.keyword import last_saved
+
+        window = Window.read(since, until, by, now)  # checked before the index is opened
+        keyword = store = None
+        if self._snapshot is None:  # a one-off (the command line): the store alone, not every paper
+            try:
+                store = Store(self.config, create=False)
+                keyword = last_saved(self.config.keyword_dir)
+            except StoreError:
+                pass  # no index yet: opening it builds the bundled corpus, or says what to do
+        if store is None or keyword is None:  # an open index (a server, the UI, a bot) reads its own
+            search = self.open().search
+            store, keyword = search.store, search.keyword
+        return build(store, window, keyword.idf)
 
     def papers(self) -> list[Paper]:
         """Every indexed paper (title, abstract, date, authors or organisation, ...)."""

@@ -14,11 +14,13 @@ import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
-from assistant import Answer, Assistant, AssistantError, Source, Turn
+from assistant import Answer, Assistant, AssistantError, Digest, Source, Turn
 
 log = logging.getLogger("assistant.bot")
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 THREADS_KEPT = 1000  # conversations remembered, most recent first
+# "digest", "digest 7d", "digest 2025-01-01 by date": the papers of a window, not a question
+_DIGEST = re.compile(r"digest(?:\s+(?!by\b)(\S+))?(?:\s+by\s+(added|date))?", re.I)
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class Reply:
     refused: bool = False
     limited: bool = False
     error: bool = False
+    digest: Digest | None = None  # for "digest 7d": the window's papers in topics (``text`` is its Markdown)
 
 
 class RateLimit:
@@ -88,10 +91,14 @@ class BotCore:
                 "please wait a moment before asking again.",
                 limited=True,
             )
+        command = _DIGEST.fullmatch(self.question_of(message.text))
         key = (message.conversation, message.thread)
         with self._lock:
             history = list(self._threads.get(key) or message.history)
         try:
+            if command:
+                digest = self.assistant.digest(command[1] or "7d", by=(command[2] or "added").lower())
+                return Reply(digest.to_markdown(), digest=digest)
             answer = self.assistant.ask(self.question_of(message.text), history=history)
         except AssistantError as exc:  # a user error, or the index or LLM failing: its one sentence
             return Reply(f"Sorry, I could not answer: {exc}.", error=True)

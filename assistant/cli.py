@@ -95,6 +95,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     _export_options(export, "--format", "the format (default: bib, or the one --output's suffix names)")
 
+    digest = sub.add_parser("digest", help="the papers of a time window in topics, each with what it does")
+    digest.add_argument("--since", default="7d", help="start: 7d, 2w or 24h back, or a date YYYY-MM-DD (default: 7d)")
+    digest.add_argument("--until", help="end, in the same forms (default: now)")
+    digest.add_argument(
+        "--by", choices=["added", "date"], default="added", help="when papers entered the index (default) or their date"
+    )
+    digest.add_argument("--json", action="store_true", help="print the digest as JSON (default: Markdown)")
+
     stats = sub.add_parser("stats", help="what the index holds")
     stats.add_argument("--json", action="store_true")
 
@@ -283,6 +291,9 @@ def _run(args: argparse.Namespace) -> int:
         fmt = _export_format(args, "bib", "--format")
         assert fmt is not None
         _write_export(assistant.export(args.papers, fmt), args, fmt, "the papers")
+    elif args.command == "digest":
+        digest = assistant.digest(args.since, args.until, args.by)
+        print(json.dumps(digest.to_dict(), indent=2, ensure_ascii=False) if args.json else digest.to_markdown(), end="")
     elif args.command == "stats":
         stats = assistant.stats()
         print(json.dumps(stats, indent=2) if args.json else "\n".join(f"{k}: {v}" for k, v in stats.items()))

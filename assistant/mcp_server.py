@@ -185,6 +185,40 @@ class AskResult(BaseModel):
         )
 
 
+DIGEST = (
+    "The papers of a time window grouped into topics, each topic named by its distinctive terms and "
+    "each paper with one sentence of its abstract saying what it does, its paper_id, title and URL. "
+    "since and until are 7d, 2w or 24h back, or a date (YYYY-MM-DD); by is 'added' (when papers "
+    "entered the index: what came in lately) or 'date' (the papers' own date). An empty window "
+    "says so in summary; a bad window comes back as an error saying how to write it."
+)
+
+
+class DigestEntry(BaseModel):
+    paper_id: str
+    title: str
+    url: str | None = None
+    contribution: str = Field(description="What the paper does: one sentence of its abstract.")
+    date: str | None = Field(None, description="The paper's own date (ISO), when known.")
+    added: str | None = Field(None, description="When it entered the index (UTC ISO), when recorded.")
+
+
+class DigestTopic(BaseModel):
+    name: str
+    terms: list[str]
+    papers: list[DigestEntry]
+
+
+class DigestResult(BaseModel):
+    summary: str = Field(description="One sentence: how many papers in which window, in how many topics.")
+    by: str
+    since: str
+    until: str
+    papers: int
+    notes: list[str] = Field(description="Papers no window of this kind can hold, and why.")
+    topics: list[DigestTopic] = Field(description="Every paper of the window is in exactly one topic.")
+
+
 def _sdk() -> Any:
     try:
         import mcp.server.mcpserver as sdk
@@ -268,6 +302,15 @@ def create_server(assistant: Assistant) -> MCPServer:
     ) -> str:
         with _user_errors():
             return assistant.export(paper_ids, format)
+
+    @server.tool(title="Digest of a time window", description=DIGEST, annotations=reads)
+    def digest(
+        since: Annotated[str, Field(description="Start: 7d, 2w, 24h back, or a date.")] = "7d",
+        until: Annotated[str | None, Field(description="End, in the same forms (default: now).")] = None,
+        by: Annotated[Literal["added", "date"], Field(description="Time added (default) or own date.")] = "added",
+    ) -> DigestResult:
+        with _user_errors():
+            return DigestResult.model_validate(assistant.digest(since, until, by).to_dict())
 
     @server.tool(title="Get paper", description=GET_PAPER, annotations=reads)
     def get_paper(paper_id: Annotated[str, Field(description="The paper's id.")]) -> PaperRecord:

@@ -400,6 +400,13 @@ def export_papers(body: ExportRequest, assistant: Answering) -> Response:
     return Response(text, media_type=f"{form.media_type}; charset=utf-8", headers=headers)
 
 
+@api.get("/v1/digest")
+def digest(assistant: Answering, since: str = "7d", until: str | None = None, by: str = "added") -> dict[str, Any]:
+    """The papers of a time window in topics, each with what it does: ``since`` and ``until`` are
+    7d, 2w, 24h back or dates; ``by`` is ``added`` (when they entered the index) or ``date``."""
+    return {"object": "digest", **assistant.digest(since, until, by).to_dict()}
+
+
 @open_routes.get("/healthz")
 def healthz(assistant: Answering) -> dict[str, Any]:
     """Whether the index answers: its paper and chunk counts and its generation (no key needed)."""

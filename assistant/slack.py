@@ -15,7 +15,7 @@ from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from assistant import AssistantError
+from assistant import AssistantError, Digest
 from assistant.bot import BotCore, Message, Reply
 
 log = logging.getLogger("assistant.slack")
@@ -23,6 +23,7 @@ SEARCHING = "Searching the abstracts…"
 DEFAULT_API_URL = "https://slack.com/api/"
 SECTION_LIMIT = 2900  # Slack's section text limit is 3000 characters
 EVENTS_REMEMBERED = 10_000
+MAX_BLOCKS = 50  # Slack's most blocks in one message
 
 
 class SlackConfigError(AssistantError, ValueError):
@@ -44,14 +45,19 @@ def _context(text: str) -> dict[str, Any]:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
 
 
-def _source_line(number: int, title: str, url: str | None, byline: str) -> str:
+def _title_link(title: str, url: str | None) -> str:
     safe_url = url and not any(c in url for c in "<>| ") and url.startswith(("http://", "https://"))
-    name = f"<{url}|{escape(title)}>" if safe_url else f"*{escape(title)}*"
-    return f"[{number}] {name}" + (f" · {escape(byline)}" if byline else "")
+    return f"<{url}|{escape(title)}>" if safe_url else f"*{escape(title)}*"
+
+
+def _source_line(number: int, title: str, url: str | None, byline: str) -> str:
+    return f"[{number}] {_title_link(title, url)}" + (f" · {escape(byline)}" if byline else "")
 
 
 def render(reply: Reply) -> tuple[str, list[dict[str, Any]]]:
     """Slack text (the notification fallback) and blocks for a reply."""
+    if reply.digest is not None:
+        return render_digest(reply.digest)
     answer = reply.answer
     if answer is None:
         return escape(reply.text), [_section(escape(reply.text))]
@@ -68,6 +74,30 @@ def render(reply: Reply) -> tuple[str, list[dict[str, Any]]]:
     blocks.append(_context(" · ".join(notes)))
     text = body + (f"\n\n{heading}:\n" + "\n".join(lines) if lines else "")
     return text, blocks
+
+
+def render_digest(digest: Digest) -> tuple[str, list[dict[str, Any]]]:
+    """A digest: its headline, then each topic and its papers (linked, with what each does), in as
+    many sections as Slack's size limits need; past its 50 blocks, a line says how many are left."""
+    headline = escape(digest.headline())
+    blocks = [_section(f"*{headline}*")] + [_context(escape(note)) for note in digest.notes]
+    lines = []
+    for n, topic in enumerate(digest.topics, 1):
+        lines.append(f"*{n}. {escape(topic.name)}* ({len(topic.papers)})")
+        lines += [f"• {_title_link(p.title, p.url)}: {escape(p.contribution)}" for p in topic.papers]
+    text = ""
+    for i, line in enumerate(lines):
+        if text and len(text) + len(line) + 1 > SECTION_LIMIT - 100:  # room for the last line
+            if len(blocks) == MAX_BLOCKS - 2:
+                left = sum(1 for rest in lines[i:] if rest.startswith("•"))
+                text += f"\n… and {left} more papers (assistant digest shows them all)"
+                break
+            blocks.append(_section(text))
+            text = ""
+        text = f"{text}\n{line}" if text else line
+    if text:
+        blocks.append(_section(text))
+    return headline, blocks
 
 
 def build_app(core: BotCore, token: str, signing_secret: str, api_url: str | None = None):

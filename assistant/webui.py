@@ -213,6 +213,14 @@ def corpus_overview(assistant: Assistant) -> tuple[str, list[str], Any]:
     return summary, organizations, frame
 
 
+def digest_markdown(assistant: Assistant, since: str, until: str, by: str) -> str:
+    """The Digest tab: the window's papers in topics as Markdown, or the error's one sentence."""
+    try:
+        return assistant.digest((since or "").strip() or "7d", (until or "").strip() or None, by).to_markdown()
+    except USER_ERRORS as exc:
+        return f"⚠️ {inert(str(exc))}"
+
+
 CSS = """
 .source { border-left: 3px solid #ddd; padding: 2px 8px; margin: 6px 0; }
 .source.cited { border-left-color: #f59e0b; }
@@ -263,6 +271,15 @@ def build_app(backends: Backends) -> gr.Blocks:
                 y_lim=[0, top + 1],
                 x_label_angle=-45,
             )
+
+        with gr.Tab("Digest"):
+            with gr.Row():
+                since = gr.Textbox("7d", label="Since (7d, 2w, 24h or 2025-01-01)", elem_id="digest-since")
+                until = gr.Textbox(label="Until (blank: now)", elem_id="digest-until")
+                by = gr.Dropdown(["added", "date"], value="added", label="By time added or own date")
+            show = gr.Button("Show digest", variant="primary", elem_id="digest-show")
+            shown = gr.Markdown("The papers of a time window, in topics.", elem_id="digest")
+            show.click(lambda *window: digest_markdown(default, *window), [since, until, by], shown, api_name="digest")
 
         def handler(message, chat, turns_, backend_, from_, to_, org_, k_, cat_):
             for *shown, cited in respond(message, chat, turns_, backend_, from_, to_, org_, k_, backends, cat_):

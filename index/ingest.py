@@ -280,6 +280,11 @@ def ingest(
     return report
 
 
+def clock() -> float:
+    """Now, in seconds since the epoch: the time an ingest records on the papers it adds (tests set it)."""
+    return time.time()
+
+
 def _write(
     config: Config,
     papers: list[Paper],
@@ -310,7 +315,11 @@ def _write(
     report.removed = len(removed)
 
     if to_embed:
-        report.embedded = _embed_and_write(store, to_embed, embedder or make_embedder(config), config, progress)
+        # a paper keeps the time it first entered the index (a rebuild reads it from the index it
+        # replaces); one the index never held gets this ingest's time; unknown stays unknown
+        now, known = int(clock()), store.added_times(p.paper_id for p in to_embed)
+        added = {p.paper_id: known[p.paper_id] if p.paper_id in known else now for p in to_embed}
+        report.embedded = _embed_and_write(store, to_embed, embedder or make_embedder(config), config, progress, added)
         store.sweep_orphans()  # the replaced versions' chunks
     store.update_metadata(meta_only)
     store.delete_papers(removed)
@@ -330,7 +339,9 @@ def _write(
     store.publish()  # a rebuild's collections replace the live ones only now, complete
 
 
-def _embed_and_write(store: Store, papers: list[Paper], embedder: Embedder, config: Config, progress: bool) -> int:
+def _embed_and_write(
+    store: Store, papers: list[Paper], embedder: Embedder, config: Config, progress: bool, added: dict[str, int | None]
+) -> int:
     from tqdm import tqdm
 
     max_tokens = min(config.chunk_tokens, embedder.max_tokens)
@@ -340,5 +351,5 @@ def _embed_and_write(store: Store, papers: list[Paper], embedder: Embedder, conf
     with tqdm(total=total, desc="embedding", unit="text", disable=not progress, leave=False) as bar:
         for group, chunks in zip(groups, chunked):
             vectors = embedder.embed([c.text for c in chunks] + [p.title for p in group], progress=bar.update)
-            store.write(group, chunks, vectors[: len(chunks)], vectors[len(chunks) :])
+            store.write(group, chunks, vectors[: len(chunks)], vectors[len(chunks) :], added)
     return total

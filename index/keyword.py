@@ -167,6 +167,13 @@ class KeywordIndex:
         return cls(manifest["ids"], bm25)
 
 
+def last_saved(folder: Path) -> KeywordIndex | None:
+    """The saved index, whatever papers it was built from (None when there is none): enough for
+    statistics such as a term's idf, which an ingest since moves little."""
+    manifest = _manifest(folder)
+    return KeywordIndex.load(folder, manifest.get("fingerprint", "")) if manifest else None
+
+
 def _manifest(folder: Path) -> dict | None:
     try:
         manifest = json.loads((folder / MANIFEST).read_text())

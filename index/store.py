@@ -22,10 +22,10 @@ import sqlite3
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -239,7 +239,12 @@ def _date_ord(iso: str) -> int:
     return int(digits)
 
 
-def _paper_metadata(paper: Paper, meta_hash: str, chunks: int) -> dict[str, Any]:
+def added_text(added_at: float) -> str:
+    """A time the index recorded (seconds since the epoch) as UTC ISO: 2025-01-07T09:30:00Z."""
+    return datetime.fromtimestamp(added_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _paper_metadata(paper: Paper, meta_hash: str, chunks: int, added_at: int | None = None) -> dict[str, Any]:
     meta: dict[str, Any] = {
         "title": paper.title,
         "authors": paper.authors,
@@ -260,6 +265,10 @@ def _paper_metadata(paper: Paper, meta_hash: str, chunks: int) -> dict[str, Any]
         "text_hash": paper.text_hash,
         "meta_hash": meta_hash,
         "chunks": chunks,  # with text_hash, names the paper's chunk ids (see Store._chunk_vectors)
+        # when the paper first entered the index (unknown for papers indexed before it was kept); an
+        # update or upsert without these keys keeps them, as Chroma merges a record's metadata
+        "added": added_text(added_at) if added_at is not None else None,
+        "added_at": added_at,
     }
     return {k: v for k, v in meta.items() if v is not None}  # Chroma rejects None
 
@@ -529,9 +538,85 @@ class Store:
             rows.extend(title["embeddings"])
         return np.asarray(rows, dtype=np.float32).reshape(len(rows), -1)
 
+    def papers_added(self, low: int, high: int) -> list[tuple[Paper, int | None]]:
+        """The papers first added between ``low`` and ``high`` (epoch s, both included), in id order,
+        each with that time: a Chroma ``where`` on the number, so only they are read."""
+        return self._papers_where({"$and": [{"added_at": {"$gte": low}}, {"added_at": {"$lte": high}}]})
+
+    def papers_dated(self, first: str, last: str) -> list[tuple[Paper, int | None]]:
+        """The papers whose own date lies between the ISO days ``first`` and ``last`` (both
+        included), in id order, each with when it was added (None when not recorded)."""
+        return self._papers_where(Filters(date_from=first, date_to=last).where() or {})
+
+    def count_timed(self) -> int:
+        """How many papers have a recorded time added."""
+        return self._count_where({"added_at": {"$gte": 0}})
+
+    def count_dated(self) -> int:
+        """How many papers have a date of their own (a date filter can keep them)."""
+        return self._count_where({"date_ord": {"$gt": 0}})
+
+    def _papers_where(self, where: dict[str, Any]) -> list[tuple[Paper, int | None]]:
+        rows: list[tuple[str, str, dict[str, Any]]] = []
+        offset = 0
+        while True:
+            got = self.papers.get(where=where, include=["metadatas", "documents"], limit=READ_PAGE, offset=offset)
+            rows.extend(zip(got["ids"], got["documents"], got["metadatas"]))
+            if len(got["ids"]) < READ_PAGE:
+                break
+            offset += READ_PAGE
+        rows.sort()
+        self._chunks.update({i: (m["text_hash"], m["chunks"]) for i, _, m in rows if m.get("chunks")})
+        return [(_paper_from(i, d, m), int(m["added_at"]) if "added_at" in m else None) for i, d, m in rows]
+
+    def _count_where(self, where: dict[str, Any]) -> int:
+        """How many papers match ``where``: one read when all do, else their ids a page at a time."""
+        total = self.papers.count()
+        if not total or self.papers.get(where=where, include=[], limit=1, offset=total - 1)["ids"]:
+            return total
+        count = offset = 0
+        while True:
+            got = len(self.papers.get(where=where, include=[], limit=READ_PAGE, offset=offset)["ids"])
+            count += got
+            if got < READ_PAGE:
+                return count
+            offset += READ_PAGE
+
+    def paper_centres(self, paper_ids: Iterable[str]) -> dict[str, np.ndarray]:
+        """The centre of each paper's stored chunk vectors (their mean, unit length), read by id a
+        page of papers at a time; a paper whose chunks cannot be read now has none."""
+        wanted = sorted(set(paper_ids))
+        sums: dict[str, np.ndarray] = {}
+        for s in range(0, len(wanted), READ_PAGE // 4):  # a few chunks a paper: under Chroma's variable limit
+            for got in self._chunk_vectors(wanted[s : s + READ_PAGE // 4]):
+                for cid, vector in zip(got["ids"], got["embeddings"]):
+                    pid = paper_of_chunk(cid)
+                    row = np.asarray(vector, dtype=np.float32)
+                    sums[pid] = sums[pid] + row if pid in sums else row
+        return {pid: v / (np.linalg.norm(v) or 1.0) for pid, v in sums.items()}
+
+    def added_times(self, paper_ids: Iterable[str]) -> dict[str, int | None]:
+        """When each of these papers that the index holds was first added (epoch s; None for a paper
+        indexed before that was kept). For a rebuild, from the index it replaces, so rebuilding
+        keeps the times. Papers the index does not hold are left out."""
+        ids = list(dict.fromkeys(paper_ids))
+        collection = self.papers
+        if self._replaces is not None:
+            try:
+                collection = self._existing(_pair(self.config.collection, self._replaces)[0])
+            except StoreError:  # gone meanwhile: nothing to carry over
+                return {}
+        out: dict[str, int | None] = {}
+        for s in range(0, len(ids), READ_PAGE):
+            got = collection.get(ids=ids[s : s + READ_PAGE], include=["metadatas"])
+            for pid, meta in zip(got["ids"], got["metadatas"]):
+                at = (meta or {}).get("added_at")
+                out[pid] = int(at) if at is not None else None
+        return out
+
     def _chunk_vectors(self, paper_ids: Iterable[str]) -> Iterator[dict[str, Any]]:
-        """The stored chunks (ids and vectors) of some papers: by id where the last
-        ``snapshot`` told how many chunks a paper has, else by a metadata filter (slower: it
+        """The stored chunks (ids and vectors) of some papers: by id where the last ``snapshot``
+        (or window read) told how many chunks a paper has, else by a metadata filter (slower: it
         scans the chunks' metadata, ~30 ms at 100k papers)."""
         ids: list[str] = []
         unknown: list[str] = []
@@ -559,10 +644,18 @@ class Store:
 
     # writes
     def write(
-        self, papers: list[Paper], chunks: list[Chunk], chunk_vectors: np.ndarray, title_vectors: np.ndarray
+        self,
+        papers: list[Paper],
+        chunks: list[Chunk],
+        chunk_vectors: np.ndarray,
+        title_vectors: np.ndarray,
+        added: Mapping[str, int | None] | None = None,
     ) -> None:
         """Write a group of papers: their chunks first, then the paper records, which commit them
-        (chunks without a committed record are orphans the next ingest sweeps away)."""
+        (chunks without a committed record are orphans the next ingest sweeps away). ``added``:
+        when each paper first entered the index (epoch s), where known; a record rewritten without
+        one keeps the time it has."""
+        added = added or {}
         by_id = {p.paper_id: p for p in papers}
         for s in range(0, len(chunks), WRITE_BATCH):
             batch = chunks[s : s + WRITE_BATCH]
@@ -579,7 +672,7 @@ class Store:
                 ids=[p.paper_id for p in part],
                 embeddings=title_vectors[s : s + WRITE_BATCH],
                 documents=[p.abstract for p in part],
-                metadatas=[_paper_metadata(p, meta_hash(p), counts[p.paper_id]) for p in part],
+                metadatas=[_paper_metadata(p, meta_hash(p), counts[p.paper_id], added.get(p.paper_id)) for p in part],
             )
 
     def update_metadata(self, papers: list[Paper]) -> None:

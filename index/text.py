@@ -120,3 +120,14 @@ def _terms(text: str, keep_stopwords: bool) -> list[str]:
     if not keep_stopwords:
         words = [w for w in words if w and w not in STOPWORDS]
     return _stemmer().stemWords([american(w) for w in words])
+
+
+_WRITTEN = re.compile(_WORD.pattern, re.I)
+
+
+def term_words(text: str) -> list[tuple[str, str]]:
+    """The content terms of ``text`` (as ``terms`` gives them) each with the word as written there:
+    ``[("learn", "Learning"), ("llm", "LLMs"), ...]``, so a term can be shown as a word."""
+    written = [w for w in _WRITTEN.findall(text) if w.lower() not in STOPWORDS]
+    stems = _stemmer().stemWords([american(w.lower()) for w in written])
+    return list(zip(stems, written))
