@@ -50,7 +50,7 @@ FEATURES = (
 TOPIC_RARITY = 0.75  # Zipf 3.75 or rarer in everyday English: a word that can name a topic
 TYPO_SIMILARITY = 0.8  # a word in no paper spelled this much like one in a paper is a misspelling of it
 SHORTCUT_DEPTH = 5
-ASKED_RARITY = 0.3  # Zipf 5.55 or rarer: a word that says what is asked ("use", "new" do not)
+ASKED_RARITY = 0.15  # Zipf 5.55 or rarer: a word that says what is asked ("use", "new" do not)
 MAX_NAMED = 3  # topics a refusal names at most
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:['’][A-Za-z]+)?(?:-[A-Za-z0-9]+)*")  # "isn't" is one word
 
