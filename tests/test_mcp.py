@@ -4,6 +4,7 @@ bundled corpus, driven with the official SDK's own client over stdio and over st
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,9 +26,11 @@ OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory) -> Path:
-    """One store for the module: the first server to start builds the bundled corpus into it."""
-    return tmp_path_factory.mktemp("mcp-store")
+def data_dir(tmp_path_factory, bundled) -> Path:
+    """One store for the module: a copy of the session's index of the bundled corpus."""
+    store = tmp_path_factory.mktemp("mcp") / "store"
+    shutil.copytree(bundled.config.data_dir, store)
+    return store
 
 
 def server_argv(data_dir: Path, *extra: str) -> list[str]:

@@ -193,3 +193,44 @@ def test_optional_login_guards_the_app(bundled):
             assert response.status == 200
     finally:
         stop(proc)
+
+
+def _answered(page, question: str, marker: str):
+    """Ask, wait for ``marker`` in the last reply, and give that reply's element."""
+    before = page.locator("#chat .message-row, #chat [data-testid='bot']").count()
+    _ask(page, question)
+    page.wait_for_function(
+        "([n, m]) => { const r = document.querySelectorAll(\"#chat .message-row, #chat [data-testid='bot']\");"
+        " return r.length > n && r[r.length - 1].innerText.includes(m); }",
+        arg=[before, marker],
+    )
+    page.wait_for_function("document.querySelector('#sources details#source-1') !== null")
+    return page.locator("#chat .message-row, #chat [data-testid='bot']").last
+
+
+def test_browser_comparison_list_fact_and_corpus_chart(page):
+    """Each kind of answer as a reader sees it, and the corpus chart; screenshots for review."""
+    OUTPUT.mkdir(exist_ok=True)
+    compared = _answered(page, "How do SkillMimic and EvoStruggle differ?", "EvoStruggle")
+    for title in ("SkillMimic: Learning Reusable", "EvoStruggle: A Dataset Capturing"):  # each paper's heading
+        assert compared.locator(f"p:has-text('{title}')").count() == 1  # a paragraph of its own...
+        assert compared.locator(f"li:has-text('{title}')").count() == 0  # ...not inside the other's bullets
+    assert compared.locator("li").count() >= 4
+    page.screenshot(path=str(OUTPUT / "ui-compare.png"), full_page=True)
+
+    listed = _answered(page, "Which papers study catastrophic forgetting in continual learning?", "retrieved papers")
+    assert listed.locator("li").count() >= 2 and listed.locator("a[href^='#source-']").count() >= 2
+    page.screenshot(path=str(OUTPUT / "ui-list.png"), full_page=True)
+
+    fact = _answered(page, FACT, "76 participants")
+    assert fact.locator("a[href='#source-1']").count() >= 1
+    asked = page.locator("#sources details#source-1 mark b.asked")  # the span the question asks for, in bold
+    assert any("76" in t for t in asked.all_inner_texts())
+    page.screenshot(path=str(OUTPUT / "ui-fact.png"), full_page=True)
+
+    page.get_by_role("tab", name="Corpus").click()
+    page.wait_for_selector("#corpus-summary")
+    chart = page.locator("canvas, svg.marks").first
+    chart.wait_for()
+    assert chart.bounding_box()["height"] > 100
+    page.screenshot(path=str(OUTPUT / "ui-corpus.png"), full_page=True)
