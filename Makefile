@@ -3,7 +3,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-PIP := PYTHONWARNINGS=ignore $(BIN)/pip install --quiet --disable-pip-version-check
+PIP := PYTHONWARNINGS=ignore $(BIN)/pip install --quiet --quiet --disable-pip-version-check
 QUESTION ?= Which papers study continual learning without forgetting, and what do they propose?
 # llama.cpp built for any x86-64 with AVX2, not -march=native: a native build can use instructions a
 # virtual machine's CPU reports but does not run. Built once per virtualenv, never taken from pip's cache.

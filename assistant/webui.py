@@ -310,6 +310,7 @@ def main(config: Config | None = None) -> int:
     """Serve the UI (with ``config``, default: from the environment). A setting that stops it is
     one sentence on stderr and exit status 2, before any port is bound."""
     logging.basicConfig(level=logging.INFO)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # Gradio's own requests to itself at start-up
     try:
         auth = login(os.environ)
         config = config if config is not None else Config.load()
