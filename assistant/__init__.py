@@ -13,6 +13,7 @@ from assistant.answer import Answer, Citation, Source, Turn
 from assistant.api import Assistant, Conversation, QuestionError
 from assistant.backends import BackendError
 from assistant.citations import defuse
+from assistant.tables import EvidenceTable
 from index.config import Config, ConfigError, mask_secrets_in_logs
 from index.embed import EmbeddingError
 from index.errors import AssistantError
@@ -49,6 +50,7 @@ __all__ = [
     "ConfigError",
     "Conversation",
     "EmbeddingError",
+    "EvidenceTable",
     "FetchError",
     "FetchReport",
     "FilterError",
