@@ -21,6 +21,7 @@ from assistant import (
     Assistant,
     AssistantError,
     ConfigError,
+    EvidenceTable,
     Filters,
     Paper,
     Source,
@@ -66,6 +67,15 @@ RELATED = (
     "The indexed papers nearest in meaning to one paper (given by its paper_id, its title or a name "
     "such as 'SkillMimic'), best first, each with its abstract and a similarity score. An unknown or "
     "ambiguous paper comes back as an error saying what to give instead."
+)
+
+EVIDENCE_TABLE = (
+    "An evidence table comparing papers: give a topic (the table holds its top k papers) or a list of "
+    "papers (paper_ids, titles or names), not both. Each row is one paper; its cells give the problem, "
+    "the method, the data and benchmarks named, the headline result and whether code or data are "
+    "released. Every filled cell is text from that paper's abstract with the sentence it came from; an "
+    "empty cell's reason says why (e.g. 'not stated: no result reported'). markdown holds the same table "
+    "with [n] citations and the numbered papers under it."
 )
 
 GET_PAPER = (
@@ -175,6 +185,32 @@ class AskResult(BaseModel):
         )
 
 
+class TableCell(BaseModel):
+    text: str = Field(description="What the abstract says for this column; empty when it does not say.")
+    sentence: str = Field(description="The abstract sentence the text comes from.")
+    reason: str | None = Field(None, description="Why the cell is empty.")
+
+
+class TableRow(BaseModel):
+    number: int = Field(description="Every cell of this row cites this paper as [number].")
+    paper_id: str
+    title: str
+    url: str | None = None
+    cells: dict[str, TableCell] = Field(description="By column: problem, method, data, result, code.")
+
+
+class TableResult(BaseModel):
+    rows: list[TableRow]
+    markdown: str = Field(description="The table in Markdown, with [n] citations and the numbered papers under it.")
+    backend: str = Field(description="What filled the cells.")
+    notice: str | None = Field(None, description="A caveat about how the table was made, if any.")
+
+    @classmethod
+    def of(cls, table: EvidenceTable) -> TableResult:
+        rows = [TableRow(**{k: v for k, v in r.items() if k != "backend"}) for r in table.to_dict()["rows"]]
+        return cls(rows=rows, markdown=table.to_markdown(), backend=table.backend, notice=table.notice)
+
+
 def _sdk() -> Any:
     try:
         import mcp.server.mcpserver as sdk
@@ -247,6 +283,15 @@ def create_server(assistant: Assistant) -> MCPServer:
         with _user_errors():
             sources = assistant.related(paper, k)
         return SearchResult(papers=[SearchHit(**PaperRecord.of(s).model_dump(), score=s.score) for s in sources])
+
+    @server.tool(title="Evidence table", description=EVIDENCE_TABLE, annotations=reads)
+    def evidence_table(
+        topic: Annotated[str | None, Field(description="What the papers are about.")] = None,
+        papers: Annotated[list[str] | None, Field(description="The papers instead: ids, titles or names.")] = None,
+        k: Annotated[int, Field(ge=1, le=MAX_K, description="How many papers for a topic.")] = 5,
+    ) -> TableResult:
+        with _user_errors():
+            return TableResult.of(assistant.table(papers, topic, k))
 
     @server.tool(title="Get paper", description=GET_PAPER, annotations=reads)
     def get_paper(paper_id: Annotated[str, Field(description="The paper's id.")]) -> PaperRecord:
