@@ -14,10 +14,11 @@ import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
-from assistant import Answer, Assistant, AssistantError, Source, Turn
+from assistant import Answer, Assistant, AssistantError, EvidenceTable, Source, Turn
 
 log = logging.getLogger("assistant.bot")
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+_TABLE = re.compile(r"^\s*table\s*:\s*(.*)$", re.I | re.S)  # "table: TOPIC" or "table: PAPER; PAPER; ..."
 THREADS_KEPT = 1000  # conversations remembered, most recent first
 
 
@@ -42,6 +43,7 @@ class Reply:
     refused: bool = False
     limited: bool = False
     error: bool = False
+    table: EvidenceTable | None = None  # the reply to "table: ...", whose text is the Markdown table
 
 
 class RateLimit:
@@ -92,6 +94,8 @@ class BotCore:
         with self._lock:
             history = list(self._threads.get(key) or message.history)
         try:
+            if asked := _TABLE.match(self.question_of(message.text)):
+                return self.table(asked.group(1))
             answer = self.assistant.ask(self.question_of(message.text), history=history)
         except AssistantError as exc:  # a user error, or the index or LLM failing: its one sentence
             return Reply(f"Sorry, I could not answer: {exc}.", error=True)
@@ -104,3 +108,10 @@ class BotCore:
             while len(self._threads) > THREADS_KEPT:
                 self._threads.popitem(last=False)
         return Reply(answer.text, answer=answer, sources=answer.sources, refused=answer.refused)
+
+    def table(self, request: str) -> Reply:
+        """An evidence table as Markdown: of a topic ("table: continual learning for LLMs"), or of
+        papers separated by semicolons or lines ("table: SkillMimic; EvoStruggle")."""
+        papers = [p.strip() for p in re.split(r"[;\n]", request) if p.strip()]
+        made = self.assistant.table(papers=papers) if len(papers) > 1 else self.assistant.table(topic=request)
+        return Reply(made.to_markdown(), table=made)

@@ -40,6 +40,16 @@ def _section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
 
+def _parts(text: str) -> list[str]:
+    """``text`` in pieces of at most SECTION_LIMIT characters, cut between lines where it can."""
+    parts = [""]
+    for line in text.splitlines():
+        if parts[-1] and len(parts[-1]) + 1 + len(line) > SECTION_LIMIT:
+            parts.append("")
+        parts[-1] = f"{parts[-1]}\n{line}" if parts[-1] else line
+    return [p for p in parts if p.strip()] or [text]
+
+
 def _context(text: str) -> dict[str, Any]:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
 
@@ -53,8 +63,8 @@ def _source_line(number: int, title: str, url: str | None, byline: str) -> str:
 def render(reply: Reply) -> tuple[str, list[dict[str, Any]]]:
     """Slack text (the notification fallback) and blocks for a reply."""
     answer = reply.answer
-    if answer is None:
-        return escape(reply.text), [_section(escape(reply.text))]
+    if answer is None:  # a notice, or a table: as many sections as it needs, split between lines
+        return escape(reply.text), [_section(part) for part in _parts(escape(reply.text))]
     body = escape(answer.text)
     cited = {c.number for c in answer.citations}
     numbered = list(enumerate(answer.sources, 1))
