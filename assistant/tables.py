@@ -118,9 +118,21 @@ class EvidenceTable:
             ],
         }
 
+    def header(self) -> list[str]:
+        """The column headings of ``grid`` and the Markdown table."""
+        return ["#", "Paper", *(HEADERS[c] for c in self.columns)]
+
+    def grid(self) -> list[list[str]]:
+        """The rows as plain text under ``header()``: number, title, then each cell citing [n], or
+        the reason it is empty."""
+        return [
+            [str(r.number), r.title, *(cite(c.text, c.number) if c.text else c.reason or "" for c in r.cells)]
+            for r in self.rows
+        ]
+
     def to_markdown(self) -> str:
         """A Markdown table whose cells cite [n], the numbered papers under it, then any notes."""
-        head = ["#", "Paper", *(HEADERS[c] for c in self.columns)]
+        head = self.header()
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for row in self.rows:
             cells = [cite(_md_cell(c.text), c.number) if c.text else f"*{_md_cell(c.reason or '')}*" for c in row.cells]
