@@ -270,7 +270,7 @@ def build_app(backends: Backends) -> gr.Blocks:
                     table_k = gr.Slider(1, 10, value=5, step=1, label="Papers for a topic", elem_id="table-k")
                     make = gr.Button("Make table", variant="primary", elem_id="make-table")
             empty = EvidenceTable(rows=())
-            widths = ["40px", "14%"] + ["16%"] * (len(empty.header()) - 2)
+            widths: list[str | int] = ["40px", "14%", *["16%"] * (len(empty.header()) - 2)]
             grid = gr.Dataframe(empty.grid(), headers=empty.header(), wrap=True, interactive=False,
                                 column_widths=widths, max_height=800, elem_id="table")  # fmt: skip
             table_papers = gr.Markdown(elem_id="table-papers")
