@@ -14,6 +14,7 @@ from assistant.api import Assistant, Conversation, QuestionError
 from assistant.backends import BackendError
 from assistant.citations import defuse
 from assistant.digest import Digest
+from assistant.tables import EvidenceTable
 from index.config import Config, ConfigError, mask_secrets_in_logs
 from index.embed import EmbeddingError
 from index.errors import AssistantError
@@ -55,6 +56,7 @@ __all__ = [
     "EmbeddingError",
     "ExportError",
     "ExportFormat",
+    "EvidenceTable",
     "FetchError",
     "FetchReport",
     "FilterError",

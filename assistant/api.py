@@ -6,10 +6,11 @@ The CLI, the chat UI and the bot are thin adapters over this class.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
     from assistant.digest import Digest
     from assistant.retrieve import HybridSearch
+    from assistant.tables import EvidenceTable, Row
     from index.fetch import FetchReport
 
 log = logging.getLogger(__name__)
@@ -370,19 +372,75 @@ class Assistant:
     def find_paper(self, paper: str) -> Paper:
         """The indexed paper with this id, this title (in any case and spacing) or this name
         ("SkillMimic"); a QuestionError when no paper is, or when a name fits several."""
-        from index.records import normalise_title
+        return _find(paper, self.open().search)
 
-        search = self.open().search
-        wanted = paper.strip()
-        if wanted in search.papers:
-            return search.papers[wanted]
-        titled = [p for p in search.papers.values() if normalise_title(p.title) == normalise_title(wanted)]
-        named = titled or [search.papers[pid] for pid in search.names.find(wanted)]
-        if len(named) == 1:
-            return named[0]
-        if named:
-            raise QuestionError(f"{len(named)} indexed papers go by {wanted!r}; give the whole title or the paper's id")
-        raise QuestionError(f"no indexed paper has the id, title or name {wanted!r}; search for it first")
+    def table(
+        self,
+        papers: Sequence[str] | None = None,
+        topic: str | None = None,
+        k: int = 5,
+        backend: str | None = None,
+    ) -> EvidenceTable:
+        """An evidence table: a row per paper, the columns problem, method, data and benchmarks,
+        headline result, and code or data released; every filled cell cites the abstract sentence
+        it came from, and an empty cell says why. Give ``papers`` (ids, titles or names, in the
+        order wanted) or a ``topic`` (its top ``k`` papers), not both. The extractive backend
+        takes the abstracts' own sentences; an LLM backend fills the cells and each is checked
+        against the paper's abstract; a row the LLM fails on (an error, a reply that is not JSON)
+        is filled extractively, and ``notice`` says so."""
+        from assistant.tables import MAX_PAPERS, EvidenceTable, extract_row
+
+        if papers is None and topic is None:
+            raise QuestionError("give a topic or a list of papers for the table")
+        if papers is not None and topic is not None:
+            raise QuestionError("give a topic or a list of papers for the table, not both")
+        if not 1 <= k <= MAX_PAPERS:
+            raise QuestionError(f"a table holds 1 to {MAX_PAPERS} papers; ask for k between 1 and {MAX_PAPERS}")
+        snapshot = self.open()
+        writer, _ = self._backend(backend, snapshot)
+        search, described = snapshot.search, None
+        if papers is not None:
+            wanted = [p.strip() for p in ([papers] if isinstance(papers, str) else papers) if p and p.strip()]
+            if not wanted:
+                raise QuestionError("the list of papers is empty; give the ids, titles or names of the papers")
+            if len(wanted) > MAX_PAPERS:
+                raise QuestionError(f"a table holds at most {MAX_PAPERS} papers; give fewer")
+            found = {p.paper_id: p for p in (_find(w, search) for w in wanted)}  # a paper named twice, once
+            sources = [Source.from_paper(p, 0.0) for p in found.values()]
+        else:
+            topic = _topic_words(topic or "", self.config.max_question_chars)
+            searched, filters = topic, None
+            if self.config.auto_filters:
+                searched, filters, described = self._read_filters(topic, snapshot)
+            sources = search.search(searched, k, filters)
+            if not sources or (sources[0].similarity < self.config.answer_floor and not sources[0].named):
+                raise QuestionError(f"no indexed paper is about {topic!r}; try other words, or name the papers")
+        rows, backend_name, notice = [extract_row(n, s) for n, s in enumerate(sources, 1)], "extractive", None
+        if writer is not snapshot.extractive:
+            rows, backend_name, notice = self._llm_table(writer, sources, rows, search)
+        return EvidenceTable(tuple(rows), topic, backend_name, notice, described)
+
+    def _llm_table(
+        self, writer: AnswerBackend, sources: list[Source], extracted: list[Row], search: HybridSearch
+    ) -> tuple[list[Row], str, str | None]:
+        """The rows as the LLM fills them; a row it fails on keeps its extractive filling."""
+        from assistant.tables import llm_rows
+        from prompts import load
+
+        complete = getattr(writer, "complete", None)
+        if complete is None:  # a backend that writes answers but cannot be asked for a row
+            return extracted, "extractive", f"the {writer.name} backend cannot fill tables; filled extractively"
+        prompt = load("table", self.config.prompts_dir)
+        workers = getattr(writer, "max_concurrency", 1)
+        made = llm_rows(sources, complete, prompt, search.support, self.config.min_support, workers, writer.name)
+        failed = [n for n, r in enumerate(made, 1) if isinstance(r, Exception)]
+        rows = [extracted[n - 1] if isinstance(r, Exception) else r for n, r in enumerate(made, 1)]
+        if not failed:
+            return rows, writer.name, None
+        which = f"row{'s' * (len(failed) > 1)} {', '.join(map(str, failed))}"
+        which = "every row" if len(failed) == len(made) else which
+        notice = f"{str(made[failed[0] - 1]).rstrip('.')}; filled {which} with the extractive backend instead."
+        return rows, writer.name if len(failed) < len(made) else "extractive", notice
 
     def related(self, paper: str, k: int = 5) -> list[Source]:
         """The ``k`` indexed papers nearest in meaning to ``paper`` (an id, a title or a name),
@@ -485,6 +543,40 @@ class Assistant:
             "embed_model": self.config.embed_model,
             "store": snapshot.search.store.location,
         }
+
+
+def _find(paper: str, search: HybridSearch) -> Paper:
+    """The paper with this id, title (in any case and spacing) or name; a QuestionError otherwise."""
+    from index.records import normalise_title
+
+    wanted = paper.strip()
+    if wanted in search.papers:
+        return search.papers[wanted]
+    titled = [p for p in search.papers.values() if normalise_title(p.title) == normalise_title(wanted)]
+    named = titled or [search.papers[pid] for pid in search.names.find(wanted)]
+    if len(named) == 1:
+        return named[0]
+    if named:
+        raise QuestionError(f"{len(named)} indexed papers go by {wanted!r}; give the whole title or the paper's id")
+    raise QuestionError(f"no indexed paper has the id, title or name {wanted!r}; search for it first")
+
+
+# "Compare the papers on X", "table of papers about X": X is the topic
+_TABLE_REQUEST = re.compile(
+    r"^(?:please\s+)?(?:compare|contrast|tabulate|(?:an?\s+)?(?:evidence\s+)?table(?:\s+of)?)\s+"
+    r"(?:(?:the|all|these)\s+)?(?:(?:papers?|works?|studies|articles)\s+)?(?:(?:on|about|for|in|of)\s+)?",
+    re.I,
+)
+
+
+def _topic_words(topic: str, max_chars: int) -> str:
+    """The topic as searched: cleaned like a question, without "Compare the papers on"."""
+    if not isinstance(topic, str) or not " ".join(topic.split()):
+        raise QuestionError("the topic is empty; give a few words on what the papers are about, or name the papers")
+    if len(topic) > max_chars:
+        raise QuestionError(f"the topic is {len(topic):,} characters long; keep it under {max_chars:,}")
+    cleaned = clean_question(topic, max_chars)
+    return _TABLE_REQUEST.sub("", cleaned, count=1).strip() or cleaned
 
 
 def _any_accepted(filters: Filters | None, snapshot: Snapshot) -> bool:

@@ -14,10 +14,11 @@ import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
-from assistant import Answer, Assistant, AssistantError, Digest, Source, Turn
+from assistant import Answer, Assistant, AssistantError, Digest, EvidenceTable, Source, Turn
 
 log = logging.getLogger("assistant.bot")
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+_TABLE = re.compile(r"^\s*table\s*:\s*(.*)$", re.I | re.S)  # "table: TOPIC" or "table: PAPER; PAPER; ..."
 THREADS_KEPT = 1000  # conversations remembered, most recent first
 # "digest", "digest 7d", "digest 2025-01-01 by date": the papers of a window, not a question
 _DIGEST = re.compile(r"digest(?:\s+(?!by\b)(\S+))?(?:\s+by\s+(added|date))?", re.I)
@@ -45,6 +46,7 @@ class Reply:
     limited: bool = False
     error: bool = False
     digest: Digest | None = None  # for "digest 7d": the window's papers in topics (``text`` is its Markdown)
+    table: EvidenceTable | None = None  # the reply to "table: ...", whose text is the Markdown table
 
 
 class RateLimit:
@@ -99,6 +101,8 @@ class BotCore:
             if command:
                 digest = self.assistant.digest(command[1] or "7d", by=(command[2] or "added").lower())
                 return Reply(digest.to_markdown(), digest=digest)
+            if asked := _TABLE.match(self.question_of(message.text)):
+                return self.table(asked.group(1))
             answer = self.assistant.ask(self.question_of(message.text), history=history)
         except AssistantError as exc:  # a user error, or the index or LLM failing: its one sentence
             return Reply(f"Sorry, I could not answer: {exc}.", error=True)
@@ -111,3 +115,10 @@ class BotCore:
             while len(self._threads) > THREADS_KEPT:
                 self._threads.popitem(last=False)
         return Reply(answer.text, answer=answer, sources=answer.sources, refused=answer.refused)
+
+    def table(self, request: str) -> Reply:
+        """An evidence table as Markdown: of a topic ("table: continual learning for LLMs"), or of
+        papers separated by semicolons or lines ("table: SkillMimic; EvoStruggle")."""
+        papers = [p.strip() for p in re.split(r"[;\n]", request) if p.strip()]
+        made = self.assistant.table(papers=papers) if len(papers) > 1 else self.assistant.table(topic=request)
+        return Reply(made.to_markdown(), table=made)

@@ -103,6 +103,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     digest.add_argument("--json", action="store_true", help="print the digest as JSON (default: Markdown)")
 
+    table = sub.add_parser("table", help="an evidence table of papers on a topic, or of named papers, every cell cited")
+    table.add_argument("topic", nargs="?", help="what the papers are about (its top -k papers), or --papers")
+    table.add_argument("--papers", nargs="+", metavar="PAPER", help="the papers instead: ids, titles or names")
+    table.add_argument("-k", type=int, default=5, help="how many papers for a topic (default 5)")
+    table_form = table.add_mutually_exclusive_group()
+    table_form.add_argument("--csv", action="store_true", help="print CSV instead of Markdown")
+    table_form.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
+
     stats = sub.add_parser("stats", help="what the index holds")
     stats.add_argument("--json", action="store_true")
 
@@ -294,6 +302,12 @@ def _run(args: argparse.Namespace) -> int:
     elif args.command == "digest":
         digest = assistant.digest(args.since, args.until, args.by)
         print(json.dumps(digest.to_dict(), indent=2, ensure_ascii=False) if args.json else digest.to_markdown(), end="")
+    elif args.command == "table":
+        made = assistant.table(args.papers, args.topic, args.k)
+        if args.json:
+            print(json.dumps(made.to_dict(), indent=2, ensure_ascii=False))
+        else:
+            print(made.to_csv() if args.csv else made.to_markdown(), end="")
     elif args.command == "stats":
         stats = assistant.stats()
         print(json.dumps(stats, indent=2) if args.json else "\n".join(f"{k}: {v}" for k, v in stats.items()))

@@ -22,6 +22,7 @@ from assistant import (
     Assistant,
     AssistantError,
     ConfigError,
+    EvidenceTable,
     Filters,
     Paper,
     Source,
@@ -76,6 +77,15 @@ EXPORT = (
     "CSL-JSON ('csl'), with every identifier the index holds (arXiv id, DOI, URL, venue, authors, date). "
     "Give the paper_ids from search_papers, related_papers or ask's citations (titles work too). "
     "Returns the file's text. An unknown paper or format comes back as an error saying what to give."
+)
+
+EVIDENCE_TABLE = (
+    "An evidence table comparing papers: give a topic (the table holds its top k papers) or a list of "
+    "papers (paper_ids, titles or names), not both. Each row is one paper; its cells give the problem, "
+    "the method, the data and benchmarks named, the headline result and whether code or data are "
+    "released. Every filled cell is text from that paper's abstract with the sentence it came from; an "
+    "empty cell's reason says why (e.g. 'not stated: no result reported'). markdown holds the same table "
+    "with [n] citations and the numbered papers under it."
 )
 
 GET_PAPER = (
@@ -219,6 +229,32 @@ class DigestResult(BaseModel):
     topics: list[DigestTopic] = Field(description="Every paper of the window is in exactly one topic.")
 
 
+class TableCell(BaseModel):
+    text: str = Field(description="What the abstract says for this column; empty when it does not say.")
+    sentence: str = Field(description="The abstract sentence the text comes from.")
+    reason: str | None = Field(None, description="Why the cell is empty.")
+
+
+class TableRow(BaseModel):
+    number: int = Field(description="Every cell of this row cites this paper as [number].")
+    paper_id: str
+    title: str
+    url: str | None = None
+    cells: dict[str, TableCell] = Field(description="By column: problem, method, data, result, code.")
+
+
+class TableResult(BaseModel):
+    rows: list[TableRow]
+    markdown: str = Field(description="The table in Markdown, with [n] citations and the numbered papers under it.")
+    backend: str = Field(description="What filled the cells.")
+    notice: str | None = Field(None, description="A caveat about how the table was made, if any.")
+
+    @classmethod
+    def of(cls, table: EvidenceTable) -> TableResult:
+        rows = [TableRow(**{k: v for k, v in r.items() if k != "backend"}) for r in table.to_dict()["rows"]]
+        return cls(rows=rows, markdown=table.to_markdown(), backend=table.backend, notice=table.notice)
+
+
 def _sdk() -> Any:
     try:
         import mcp.server.mcpserver as sdk
@@ -311,6 +347,15 @@ def create_server(assistant: Assistant) -> MCPServer:
     ) -> DigestResult:
         with _user_errors():
             return DigestResult.model_validate(assistant.digest(since, until, by).to_dict())
+
+    @server.tool(title="Evidence table", description=EVIDENCE_TABLE, annotations=reads)
+    def evidence_table(
+        topic: Annotated[str | None, Field(description="What the papers are about.")] = None,
+        papers: Annotated[list[str] | None, Field(description="The papers instead: ids, titles or names.")] = None,
+        k: Annotated[int, Field(ge=1, le=MAX_K, description="How many papers for a topic.")] = 5,
+    ) -> TableResult:
+        with _user_errors():
+            return TableResult.of(assistant.table(papers, topic, k))
 
     @server.tool(title="Get paper", description=GET_PAPER, annotations=reads)
     def get_paper(paper_id: Annotated[str, Field(description="The paper's id.")]) -> PaperRecord:

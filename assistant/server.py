@@ -177,6 +177,15 @@ class ExportRequest(BaseModel):
     format: str = Field("bib", description="bib (BibTeX), ris (RIS) or csl (CSL-JSON).")
 
 
+class TableRequest(BaseModel):
+    """``POST /v1/table``: a topic (its top ``k`` papers) or a list of papers, not both."""
+
+    topic: str | None = Field(None, description="What the papers are about; the table holds its top k papers.")
+    papers: list[str] | None = Field(None, description="The papers instead: ids, titles or names, in order.")
+    k: int = Field(5, ge=1, le=20, description="Papers for a topic.")
+    model: str | None = Field(None, description="The backend that fills the cells (default: the server's).")
+
+
 # reading a conversation
 
 
@@ -379,6 +388,28 @@ def search(body: SearchRequest, assistant: Answering) -> dict[str, Any]:
     """The papers that best match ``query``, best first, within the filters."""
     found = assistant.retrieve(body.query, body.k, body.filters())
     return {"object": "list", "query": body.query, "data": [_source_dict(s) for s in found]}
+
+
+@api.post("/v1/table", response_model=None)
+def table(body: TableRequest, request: Request, assistant: Answering, format: str | None = None) -> Any:  # noqa: A002
+    """An evidence table, as JSON (``EvidenceTable.to_dict()``), or as CSV with ``?format=csv`` or
+    ``Accept: text/csv``."""
+    if format not in (None, "json", "csv"):
+        raise ApiError(400, f"unknown format {format!r}; use json or csv", "invalid_request_error", "invalid_format",
+                       "format")  # fmt: skip
+    backend = backend_for(assistant, body.model) if body.model else None
+    try:
+        made = assistant.table(body.papers, body.topic, body.k, backend)
+    except AssistantError as exc:  # classified as every error is; the field at fault is the table's own
+        error = classify(exc)
+        if error.param == "messages":
+            error.param = "papers" if body.papers is not None else "topic"
+        raise error from None
+    if format == "csv" or (format is None and "text/csv" in request.headers.get("accept", "")):
+        from fastapi.responses import Response
+
+        return Response(made.to_csv(), media_type="text/csv; charset=utf-8")
+    return {"object": "evidence_table", **made.to_dict()}
 
 
 @api.get("/v1/papers/{paper_id:path}")

@@ -41,6 +41,16 @@ def _section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
 
+def _parts(text: str) -> list[str]:
+    """``text`` in pieces of at most SECTION_LIMIT characters, cut between lines where it can."""
+    parts = [""]
+    for line in text.splitlines():
+        if parts[-1] and len(parts[-1]) + 1 + len(line) > SECTION_LIMIT:
+            parts.append("")
+        parts[-1] = f"{parts[-1]}\n{line}" if parts[-1] else line
+    return [p for p in parts if p.strip()] or [text]
+
+
 def _context(text: str) -> dict[str, Any]:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
 
@@ -59,8 +69,8 @@ def render(reply: Reply) -> tuple[str, list[dict[str, Any]]]:
     if reply.digest is not None:
         return render_digest(reply.digest)
     answer = reply.answer
-    if answer is None:
-        return escape(reply.text), [_section(escape(reply.text))]
+    if answer is None:  # a notice, or a table: as many sections as it needs, split between lines
+        return escape(reply.text), [_section(part) for part in _parts(escape(reply.text))]
     body = escape(answer.text)
     cited = {c.number for c in answer.citations}
     numbered = list(enumerate(answer.sources, 1))

@@ -32,6 +32,7 @@ from assistant import (  # noqa: E402
     BackendError,
     Config,
     ConfigError,
+    EvidenceTable,
     Filters,
     Turn,
     defuse,
@@ -198,6 +199,33 @@ def respond(
         yield chat, panel, turns, "", None
 
 
+TABLE_KINDS = ["Topic", "Papers, one per line"]
+
+
+def make_table(text: str, kind: str, k: float, assistant: Assistant) -> tuple[Any, str]:
+    """The Table tab: the evidence table's cells for the grid, and under it the numbered papers
+    with any note, or the error in one sentence."""
+    import pandas as pd
+
+    made, message = EvidenceTable(rows=()), ""
+    try:
+        if kind == TABLE_KINDS[1]:
+            made = assistant.table(papers=[line for line in (text or "").splitlines() if line.strip()])
+        else:
+            made = assistant.table(topic=text or "", k=int(k))
+    except USER_ERRORS as exc:
+        message = f"⚠️ {inert(str(exc))}"
+    except Exception:  # a bug: the user gets one sentence, the log gets the traceback
+        log.exception("making a table failed")
+        message = "⚠️ Something went wrong while making the table; the details are in the server log."
+    papers = [f"{r.number}. {inert(r.title)}" + (f" ([link]({url}))" if (url := _safe_url(r.url)) else "")
+              for r in made.rows]  # fmt: skip
+    notes = [f"*{inert('Note: ' + made.notice)}*"] if made.notice else []
+    backend = [f"<sub>backend: {inert(made.backend)}</sub>"] if made.rows else []
+    below = "\n\n".join([message or "\n".join(papers), *notes, *backend])
+    return pd.DataFrame(made.grid(), columns=made.header()), below
+
+
 def corpus_overview(assistant: Assistant) -> tuple[str, list[str], Any]:
     """Paper count, the organisations for the filter, and papers per month for the plot."""
     import pandas as pd
@@ -260,6 +288,23 @@ def build_app(backends: Backends) -> gr.Blocks:
                         backend = gr.Dropdown(
                             backends.names, value=backends.default, label="Answering backend", elem_id="backend"
                         )
+        with gr.Tab("Table"):
+            gr.Markdown("A row per paper: problem, method, data and benchmarks, headline result, code or data "
+                        "released. Every cell cites its paper's abstract [n]; an empty cell says why.")  # fmt: skip
+            with gr.Row():
+                table_text = gr.Textbox(lines=4, label="A topic, or one paper (title or id) per line", scale=3,
+                                        elem_id="table-input")  # fmt: skip
+                with gr.Column(scale=1):
+                    table_kind = gr.Radio(TABLE_KINDS, value=TABLE_KINDS[0], label="The text is", elem_id="table-kind")
+                    table_k = gr.Slider(1, 10, value=5, step=1, label="Papers for a topic", elem_id="table-k")
+                    make = gr.Button("Make table", variant="primary", elem_id="make-table")
+            empty = EvidenceTable(rows=())
+            widths: list[str | int] = ["40px", "14%", *["16%"] * (len(empty.header()) - 2)]
+            grid = gr.Dataframe(empty.grid(), headers=empty.header(), wrap=True, interactive=False,
+                                column_widths=widths, max_height=800, elem_id="table")  # fmt: skip
+            table_papers = gr.Markdown(elem_id="table-papers")
+            make.click(lambda text, kind, k_: make_table(text, kind, k_, default), [table_text, table_kind, table_k],
+                       [grid, table_papers], api_name="table")  # fmt: skip
         with gr.Tab("Corpus"):
             gr.Markdown(summary, elem_id="corpus-summary")
             top = int(frame["papers"].max()) if len(frame) else 1

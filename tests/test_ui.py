@@ -173,6 +173,16 @@ def test_browser_error_is_a_message_and_clear_empties_the_chat(page):
     page.wait_for_function("!document.querySelector('#chat').innerText.includes('the question is empty')")
 
 
+def test_browser_table_tab_shows_cited_cells_of_named_papers(page):
+    page.get_by_role("tab", name="Table").click()
+    page.fill("#table-input textarea", "SkillMimic\nEvoStruggle")
+    page.get_by_label("Papers, one per line").check()
+    page.click("#make-table")
+    page.wait_for_function("document.querySelector('#table').innerText.includes('76 participants [2].')")
+    assert "SkillMimic: Learning Reusable Basketball Skills" in page.locator("#table").inner_text()
+    assert page.locator("#table-papers ol li").nth(1).inner_text().startswith("EvoStruggle: A Dataset")
+
+
 def test_optional_login_guards_the_app(bundled):
     import urllib.error
     import urllib.request

@@ -199,6 +199,14 @@ class GenerativeBackend(AnswerBackend):
                 "tokens), or check the model and its server log"
             )
 
+    def complete(self, messages: list[dict[str, str]], max_tokens: int | None = None) -> str:
+        """The model's whole reply to ``messages`` (up to ``llm_max_tokens``), as one request
+        through the backend's slots; an empty reply is a BackendError, as in ``stream``."""
+        reply = "".join(self._generate(messages, max_tokens or self.config.llm_max_tokens))
+        if not reply.strip():
+            raise BackendError(f"the LLM at {self.where} returned an empty reply; check the model and its server log")
+        return reply
+
     def _generate(self, messages: list[dict[str, str]], max_tokens: int) -> Iterator[str]:
         """The pieces of ``_chat``, written by a worker thread that holds one of the backend's
         ``max_concurrency`` slots while it generates. No slot is held across a ``yield`` to the
