@@ -8,7 +8,8 @@ this project from the bundled corpus and shipped under the project's licence. Ea
 read and retrieved as the product reads and retrieves it; the label is whether its topic is in
 the abstracts (every question but those about a topic no abstract covers: a detail a paper's
 abstract lacks is a topic it covers). Logistic regression (scikit-learn, L2, C chosen by 5-fold
-cross-validation with a fixed seed), so a rerun writes the same weights. The refusal threshold is
+cross-validation over whole question sets, so no fold is fitted on questions written with the ones
+it predicts, with a fixed seed), so a rerun writes the same weights. The refusal threshold is
 the highest at which the cross-validated model refuses at most MAX_REFUSED of the answerable
 questions; the answer threshold, the lowest at which at most MAX_ABSENT_ANSWERED of the questions
 on topics no abstract covers would be answered without a hedge: in between, the closest match is
@@ -35,10 +36,11 @@ MAX_REFUSED = 0.03  # answerable questions the model may refuse (cross-validated
 MAX_ABSENT_ANSWERED = 0.10  # questions on a topic no abstract covers it may answer without a hedge
 
 
-def rows(assistant: Assistant) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
-    """Features, labels (topic covered), answerable, and question types of the tuning part."""
+def rows(assistant: Assistant) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str], list[str]]:
+    """Features, labels (topic covered), answerable, question types and the set each question was
+    written in (its id's prefix) of the tuning part."""
     search = assistant.open().search
-    x, covered, answerable, kinds = [], [], [], []
+    x, covered, answerable, kinds, sets = [], [], [], [], []
     for q in load_questions(DEFAULT_QUESTIONS):
         if q.split != "tuning":
             continue
@@ -51,7 +53,8 @@ def rows(assistant: Assistant) -> tuple[np.ndarray, np.ndarray, np.ndarray, list
         covered.append(int(q.type != "absent"))
         answerable.append(q.answerable)
         kinds.append(q.type)
-    return np.array(x), np.array(covered), np.array(answerable), kinds
+        sets.append(q.id.rsplit("-", 1)[0])
+    return np.array(x), np.array(covered), np.array(answerable), kinds, sets
 
 
 def main() -> int:
@@ -60,10 +63,12 @@ def main() -> int:
     args = parser.parse_args()
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.model_selection import GroupKFold, cross_val_predict
 
-    x, y, answerable, kinds = rows(Assistant())
-    folds = StratifiedKFold(5, shuffle=True, random_state=SEED)
+    x, y, answerable, kinds, sets = rows(Assistant())
+    # whole question sets held out together: each fold's questions were written apart from the
+    # ones it is fitted on, as the next user's questions will be
+    folds = list(GroupKFold(5, shuffle=True, random_state=SEED).split(x, y, groups=sets))
     fits = []
     for c in (0.3, 1.0, 3.0, 10.0):
         model = LogisticRegression(C=c, max_iter=10_000, fit_intercept=False)
@@ -93,7 +98,8 @@ def main() -> int:
         "data": "the tuning part of assistant/data/questions.jsonl, written for this project from the bundled "
         "corpus (same licence as the project)",
         "questions": int(len(y)),
-        "model": f"scikit-learn LogisticRegression(C={c}, no intercept: 'bias' is a feature), 5-fold CV, seed {SEED}",
+        "model": f"scikit-learn LogisticRegression(C={c}, no intercept: 'bias' is a feature), "
+        f"5-fold CV over question sets, seed {SEED}",
         "cross_validated_auc": round(float(auc), 4),
         "fitted": date.today().isoformat(),
     }
