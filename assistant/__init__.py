@@ -15,6 +15,7 @@ from assistant.backends import BackendError
 from assistant.citations import defuse
 from assistant.digest import Digest
 from assistant.tables import EvidenceTable
+from assistant.watches import Watch, WatchError, WatchPaper, WatchReport
 from index.config import Config, ConfigError, mask_secrets_in_logs
 from index.embed import EmbeddingError
 from index.errors import AssistantError
@@ -69,6 +70,10 @@ __all__ = [
     "Source",
     "StoreError",
     "Turn",
+    "Watch",
+    "WatchError",
+    "WatchPaper",
+    "WatchReport",
     "defuse",
     "export",
     "export_format",

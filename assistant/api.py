@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from assistant.digest import Digest
     from assistant.retrieve import HybridSearch
     from assistant.tables import EvidenceTable, Row
+    from assistant.watches import Watch, WatchReport
     from index.fetch import FetchReport
 
 log = logging.getLogger(__name__)
@@ -170,12 +171,22 @@ class Assistant:
         ``filters``, only the papers they accept (``Filters(category="cs.CL", date_from="2024")``
         makes a slice of the arXiv snapshot). If another ingest into the same index is running,
         wait for it with ``wait``, else fail at once."""
+        from assistant.watches import WatchBook
+
         old = self._snapshot
         sources = [Path(p) for p in paths] if paths else None
         embedder = old.search.embedder if old else self._embedder
+        if embedder is None and WatchBook(self.config.data_dir).exists():  # shared with the watches' check
+            from index.embed import make_embedder
+
+            embedder = make_embedder(self.config)
         report = ingest(self.config, sources, rebuild, progress, embedder, wait=wait, filters=filters, prune=prune)
         self._embedder = embedder
         self._snapshot = None  # the next call opens the new papers; calls running keep theirs
+        try:
+            report.watches = self.check_watches()  # the new papers that answer a standing question
+        except Exception:  # the papers are in: a failed check is logged, and the next check catches up
+            log.warning("could not check the watches after the ingest", exc_info=True)
         return report
 
     def fetch_arxiv(self, query: str, max_papers: int = 200, since: str | None = None) -> FetchReport:
@@ -522,6 +533,104 @@ class Assistant:
             store, keyword = search.store, search.keyword
         return build(store, window, keyword.idf)
 
+    # watches: standing questions, answered by the papers each ingest adds
+    def watch(
+        self, question: str, where: str = "python", channel: str | None = None, thread: str | None = None
+    ) -> Watch:
+        """Keep ``question`` as a standing question: from now on, every ingest (and
+        ``check_watches``) reports the new papers that answer it, each once. ``where`` says where it
+        was set (python, cli, ui, http, mcp, or a chat such as slack with its ``channel`` and
+        ``thread``, where new papers are then posted)."""
+        from assistant.watches import PLACES, WatchBook, WatchError
+
+        text = clean_question(question, self.config.max_question_chars)
+        if where not in PLACES:
+            raise WatchError(f"a watch is set from one of {', '.join(PLACES)}, not {where!r}")
+        import index.ingest
+
+        now = int(index.ingest.clock())
+        try:  # the papers of this very second are not new to it
+            edge = [p.paper_id for p, _ in Store(self.config, create=False).papers_added(now, now)]
+        except StoreError:
+            edge = []
+        return WatchBook(self.config.data_dir).add(text, where, channel, thread, now, edge)
+
+    def watches(self) -> list[Watch]:
+        """Every watch, oldest first."""
+        from assistant.watches import WatchBook
+
+        return [w for w, _, _ in WatchBook(self.config.data_dir).all()]
+
+    def unwatch(self, watch: int | str) -> Watch:
+        """Remove a watch (its id: 3, "3" or "#3") and what it reported; returns it. An unknown id
+        is a WatchError."""
+        from assistant.watches import WatchBook, watch_id
+
+        return WatchBook(self.config.data_dir).remove(watch_id(watch))
+
+    def watch_papers(self, watch: int | str) -> WatchReport:
+        """A watch and every paper it has reported so far, oldest first."""
+        from assistant.watches import WatchBook, watch_id
+
+        return WatchBook(self.config.data_dir).reported(watch_id(watch))
+
+    def check_watches(self) -> list[WatchReport]:
+        """Look for papers added since each watch last looked that answer it (their best chunk's
+        cosine to the question at least ``watch_threshold``); returns a report per watch that has
+        new ones, best first. Each paper is reported once per watch, however many checks run. It
+        waits for a running ingest, so it never sees half of one. Every ingest runs it."""
+        import numpy as np
+
+        import index.ingest
+        from assistant.watches import WatchBook
+
+        book = WatchBook(self.config.data_dir)
+        watches = book.all()
+        if not watches:
+            return []
+        embedder = self._watch_embedder()
+        vectors = np.stack([embedder.embed_query(core(w.question)) for w, _, _ in watches])
+        reports = []
+        with index.ingest.ingest_lock(self.config.data_dir, wait=True):
+            try:
+                store = Store(self.config, create=False)
+            except StoreError:
+                return []  # nothing indexed yet
+            now = int(index.ingest.clock())
+            found = store.papers_added(min(checked for _, checked, _ in watches), now)
+            scores = store.best_similarities(vectors, [p.paper_id for p, _ in found]) if found else {}
+            edge = [p.paper_id for p, at in found if at == now]
+            for row, (w, checked, seen) in enumerate(watches):
+                fresh = [(p, at) for p, at in found if at is not None and p.paper_id in scores]
+                new = [  # added since its last look, less that second's papers it saw then
+                    (p, at, float(scores[p.paper_id][row]))
+                    for p, at in fresh
+                    if at > checked or (at == checked and p.paper_id not in seen)
+                ]
+                matches = [_watch_paper(p, at, s, now) for p, at, s in new if s >= self.config.watch_threshold]
+                report = book.record(w.id, sorted(matches, key=lambda m: (-m.score, m.paper_id)), now, edge)
+                if report is not None and report.papers:
+                    reports.append(report)
+        return reports
+
+    def deliver_watches(self, where: str, send: Any) -> int:
+        """Hand ``send`` one ``WatchReport`` per watch set in ``where`` (e.g. "slack") holding the
+        papers it reported that were not delivered yet; each is delivered once, and a ``send`` that
+        raises leaves its papers for the next call. Returns how many papers were delivered."""
+        from assistant.watches import WatchBook
+
+        return WatchBook(self.config.data_dir).deliver(where, send)
+
+    def _watch_embedder(self) -> Any:
+        snapshot = self._snapshot
+        if snapshot is not None:
+            return snapshot.search.embedder
+        if self._embedder is None:
+            from index.embed import make_embedder
+
+            self._embedder = make_embedder(self.config)
+        return self._embedder
+
     def papers(self) -> list[Paper]:
         """Every indexed paper (title, abstract, date, authors or organisation, ...)."""
         return list(self.open().search.papers.values())
@@ -577,6 +686,26 @@ def _topic_words(topic: str, max_chars: int) -> str:
         raise QuestionError(f"the topic is {len(topic):,} characters long; keep it under {max_chars:,}")
     cleaned = clean_question(topic, max_chars)
     return _TABLE_REQUEST.sub("", cleaned, count=1).strip() or cleaned
+
+
+def _watch_paper(paper: Paper, added_at: int, score: float, now: int) -> Any:
+    """A paper a watch reports: what it does, its citation and link."""
+    from assistant.digest import _link
+    from assistant.watches import WatchPaper
+    from index.store import added_text
+
+    source = Source.from_paper(paper, score)
+    byline = source.byline()
+    return WatchPaper(
+        paper_id=paper.paper_id,
+        title=paper.title,
+        contribution=source.contribution(),
+        citation=paper.title + (f" ({byline})" if byline else ""),
+        url=paper.url or _link(paper),
+        score=round(score, 4),
+        added=added_text(added_at),
+        reported=added_text(now),
+    )
 
 
 def _any_accepted(filters: Filters | None, snapshot: Snapshot) -> bool:

@@ -22,6 +22,8 @@ _TABLE = re.compile(r"^\s*table\s*:\s*(.*)$", re.I | re.S)  # "table: TOPIC" or 
 THREADS_KEPT = 1000  # conversations remembered, most recent first
 # "digest", "digest 7d", "digest 2025-01-01 by date": the papers of a window, not a question
 _DIGEST = re.compile(r"digest(?:\s+(?!by\b)(\S+))?(?:\s+by\s+(added|date))?", re.I)
+# "watch LLM agents that learn skills", "watches", "unwatch 3": standing questions of this thread
+_WATCH = re.compile(r"(?:(watch)(?:\s+(.*))?|(watches)|(unwatch)(?:\s+(.*))?)", re.I | re.S)
 
 
 @dataclass(frozen=True)
@@ -72,8 +74,9 @@ class RateLimit:
 class BotCore:
     """Answers chat messages through the public API."""
 
-    def __init__(self, assistant: Assistant):
+    def __init__(self, assistant: Assistant, where: str = "chat"):
         self.assistant = assistant
+        self.where = where  # the platform, as a watch set here records it ("slack")
         config = assistant.config
         self.rate = RateLimit(config.bot_rate_limit, config.bot_rate_window)
         self._threads: OrderedDict[tuple[str, str], list[Turn]] = OrderedDict()
@@ -94,6 +97,7 @@ class BotCore:
                 limited=True,
             )
         command = _DIGEST.fullmatch(self.question_of(message.text))
+        watching = _WATCH.fullmatch(self.question_of(message.text))
         key = (message.conversation, message.thread)
         with self._lock:
             history = list(self._threads.get(key) or message.history)
@@ -103,6 +107,8 @@ class BotCore:
                 return Reply(digest.to_markdown(), digest=digest)
             if asked := _TABLE.match(self.question_of(message.text)):
                 return self.table(asked.group(1))
+            if watching:
+                return Reply(self._watch(watching, message))
             answer = self.assistant.ask(self.question_of(message.text), history=history)
         except AssistantError as exc:  # a user error, or the index or LLM failing: its one sentence
             return Reply(f"Sorry, I could not answer: {exc}.", error=True)
@@ -122,3 +128,20 @@ class BotCore:
         papers = [p.strip() for p in re.split(r"[;\n]", request) if p.strip()]
         made = self.assistant.table(papers=papers) if len(papers) > 1 else self.assistant.table(topic=request)
         return Reply(made.to_markdown(), table=made)
+
+    def _watch(self, command: re.Match[str], message: Message) -> str:
+        """``watch QUESTION`` (new papers that answer it are posted in this thread), ``watches``,
+        ``unwatch N``."""
+        if command[1]:
+            made = self.assistant.watch(command[2] or "", self.where, message.conversation, message.thread)
+            return (
+                f"Watching: {made.question} (watch {made.id}). After each ingest I will post the new papers "
+                "that answer it here."
+            )
+        if command[4]:
+            gone = self.assistant.unwatch(command[5] or "")
+            return f"Stopped watching: {gone.question} (watch {gone.id})."
+        mine = [w for w in self.assistant.watches() if w.channel == message.conversation]
+        if not mine:
+            return "No watches in this conversation; write `watch` and a question to add one."
+        return "Watches here:\n" + "\n".join(f"{w.id}. {w.question}" for w in mine)

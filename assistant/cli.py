@@ -110,6 +110,17 @@ def _parser() -> argparse.ArgumentParser:
     table_form = table.add_mutually_exclusive_group()
     table_form.add_argument("--csv", action="store_true", help="print CSV instead of Markdown")
     table_form.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
+    watch = sub.add_parser("watch", help="standing questions: the new papers that answer them, after every ingest")
+    watching = watch.add_subparsers(dest="action", required=True)
+    watching.add_parser("add", help="keep a question; every ingest reports the new papers that answer it").add_argument(
+        "question"
+    )
+    watching.add_parser("list", help="the watches, each with its id")
+    watching.add_parser("remove", help="remove a watch").add_argument("id", help="the watch's id, as list shows it")
+    watching.add_parser("check", help="look now for new papers that answer the watches")
+    watching.add_parser("papers", help="every paper a watch has reported").add_argument("id")
+    for action in watching.choices.values():
+        action.add_argument("--json", action="store_true")
 
     stats = sub.add_parser("stats", help="what the index holds")
     stats.add_argument("--json", action="store_true")
@@ -244,6 +255,9 @@ def _run(args: argparse.Namespace) -> int:
             args.paths or None, rebuild=args.rebuild, progress=sys.stderr.isatty(), filters=kept, prune=args.prune
         )
         print(json.dumps(report.to_dict(), indent=2) if args.json else report.summary())
+        _print_watches(report.watches, args.json)
+    elif args.command == "watch":
+        return _watch(assistant, args)
     elif args.command == "fetch":
         return _fetch(assistant, args)
     elif args.command == "ask":
@@ -315,7 +329,7 @@ def _run(args: argparse.Namespace) -> int:
         from assistant.bot import BotCore
         from assistant.slack import run
 
-        run(BotCore(assistant), args.host, args.port, socket_mode=args.socket)
+        run(BotCore(assistant, where="slack"), args.host, args.port, socket_mode=args.socket)
     elif args.command == "serve":
         run_server = _extra("assistant.server", "server", "the HTTP API").run
         run_server(assistant, args.host, args.port, args.cors_origin)
@@ -391,6 +405,45 @@ def _fetch(assistant: Any, args: argparse.Namespace) -> int:
         print("\n".join(report.lines()))
         if ingested is not None:
             print(ingested.summary())
+            _print_watches(ingested.watches, False)
+    return 0
+
+
+def _print_watches(reports: Sequence[Any], as_json: bool) -> None:
+    """After an ingest: each watch with new papers, and the papers (the JSON report holds them)."""
+    if not as_json:
+        for report in reports:
+            print(report.to_text())
+
+
+def _watch(assistant: Any, args: argparse.Namespace) -> int:
+    """``assistant watch add|list|remove|check|papers``."""
+    if args.action == "add":
+        made = assistant.watch(args.question, where="cli")
+        print(json.dumps(made.to_dict(), indent=2) if args.json else f"watch {made.id}: {made.question}")
+    elif args.action == "list":
+        watches = assistant.watches()
+        if args.json:
+            print(json.dumps([w.to_dict() for w in watches], indent=2))
+        for w in [] if args.json else watches:
+            print(f"{w.id}. {w.question} (set {w.created[:10]} from {w.where}, last looked {w.checked})")
+        if not watches and not args.json:
+            print("no watches; add one with: assistant watch add QUESTION")
+    elif args.action == "remove":
+        gone = assistant.unwatch(args.id)
+        print(json.dumps(gone.to_dict(), indent=2) if args.json else f"removed watch {gone.id}: {gone.question}")
+    elif args.action == "check":
+        reports = assistant.check_watches()
+        if args.json:
+            print(json.dumps([r.to_dict() for r in reports], indent=2, ensure_ascii=False))
+        else:
+            print("\n".join(r.to_text() for r in reports) if reports else "no new papers answer a watch")
+    else:
+        report = assistant.watch_papers(args.id)
+        if args.json:
+            print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+        else:
+            print(report.to_text().replace(" new paper", " reported paper", 1))
     return 0
 
 

@@ -204,6 +204,18 @@ DIGEST = (
 )
 
 
+WATCH_ADD = (
+    "Keep a standing question (a watch), e.g. 'LLM agents that learn reusable skills': after every "
+    "ingest, the papers new to the index that answer it are reported once each (watch_check). "
+    "Returns the watch with its id. An empty question comes back as an error."
+)
+WATCH_CHECK = (
+    "Look now for papers added since each watch last looked that answer it. Returns one report per "
+    "watch with new papers: the watch, and each paper's paper_id, title, URL, contribution (one "
+    "sentence of its abstract), citation and similarity score. An empty list: nothing new."
+)
+
+
 class DigestEntry(BaseModel):
     paper_id: str
     title: str
@@ -356,6 +368,25 @@ def create_server(assistant: Assistant) -> MCPServer:
     ) -> TableResult:
         with _user_errors():
             return TableResult.of(assistant.table(papers, topic, k))
+
+    @server.tool(title="Watch a question", description=WATCH_ADD)
+    def watch_add(question: Annotated[str, Field(description="The standing question, in words.")]) -> dict[str, Any]:
+        with _user_errors():
+            return assistant.watch(question, where="mcp").to_dict()
+
+    @server.tool(title="List watches", description="The standing questions (watches), oldest first.", annotations=reads)
+    def watch_list() -> dict[str, Any]:
+        return {"watches": [w.to_dict() for w in assistant.watches()]}
+
+    @server.tool(title="Remove a watch", description="Remove a watch by its id; returns it.")
+    def watch_remove(watch_id: Annotated[int, Field(description="The watch's id.")]) -> dict[str, Any]:
+        with _user_errors():
+            return assistant.unwatch(watch_id).to_dict()
+
+    @server.tool(title="Check watches", description=WATCH_CHECK)
+    def watch_check() -> dict[str, Any]:
+        with _user_errors():
+            return {"reports": [r.to_dict() for r in assistant.check_watches()]}
 
     @server.tool(title="Get paper", description=GET_PAPER, annotations=reads)
     def get_paper(paper_id: Annotated[str, Field(description="The paper's id.")]) -> PaperRecord:

@@ -49,6 +49,7 @@ from assistant import (
     Source,
     StoreError,
     Turn,
+    WatchError,
     export_format,
 )
 
@@ -85,6 +86,8 @@ def classify(exc: Exception) -> ApiError:
         return ApiError(404, message, "invalid_request_error", "paper_not_found", "papers")
     if isinstance(exc, ExportError):
         return ApiError(400, message, "invalid_request_error", "invalid_export", "format")
+    if isinstance(exc, WatchError):
+        return ApiError(404, message, "invalid_request_error", "watch_not_found", "watch_id")
     if isinstance(exc, ConfigError):
         return ApiError(400, message, "invalid_request_error", "invalid_config")
     if isinstance(exc, AssistantError):  # the others (the embedding model, an ingest holding the index)
@@ -313,7 +316,7 @@ def create_app(assistant: Assistant, api_key: str | None = None, cors_origins: S
     if cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 
-        app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST"],
+        app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST", "DELETE"],
                            allow_headers=["Authorization", "Content-Type"])  # fmt: skip
     app.include_router(api)
     app.include_router(open_routes)
@@ -436,6 +439,49 @@ def digest(assistant: Answering, since: str = "7d", until: str | None = None, by
     """The papers of a time window in topics, each with what it does: ``since`` and ``until`` are
     7d, 2w, 24h back or dates; ``by`` is ``added`` (when they entered the index) or ``date``."""
     return {"object": "digest", **assistant.digest(since, until, by).to_dict()}
+
+
+# watches: standing questions; after every ingest, the new papers that answer them
+
+
+class WatchRequest(BaseModel):
+    question: str = Field(description="The standing question, e.g. 'LLM agents that learn reusable skills'.")
+
+
+@api.post("/v1/watches", status_code=201)
+def watch_add(body: WatchRequest, assistant: Answering) -> dict[str, Any]:
+    """Keep a question: every ingest reports the new papers that answer it."""
+    return {"object": "watch", **assistant.watch(body.question, where="http").to_dict()}
+
+
+@api.get("/v1/watches")
+def watch_list(assistant: Answering) -> dict[str, Any]:
+    return {"object": "list", "data": [{"object": "watch", **w.to_dict()} for w in assistant.watches()]}
+
+
+@api.post("/v1/watches/check")
+def watch_check(assistant: Answering) -> dict[str, Any]:
+    """Look now for new papers that answer the watches; the watches that have some, with them."""
+    return {"object": "list", "data": [r.to_dict() for r in assistant.check_watches()]}
+
+
+@api.delete("/v1/watches/{watch_id}")
+def watch_remove(watch_id: str, assistant: Answering) -> dict[str, Any]:
+    return {"object": "watch", "deleted": True, **assistant.unwatch(watch_id).to_dict()}
+
+
+@api.get("/v1/watches/{watch_id}/papers")
+def watch_papers(watch_id: str, assistant: Answering) -> dict[str, Any]:
+    """Every paper the watch has reported, oldest first, each with what it does and its citation."""
+    report = assistant.watch_papers(watch_id)
+    return {"object": "list", "watch": report.watch.to_dict(), "data": [p.to_dict() for p in report.papers]}
+
+
+@api.get("/v1/watches/{watch_id}/feed.atom")
+def watch_feed(watch_id: str, request: Request, assistant: Answering) -> Response:
+    """The watch's reported papers as an Atom 1.0 feed, for a feed reader."""
+    text = assistant.watch_papers(watch_id).to_atom(str(request.url))
+    return Response(text, media_type="application/atom+xml; charset=utf-8")
 
 
 @open_routes.get("/healthz")

@@ -15,7 +15,7 @@ from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from assistant import AssistantError, Digest
+from assistant import AssistantError, Digest, WatchReport
 from assistant.bot import BotCore, Message, Reply
 
 log = logging.getLogger("assistant.slack")
@@ -108,6 +108,47 @@ def render_digest(digest: Digest) -> tuple[str, list[dict[str, Any]]]:
     if text:
         blocks.append(_section(text))
     return headline, blocks
+
+
+def render_watch(report: WatchReport) -> tuple[str, list[dict[str, Any]]]:
+    """New papers for a watch: the headline, then each paper (linked) with what it does."""
+    headline = escape(report.headline())
+    lines = [f"• {_title_link(p.title, p.url)}: {escape(p.contribution)}" for p in report.papers]
+    blocks, text = [_section(f"*{headline}*")], ""
+    for line in lines:
+        if text and len(text) + len(line) + 1 > SECTION_LIMIT - 100 and len(blocks) < MAX_BLOCKS - 1:
+            blocks.append(_section(text))
+            text = ""
+        text = f"{text}\n{line}" if text else line
+    return headline, blocks + ([_section(text)] if text else [])
+
+
+def deliver_watches(core: BotCore, client: Any) -> int:
+    """Look for new papers that answer the watches, then post each watch set in this chat its papers
+    not posted yet, in the channel and thread where it was set; returns how many papers were posted."""
+
+    def send(report: WatchReport) -> None:
+        text, blocks = render_watch(report)
+        client.chat_postMessage(channel=report.watch.channel, thread_ts=report.watch.thread, text=text, blocks=blocks)
+
+    core.assistant.check_watches()
+    return core.assistant.deliver_watches(core.where, send)
+
+
+def start_delivery(core: BotCore, client: Any, every: float) -> threading.Event:
+    """Deliver the watches' new papers every ``every`` seconds in a background thread (whichever
+    process ingested them); set the returned event to stop it."""
+    stopped = threading.Event()
+
+    def loop() -> None:
+        while not stopped.wait(every):
+            try:
+                deliver_watches(core, client)
+            except Exception:  # Slack or the index down for a moment: the papers wait for the next round
+                log.warning("could not deliver the watches' new papers", exc_info=True)
+
+    threading.Thread(target=loop, name="watch-delivery", daemon=True).start()
+    return stopped
 
 
 def build_app(core: BotCore, token: str, signing_secret: str, api_url: str | None = None):
@@ -205,6 +246,7 @@ def run(core: BotCore, host: str, port: int, socket_mode: bool = False) -> None:
     s = settings(socket_mode=socket_mode)
     core.assistant.retrieve("warm up")  # load the index and model before the first question
     app = build_app(core, s["token"] or "", s["signing_secret"] or "", s["api_url"])
+    start_delivery(core, app.client, core.assistant.config.watch_interval)
     if socket_mode:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 

@@ -249,6 +249,28 @@ def digest_markdown(assistant: Assistant, since: str, until: str, by: str) -> st
         return f"⚠️ {inert(str(exc))}"
 
 
+def watches_markdown(assistant: Assistant, action: str = "list", value: str = "") -> str:
+    """The Watches tab: add a watch, remove one, or check now; then every watch with the papers it
+    has reported (newest first), or the error's one sentence."""
+    try:
+        note = ""
+        if action == "add":
+            note = f"Watching: {assistant.watch(value, where='ui').question}"
+        elif action == "remove":
+            note = f"Removed: {assistant.unwatch(value).question}"
+        elif action == "check":
+            found = assistant.check_watches()
+            note = "; ".join(r.headline() for r in found) or "No new papers answer a watch."
+        lines = [f"*{inert(note)}*"] if note else []
+        for w in assistant.watches():
+            papers = assistant.watch_papers(w.id).papers
+            lines.append(f"### {w.id}. {inert(w.question)} ({len(papers)} reported)")
+            lines += [f"- **{inert(p.title)}**: {inert(p.contribution)}" for p in reversed(papers[-20:])]
+        return "\n\n".join(lines) or "No watches yet: add a question to follow."
+    except USER_ERRORS as exc:
+        return f"⚠️ {inert(str(exc))}"
+
+
 CSS = """
 .source { border-left: 3px solid #ddd; padding: 2px 8px; margin: 6px 0; }
 .source.cited { border-left-color: #f59e0b; }
@@ -325,6 +347,19 @@ def build_app(backends: Backends) -> gr.Blocks:
             show = gr.Button("Show digest", variant="primary", elem_id="digest-show")
             shown = gr.Markdown("The papers of a time window, in topics.", elem_id="digest")
             show.click(lambda *window: digest_markdown(default, *window), [since, until, by], shown, api_name="digest")
+
+        with gr.Tab("Watches"):
+            with gr.Row():
+                watched = gr.Textbox(label="Question to follow (new papers that answer it)", elem_id="watch-question")
+                watch_id = gr.Textbox(label="Watch id (to remove)", elem_id="watch-id")
+            with gr.Row():
+                add = gr.Button("Watch", variant="primary", elem_id="watch-add")
+                remove = gr.Button("Remove", elem_id="watch-remove")
+                check = gr.Button("Check now", elem_id="watch-check")
+            listed = gr.Markdown(watches_markdown(default), elem_id="watches")
+            add.click(lambda q: watches_markdown(default, "add", q), [watched], listed, api_name="watch_add")
+            remove.click(lambda i: watches_markdown(default, "remove", i), [watch_id], listed, api_name="unwatch")
+            check.click(lambda: watches_markdown(default, "check"), None, listed, api_name="watch_check")
 
         def handler(message, chat, turns_, backend_, from_, to_, org_, k_, cat_):
             for *shown, cited in respond(message, chat, turns_, backend_, from_, to_, org_, k_, backends, cat_):

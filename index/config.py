@@ -191,6 +191,20 @@ class Config(BaseModel):
         "backend's answer is a refusal naming the closest papers; above it the backend decides.",
     )
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
+    watch_threshold: float = Field(
+        0.55,
+        ge=0,
+        le=1,
+        description="A new paper answers a watch (a standing question) when the cosine similarity between the "
+        "question and one of its chunks is at least this (chosen on the bundled corpus by "
+        "bench/watch_threshold.py).",
+    )
+    watch_interval: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds between two looks of the chat bot for new papers that answer its watches, "
+        "whichever process ingested them; it posts them where each watch was set.",
+    )
     auto_filters: bool = Field(
         True, description='Read filters from the question ("since 2024", "from ByteDance Seed"); shown with the answer.'
     )

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from index.chunk import chunk_paper
 from index.config import Config
@@ -51,6 +52,7 @@ class IngestReport:
     left_out: int = 0  # entries the ingest's filters did not keep
     skipped: list[Problem] = field(default_factory=list)
     seconds: float = 0.0
+    watches: list[Any] = field(default_factory=list)  # Assistant.ingest: each watch's new papers (WatchReport)
 
     def summary(self) -> str:
         kept = f" ({self.left_out} more left out by the filters)" if self.left_out else ""
@@ -69,8 +71,9 @@ class IngestReport:
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
-        d = {k: v for k, v in self.__dict__.items() if k != "skipped"}
+        d = {k: v for k, v in self.__dict__.items() if k not in ("skipped", "watches")}
         d["skipped"] = [str(p) for p in self.skipped]
+        d["watches"] = [w.to_dict() for w in self.watches]
         return d
 
 

@@ -51,15 +51,9 @@ def filter_sentence(**values: Any) -> str:
 async def check_tools(client: Client) -> None:
     """What an agent does: list the tools, ask, search with a date filter, open a paper, make mistakes."""
     tools = {t.name: t for t in (await client.list_tools()).tools}
-    assert set(tools) == {
-        "search_papers",
-        "ask",
-        "get_paper",
-        "related_papers",
-        "export_papers",
-        "digest",
-        "evidence_table",
-    }
+    watches = {"watch_add", "watch_list", "watch_remove", "watch_check"}
+    faces = {"search_papers", "ask", "get_paper", "related_papers", "export_papers", "digest", "evidence_table"}
+    assert set(tools) == faces | watches
     assert "[n]" in (tools["ask"].description or "") and "refus" in (tools["ask"].description or "")
     assert set(tools["search_papers"].input_schema["properties"]) == {
         "query",

@@ -39,6 +39,7 @@ ERRORS = {
     "EmbeddingError": RuntimeError,
     "BackendError": RuntimeError,
     "ExportError": ValueError,
+    "WatchError": ValueError,
 }
 
 
