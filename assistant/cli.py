@@ -152,7 +152,7 @@ def _parser() -> argparse.ArgumentParser:
         help="a .jsonl question file (default: the bundled assistant/data/questions.jsonl)",
     )
     ev.add_argument("--part", choices=["tuning", "heldout"], help="only this part of the question set")
-    ev.add_argument("--beir", type=Path, metavar="DIR", help="a BEIR dataset (e.g. ../shared/data/scifact) instead")
+    ev.add_argument("--beir", type=Path, metavar="DIR", help="a BEIR dataset (corpus.jsonl, queries.jsonl, qrels/)")
     ev.add_argument("--split", default="test", help="the BEIR split to evaluate (default: test)")
     ev.add_argument("--json", action="store_true")
     ev.add_argument(

@@ -23,7 +23,7 @@ def test_bundled_index_holds_426_papers(bundled: Assistant):
 TUNING_FLOORS = {
     "hit@5": 0.97,
     "fact_keywords": 0.91,
-    "refused_unanswerable": 0.79,
+    "refused_unanswerable": 0.77,
     "gold_cited": 0.94,
     "multi_all_gold_cited": 0.86,
 }
