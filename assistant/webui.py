@@ -241,6 +241,25 @@ def corpus_overview(assistant: Assistant) -> tuple[str, list[str], Any]:
     return summary, organizations, frame
 
 
+def related_choices(turns: list[Turn]) -> Any:
+    """The papers the last answer cited (its sources when it cited none), for "Papers related to"."""
+    titles = list(turns[-1].cited_titles) if turns else []
+    return gr.update(choices=titles, value=titles[0] if titles else None)
+
+
+def related_markdown(assistant: Assistant, paper: str | None, k: int = 5) -> str:
+    """The papers nearest in meaning to one paper, each with the sentence that says what it does."""
+    if not paper:
+        return "Ask a question first, then choose one of its papers."
+    try:
+        near = assistant.related(paper, k)
+    except USER_ERRORS as exc:
+        return f"⚠️ {inert(str(exc))}"
+    lines = [f"**Related to {inert(paper)}:**"]
+    lines += [f"{n}. **{inert(s.title)}**: {inert(s.contribution())}" for n, s in enumerate(near, 1)]
+    return "\n".join(lines)
+
+
 def digest_markdown(assistant: Assistant, since: str, until: str, by: str) -> str:
     """The Digest tab: the window's papers in topics as Markdown, or the error's one sentence."""
     try:
@@ -301,6 +320,10 @@ def build_app(backends: Backends) -> gr.Blocks:
                     gr.Examples(EXAMPLES, inputs=question)
                 with gr.Column(scale=2):
                     sources = gr.HTML(render_sources(None), elem_id="sources")
+                    with gr.Row():
+                        related_of = gr.Dropdown([], label="Papers related to", elem_id="related-of", scale=3)
+                        related = gr.Button("Related papers", elem_id="related", scale=1)
+                    related_list = gr.Markdown(elem_id="related-list")
                     with gr.Accordion("Filters and settings", open=False):
                         date_from = gr.Textbox(label="From date (2024, 2024-05, 2024-05-31)", elem_id="date-from")
                         date_to = gr.Textbox(label="To date", elem_id="date-to")
@@ -310,6 +333,8 @@ def build_app(backends: Backends) -> gr.Blocks:
                         backend = gr.Dropdown(
                             backends.names, value=backends.default, label="Answering backend", elem_id="backend"
                         )
+            turns.change(related_choices, turns, related_of)
+            related.click(lambda paper: related_markdown(default, paper), related_of, related_list, api_name="related")
         with gr.Tab("Table"):
             gr.Markdown("A row per paper: problem, method, data and benchmarks, headline result, code or data "
                         "released. Every cell cites its paper's abstract [n]; an empty cell says why.")  # fmt: skip

@@ -227,6 +227,10 @@ def test_browser_comparison_list_fact_and_corpus_chart(page):
         assert compared.locator(f"li:has-text('{title}')").count() == 0  # ...not inside the other's bullets
     assert compared.locator("li").count() >= 4
     page.screenshot(path=str(OUTPUT / "ui-compare.png"), full_page=True)
+    page.click("#related")  # the papers nearest to the first one the answer cites
+    page.wait_for_function("document.querySelector('#related-list').innerText.includes('Related to SkillMimic')")
+    assert page.locator("#related-list li").count() == 5
+    page.screenshot(path=str(OUTPUT / "ui-related.png"), full_page=True)
 
     listed = _answered(page, "Which papers study catastrophic forgetting in continual learning?", "retrieved papers")
     assert listed.locator("li").count() >= 2 and listed.locator("a[href^='#source-']").count() >= 2
