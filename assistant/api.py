@@ -672,8 +672,9 @@ def _find(paper: str, search: HybridSearch) -> Paper:
 
 # "Compare the papers on X", "table of papers about X": X is the topic
 _TABLE_REQUEST = re.compile(
-    r"^(?:please\s+)?(?:compare|contrast|tabulate|(?:an?\s+)?(?:evidence\s+)?table(?:\s+of)?)\s+"
-    r"(?:(?:the|all|these)\s+)?(?:(?:papers?|works?|studies|articles)\s+)?(?:(?:on|about|for|in|of)\s+)?",
+    r"^(?:please\s+)?(?:(?:compare|contrast|tabulate)\s+|(?:an?\s+)?(?:evidence\s+)?table\s+(?=(?:of|on|about|for)\b))"
+    r"(?:(?:of|on|about|for)\s+)?(?:(?:the|all|these)\s+)?(?:(?:papers?|works?|studies|articles)\s+)?"
+    r"(?:(?:on|about|for|in|of)\s+)?",
     re.I,
 )
 

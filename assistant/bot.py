@@ -14,7 +14,7 @@ import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
-from assistant import Answer, Assistant, AssistantError, Digest, EvidenceTable, Source, Turn
+from assistant import Answer, Assistant, AssistantError, Digest, EvidenceTable, Source, Turn, WatchError
 
 log = logging.getLogger("assistant.bot")
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
@@ -139,7 +139,15 @@ class BotCore:
                 "that answer it here."
             )
         if command[4]:
-            gone = self.assistant.unwatch(command[5] or "")
+            wanted = (command[5] or "").strip().lstrip("#")
+            here = {
+                str(w.id)
+                for w in self.assistant.watches()
+                if w.where == self.where and w.channel == message.conversation
+            }
+            if wanted not in here:
+                raise WatchError(f"there is no watch {wanted} here; write `watches` to list the ones set here")
+            gone = self.assistant.unwatch(wanted)
             return f"Stopped watching: {gone.question} (watch {gone.id})."
         mine = [w for w in self.assistant.watches() if w.channel == message.conversation]
         if not mine:

@@ -152,9 +152,14 @@ class EvidenceTable:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(["number", "paper_id", "title", "url", *self.columns])
         for row in self.rows:
-            writer.writerow([row.number, row.paper_id, row.title, row.url or "",
-                             *(c.text or c.reason or "" for c in row.cells)])  # fmt: skip
+            writer.writerow([row.number, row.paper_id, _csv_text(row.title), row.url or "",
+                             *(_csv_text(c.text or c.reason or "") for c in row.cells)])  # fmt: skip
         return out.getvalue()
+
+
+def _csv_text(text: str) -> str:
+    """Text a spreadsheet shows as text: one that opens like a formula ("=HYPERLINK(...)") is quoted."""
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _md_cell(text: str) -> str:
@@ -289,9 +294,10 @@ def _quoted(text: str, abstract: str) -> str | None:
     """The abstract sentence(s) holding ``text`` word for word (spaces aside), else None."""
     whole = _norm(abstract)
     span = _norm(text).rstrip(".")
-    at = whole.find(span) if span else -1
-    if at < 0:
+    found = re.search(rf"(?<!\w){re.escape(span)}(?!\w)", whole) if span else None  # "solves 9" is not "solves 95%"
+    if found is None:
         return None
+    at = found.start()
     covering = [whole[s:e] for s, e in sentence_spans(whole) if s < at + len(span) and e > at]
     return " ".join(covering) or None
 

@@ -15,6 +15,7 @@ inserted, so a paper is reported once per watch even when two checks run at once
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -137,11 +138,11 @@ class WatchReport:
             head.append(f'  <link rel="self" type="application/atom+xml" href={quoteattr(link)}/>')
         entries = []
         for p in papers:
-            summary = f"{p.contribution} ({p.citation})"
+            summary = _xml_text(f"{p.contribution} ({p.citation})")
             entries += [
                 "  <entry>",
                 f"    <id>{escape(f'{wid}:paper:{p.paper_id}')}</id>",
-                f"    <title>{escape(p.title)}</title>",
+                f"    <title>{escape(_xml_text(p.title))}</title>",
                 *([f'    <link rel="alternate" href={quoteattr(p.url)}/>'] if p.url else []),
                 f"    <updated>{p.reported}</updated>",
                 f"    <published>{p.added or p.reported}</published>",
@@ -267,23 +268,32 @@ class WatchBook:
             )
         groups = [(wid, tuple(_paper(r[1:]) for r in rows if r[0] == wid)) for wid in dict.fromkeys(r[0] for r in rows)]
         delivered = 0
-        for n, (wid, papers) in enumerate(groups):
+        failed: Exception | None = None
+        for wid, papers in groups:
             try:
                 send(WatchReport(self.get(wid), papers))
                 delivered += len(papers)
             except WatchError:  # removed meanwhile: nothing to deliver to
                 pass
-            except Exception:  # this watch's papers and the ones not tried yet wait for the next call
+            except Exception as exc:  # this watch's papers wait for the next call; the others go on
+                failed = failed or exc
                 with self._db(write=True) as db:
                     db.executemany(
                         "UPDATE reported SET delivered = NULL WHERE watch = ? AND paper = ?",
-                        [(w, p.paper_id) for w, left in groups[n:] for p in left],
+                        [(wid, p.paper_id) for p in papers],
                     )
-                raise
+        if failed is not None and not delivered:
+            raise failed
         return delivered
 
 
 _PAPER = "paper, title, contribution, citation, url, score, added, at"
+_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml_text(text: str) -> str:
+    """``text`` without the characters XML 1.0 forbids (a feed with one is unreadable)."""
+    return _NOT_XML.sub("", text)
 
 
 def _paper(row: Any) -> WatchPaper:

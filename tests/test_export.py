@@ -390,3 +390,14 @@ def test_mcp_export_papers(bundled):
     assert tool.input_schema["properties"]["format"]["enum"] == ["bib", "ris", "csl"]
     assert not done.is_error and done.content[0].text == bundled.export([paper.paper_id], "ris")
     assert bad.is_error and "unknown export format 'docx'; choose bib (BibTeX), ris (RIS) or csl" in bad.content[0].text
+
+
+def test_csl_json_keeps_brackets_in_a_title_as_written():
+    from index.formats.export import csl_json
+    from index.records import Paper, paper_id_for
+
+    title = "[[1,2]] matrix games"
+    paper = Paper(paper_id_for(title), title, "We study [[1,2]] matrices.", date="2024-05-01")
+    items = json.loads(csl_json([paper]))
+    assert items[0]["title"] == title and items[0]["abstract"] == "We study [[1,2]] matrices."
+    assert items[0]["issued"] == {"date-parts": [[2024, 5, 1]]}

@@ -238,3 +238,20 @@ def test_llm_cells_are_checked_and_a_failed_row_is_filled_extractively(bundled):
     alone = bundled.table(papers=["SkillMimic"]).rows[0]
     assert [c.text for c in skill.cells] == [c.text for c in alone.cells] and skill.cells[0].number == 2
     assert bogus not in made.to_markdown()
+
+
+def test_a_cell_a_spreadsheet_would_run_is_written_as_text():
+    from assistant.tables import _csv_text, _quoted
+
+    assert _csv_text('=HYPERLINK("http://evil","click")').startswith("'=") and _csv_text("plain") == "plain"
+    abstract = "It solves 95% of tasks. Nothing else."
+    assert _quoted("solves 9", abstract) is None  # a cut-off number is not a quote
+    assert _quoted("solves 95%", abstract) == "It solves 95% of tasks."
+
+
+def test_a_topic_that_starts_with_table_keeps_it():
+    from assistant.api import _topic_words
+
+    assert _topic_words("table question answering", 2000) == "table question answering"
+    assert _topic_words("table of papers on continual learning", 2000) == "continual learning"
+    assert _topic_words("Compare the papers on continual learning for LLMs", 2000) == "continual learning for LLMs"

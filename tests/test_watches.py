@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import anyio
 import feedparser
@@ -300,7 +301,8 @@ def test_bad_input_is_one_sentence_in_every_face(tmp_path, capsys, restore_loggi
     said = bot.reply(Message("<@U1> unwatch 42", "U2", "C9", "1.0"))
     assert (
         said.error
-        and said.text == "Sorry, I could not answer: there is no watch 42; list the watches to see their ids."
+        and said.text
+        == "Sorry, I could not answer: there is no watch 42 here; write `watches` to list the ones set here."
     )
     assert bot.reply(Message("<@U1> watches", "U2", "C9", "1.0")).text.startswith("No watches in this conversation")
     assert bot.reply(Message("<@U1> watch", "U2", "C9", "1.0")).text.startswith(
@@ -320,3 +322,53 @@ def test_the_watches_tab_adds_checks_and_removes(tmp_path):
     assert watches_markdown(assistant, "add", " ").startswith("⚠️ the question is empty")
     assert watches_markdown(assistant, "remove", "1").startswith("*Removed")
     assert watches_markdown(assistant, "remove", "1").startswith("⚠️ there is no watch 1")
+
+
+def _paper(pid: str, title: str = "A paper") -> Any:
+    from assistant.watches import WatchPaper
+
+    return WatchPaper(pid, title, "It does a thing.", title, None, 0.7, None, "2026-01-01T00:00:00Z")
+
+
+def test_a_channel_that_fails_holds_back_only_its_own_watch(tmp_path):
+    from assistant.watches import WatchBook
+
+    book = WatchBook(tmp_path)
+    first = book.add("one question", "slack", "C-kicked", None, 0, [])
+    second = book.add("another question", "slack", "C-ok", None, 0, [])
+    book.record(first.id, [_paper("p1")], 1, [])
+    book.record(second.id, [_paper("p2")], 1, [])
+    sent: list[str] = []
+
+    def send(report):
+        if report.watch.channel == "C-kicked":
+            raise RuntimeError("not_in_channel")
+        sent.append(report.papers[0].paper_id)
+
+    assert book.deliver("slack", send) == 1 and sent == ["p2"]  # the others go on
+    assert book.deliver("slack", lambda report: sent.append(report.papers[0].paper_id)) == 1
+    assert sent == ["p2", "p1"]  # the failed one waited for the next round, and came once
+
+
+def test_a_watch_is_removed_only_from_the_conversation_that_set_it(tmp_path, monkeypatch):
+    from assistant.bot import BotCore, Message
+
+    monkeypatch.setenv("ASSISTANT_DATA_DIR", str(tmp_path / "store"))
+    assistant = Assistant(Config(data_dir=tmp_path / "store"))
+    made = assistant.watch("LLM agents that learn skills", "slack", "C-private", "1.0")
+    bot = BotCore(assistant, where="slack")
+    said = bot.reply(Message(f"<@U1> unwatch {made.id}", "U2", "C-other", "2.0"))
+    assert said.error and f"there is no watch {made.id} here" in said.text
+    assert "LLM agents" not in said.text and [w.id for w in assistant.watches()] == [made.id]
+    said = bot.reply(Message(f"<@U1> unwatch {made.id}", "U2", "C-private", "3.0"))
+    assert said.text.startswith("Stopped watching") and assistant.watches() == []
+
+
+def test_a_title_with_a_control_character_keeps_the_feed_readable(tmp_path):
+    from assistant.watches import WatchBook
+
+    book = WatchBook(tmp_path)
+    made = book.add("tool use", "http", None, None, 0, [])
+    book.record(made.id, [_paper("p1", "Tool\x08Use Agents")], 1, [])
+    parsed = feedparser.parse(book.reported(made.id).to_atom())
+    assert not parsed.bozo and parsed.entries[0].title == "ToolUse Agents"

@@ -362,7 +362,7 @@ def csl_items(papers: Sequence[Paper]) -> list[dict[str, Any]]:
     return items
 
 
-_DATE_PARTS = re.compile(r"\[\s*\[\s*(\d+(?:,\s*\d+)*)\s*\]\s*\]")
+_DATE_PARTS = re.compile(r'("date-parts": )\[\s*\[\s*(\d+(?:,\s*\d+)*)\s*\]\s*\]')  # not "[[1,2]]" in a title
 _STRING = r'"(?:[^"\\]|\\.)*"'
 _NAME = re.compile(rf'\{{\s*((?:"(?:family|given|literal|non-dropping-particle|suffix)": {_STRING},?\s*)+)\}}')
 
@@ -370,7 +370,7 @@ _NAME = re.compile(rf'\{{\s*((?:"(?:family|given|literal|non-dropping-particle|s
 def csl_json(papers: Sequence[Paper]) -> str:
     """The CSL items as a JSON array, indented, with each name and date on one line."""
     text = json.dumps(csl_items(papers), indent=2, ensure_ascii=False)
-    text = _DATE_PARTS.sub(lambda m: "[[" + ", ".join(m[1].replace(",", " ").split()) + "]]", text)
+    text = _DATE_PARTS.sub(lambda m: m[1] + "[[" + ", ".join(m[2].replace(",", " ").split()) + "]]", text)
     return _NAME.sub(lambda m: "{" + " ".join(line.strip() for line in m[1].splitlines()).strip() + "}", text) + "\n"
 
 
