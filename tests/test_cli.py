@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from assistant import Assistant
+from assistant import Assistant, Config
 from tests.helpers import run_cli
 
 pytestmark = pytest.mark.slow
@@ -204,3 +204,23 @@ def test_related_papers_are_the_nearest_in_meaning_each_with_what_it_does(data_d
     missing = run_cli("--data-dir", data_dir, "related", "No Such Paper At All")
     assert missing.returncode == 1 and missing.stderr.strip().count("\n") == 0
     assert "no indexed paper has the id, title or name" in missing.stderr
+
+
+def test_ingesting_a_library_into_the_bundled_index_adds_and_only_prune_removes(bundled, tmp_path, capsys):
+    """A user's BibTeX file joins the 426 bundled papers; the others go only with --prune, which says how many."""
+    import shutil
+    from pathlib import Path
+
+    from assistant.cli import main
+
+    store = tmp_path / "store"
+    shutil.copytree(bundled.config.data_dir, store)
+    library = Path(__file__).parent / "fixtures" / "formats" / "library.bib"
+    assert main(["--data-dir", str(store), "ingest", str(library), "--json"]) == 0
+    added = json.loads(capsys.readouterr().out)
+    assert added["added"] >= 1 and added["removed"] == 0 and added["kept"] == 426
+    assert Assistant(Config(data_dir=store)).stats()["papers"] == 426 + added["papers"]
+    assert main(["--data-dir", str(store), "ingest", str(library), "--prune"]) == 0
+    said = capsys.readouterr().out
+    assert "removed 426" in said
+    assert Assistant(Config(data_dir=store)).stats()["papers"] == added["papers"]
