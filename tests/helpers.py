@@ -149,6 +149,17 @@ def wait_for_http(url: str, proc, timeout: float, what: str) -> None:
             time.sleep(0.2)
 
 
+def wait_for(predicate, timeout: float = 20.0, what: str = "it"):
+    """Poll ``predicate`` until it gives something truthy, and return that; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def stop(proc) -> None:
     """Stop a server started by a test, by its PID."""
     proc.terminate()

@@ -15,7 +15,7 @@ import pytest
 from assistant.answer import Answer, Citation, Source
 from assistant.bot import BotCore, Message, RateLimit, Reply
 from assistant.slack import SEARCHING, render
-from tests.helpers import SECRET, TOKEN, SlackStandIn, event, free_port, post, stop
+from tests.helpers import SECRET, TOKEN, SlackStandIn, event, free_port, post, stop, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -46,14 +46,8 @@ def slack(bundled, tmp_path_factory):
     stop(proc)
 
 
-def wait_for(predicate, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting for the bot")
+def wait_for_bot(predicate):
+    return wait_for(predicate, 60.0, "the bot")
 
 
 def _answer(api: SlackStandIn, payload: dict, url: str) -> tuple[dict, dict]:
@@ -61,10 +55,10 @@ def _answer(api: SlackStandIn, payload: dict, url: str) -> tuple[dict, dict]:
     thread = payload["event"].get("thread_ts") or payload["event"]["ts"]
     posts_before = len(api.of("chat.postMessage"))
     assert post(url, payload) == 200
-    placeholder = wait_for(lambda: next((p for p in api.of("chat.postMessage")[posts_before:]
+    placeholder = wait_for_bot(lambda: next((p for p in api.of("chat.postMessage")[posts_before:]
                                          if p.get("thread_ts") == thread), None))  # fmt: skip
     ts = f"1800000000.{_call_number(api, placeholder):06d}"  # what the stand-in answered the post with
-    update = wait_for(lambda: next((u for u in api.of("chat.update") if u.get("ts") == ts), None))
+    update = wait_for_bot(lambda: next((u for u in api.of("chat.update") if u.get("ts") == ts), None))
     return placeholder, update
 
 

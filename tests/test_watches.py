@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,7 +21,7 @@ import pytest
 
 from assistant import Assistant, AssistantError, Config, QuestionError, WatchError
 from tests.fetch_standin import ArxivPaper, StandIn
-from tests.helpers import SECRET, SMALL, TOKEN, SlackStandIn, event, free_port, post, write_jsonl
+from tests.helpers import SECRET, SMALL, TOKEN, SlackStandIn, event, free_port, post, wait_for, write_jsonl
 
 pytestmark = pytest.mark.slow
 
@@ -105,16 +104,6 @@ def _up(url: str) -> bool:
     except OSError:
         return False
     return True
-
-
-def wait_for(predicate, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("timed out")
 
 
 def cli(capsys, *args: str) -> tuple[int, str, str]:
