@@ -178,9 +178,9 @@ def read(question: str) -> Question:
 
 
 def _read(question: str) -> Question:
-    for label in KindModel.load().ranked(question):
+    fields = listing_fields(question)
+    for label in KindModel.load().ranked(kind_text(question, fields)):
         if label == "metadata":
-            fields = tuple(name for name, pattern, _ in METADATA_FIELDS if pattern.search(question))
             if fields:
                 return Question("", Kind.METADATA, fields=fields)
         elif label == "quantity":
@@ -194,10 +194,16 @@ def _read(question: str) -> Question:
     return Question("", Kind.OTHER)
 
 
-def kind_text(question: str) -> str:
+def listing_fields(question: str) -> tuple[str, ...]:
+    """The listing fields ``question`` mentions ("venue", "doi"), in ``METADATA_FIELDS`` order."""
+    return tuple(name for name, pattern, _ in METADATA_FIELDS if pattern.search(question))
+
+
+def kind_text(question: str, fields: tuple[str, ...] | None = None) -> str:
     """What the kind model reads: the question, and a marker word for each listing field it mentions
-    ("listingvenue"), so that a field asked in words the model has not seen still reads as one."""
-    marks = [f"{LISTING_MARK}{name}" for name, pattern, _ in METADATA_FIELDS if pattern.search(question)]
+    (``fields``, when already found) ("listingvenue"), so that a field asked in words the model has
+    not seen still reads as one."""
+    marks = [f"{LISTING_MARK}{name}" for name in (listing_fields(question) if fields is None else fields)]
     return " ".join([question, *marks])
 
 
@@ -225,9 +231,9 @@ class KindModel:
         vocabulary = {term: tuple(values) for term, values in data["vocabulary"].items()}
         return KindModel(tuple(data["classes"]), tuple(data["intercepts"]), vocabulary)
 
-    def ranked(self, question: str) -> list[str]:
-        """The kinds, most likely first."""
-        words = TOKEN.findall(kind_text(question).lower())
+    def ranked(self, text: str) -> list[str]:
+        """The kinds, most likely first, of a question as ``kind_text`` gives it."""
+        words = TOKEN.findall(text.lower())
         grams = Counter(words + [f"{a} {b}" for a, b in zip(words, words[1:])])
         weights = {g: (1 + math.log(n)) * self.vocabulary[g][0] for g, n in grams.items() if g in self.vocabulary}
         norm = math.sqrt(sum(v * v for v in weights.values())) or 1.0
