@@ -267,8 +267,8 @@ def first_runs_section(first_runs: list[dict[str, Any]]) -> str:
     lines = [
         "## New questions, first run",
         "",
-        "Each set below was written by someone who had not read the answering code, about papers with no "
-        "question in the set above, and run once before anything was changed for it "
+        "Each set below was written by someone who had not read the answering code, about the papers "
+        "with the fewest questions in the set above, and run once before anything was changed for it "
         "(`assistant eval FILE --record-first-run`); it then joined the tuning part. These are the figures "
         "to expect on questions the assistant has never seen; `code` is the commit that answered them.",
         "",
