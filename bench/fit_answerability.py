@@ -1,7 +1,7 @@
 """Refit the extractive reader's topic model (assistant/judge.py) and write its weights to
 assistant/data/judge.json.
 
-    python bench/fit_answerability.py [--check]
+    python bench/fit_answerability.py [--check] [--without SET ...]
 
 Data: the tuning part of assistant/data/questions.jsonl (never the held-out part), written for
 this project from the bundled corpus and shipped under the project's licence. Each question is
@@ -9,11 +9,13 @@ read and retrieved as the product reads and retrieves it; the label is whether i
 the abstracts (every question but those about a topic no abstract covers: a detail a paper's
 abstract lacks is a topic it covers). Logistic regression (scikit-learn, L2, C chosen by 5-fold
 cross-validation over whole question sets, so no fold is fitted on questions written with the ones
-it predicts, with a fixed seed), so a rerun writes the same weights. The refusal threshold is
-the highest at which the cross-validated model refuses at most MAX_REFUSED of the answerable
-questions; the answer threshold, the lowest at which at most MAX_ABSENT_ANSWERED of the questions
-on topics no abstract covers would be answered without a hedge: in between, the closest match is
-given, hedged. ``--check`` fits and prints without writing. About a minute on two cores.
+it predicts, with a fixed seed), so a rerun writes the same weights to about the fourth decimal
+(``--without SET`` leaves out the question sets merged after the shipped fit, as its provenance
+says). The refusal threshold is the highest at which the cross-validated model refuses at most
+MAX_REFUSED of the answerable questions; the answer threshold, the lowest at which at most
+MAX_ABSENT_ANSWERED of the questions on topics no abstract covers would be answered without a
+hedge: in between, the closest match is given, hedged. ``--check`` fits and prints without
+writing. About a minute on two cores.
 """
 
 from __future__ import annotations
@@ -36,13 +38,15 @@ MAX_REFUSED = 0.03  # answerable questions the model may refuse (cross-validated
 MAX_ABSENT_ANSWERED = 0.10  # questions on a topic no abstract covers it may answer without a hedge
 
 
-def rows(assistant: Assistant) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str], list[str]]:
+def rows(
+    assistant: Assistant, without: frozenset[str] = frozenset()
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str], list[str]]:
     """Features, labels (topic covered), answerable, question types and the set each question was
-    written in (its id's prefix) of the tuning part."""
+    written in (its id's prefix) of the tuning part, less the sets in ``without``."""
     search = assistant.open().search
     x, covered, answerable, kinds, sets = [], [], [], [], []
     for q in load_questions(DEFAULT_QUESTIONS):
-        if q.split != "tuning":
+        if q.split != "tuning" or q.id.rsplit("-", 1)[0] in without:
             continue
         question = read(core(q.question))
         k = assistant.config.list_top_k if question.kind is Kind.WHICH and not question.single else None
@@ -60,12 +64,20 @@ def rows(assistant: Assistant) -> tuple[np.ndarray, np.ndarray, np.ndarray, list
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fit and print, do not write the weights")
+    parser.add_argument(
+        "--without",
+        action="append",
+        default=[],
+        metavar="SET",
+        help="leave out a question set (an id prefix such as 'za'); the shipped weights name theirs",
+    )
     args = parser.parse_args()
+    without = frozenset(args.without)
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import GroupKFold, cross_val_predict
 
-    x, y, answerable, kinds, sets = rows(Assistant())
+    x, y, answerable, kinds, sets = rows(Assistant(), without)
     # whole question sets held out together: each fold's questions were written apart from the
     # ones it is fitted on, as the next user's questions will be
     folds = list(GroupKFold(5, shuffle=True, random_state=SEED).split(x, y, groups=sets))
@@ -102,6 +114,7 @@ def main() -> int:
         f"5-fold CV over question sets, seed {SEED}",
         "cross_validated_auc": round(float(auc), 4),
         "fitted": date.today().isoformat(),
+        "rerun": "python bench/fit_answerability.py" + "".join(f" --without {s}" for s in sorted(without)),
     }
     payload = {
         "weights": weights,
