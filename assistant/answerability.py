@@ -454,7 +454,9 @@ _CLAUSE_BREAKS = {"which", "where", "who", "whom", "whose", "that", "when", "whi
 _COUNT_GLUE = {"of", "the", "most", "a", "an", "our", "their", "its", "these", "those", "such"}
 
 
-def verdict(question: Question, sources: list[Source], keyword: KeywordIndex) -> tuple[Gap, ...] | Focus | None:
+def verdict(
+    question: Question, sources: list[Source], keyword: KeywordIndex, embed: judge.Embed
+) -> tuple[Gap, ...] | Focus | None:
     """The extractive reader's decision (``assistant.judge``, unless the question names the top
     paper): a topic no top abstract covers, as the gap to say; None when the model is unsure, so
     the closest match is given, hedged; else what the top abstracts hold of the question (``assess``)."""
@@ -462,7 +464,7 @@ def verdict(question: Question, sources: list[Source], keyword: KeywordIndex) ->
         model = judge.Model.load()
         p = judge.covered(question, sources, keyword, model)
         if p < model.refuse_below:
-            return (Gap(judge.topic(question.text, keyword)),)
+            return (Gap(judge.topic(question.text, keyword, embed)),)
         if p < model.answer_at:
             return None
     return assess(question.text, question, sources, keyword.idf)

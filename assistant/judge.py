@@ -13,8 +13,13 @@ refused, below ``answer_at`` the closest match is given with a hedge, above it t
 answered. ``bench/fit_answerability.py`` refits it from the tuning questions and writes
 ``assistant/data/judge.json`` with its provenance.
 
-A refusal names only what is really a topic: words of the question that no indexed paper holds,
-unusual in everyday English, and not a misspelling of a word the papers do hold.
+A refusal names only what is really a topic. A word of the question can be named when no indexed
+paper holds it and it is not a misspelling of a word the papers do hold; a second small model
+(``WordModel``, fitted by ``bench/fit_topic_words.py``) then says whether it is what the question
+is about rather than how it is asked: how unusual the word is, how much the question's meaning
+(its MiniLM vector) moves when the word is left out, and how close the word alone is to the
+question. "Federated" in a question about federated learning is named; "vaguely" in "I vaguely
+remember a paper ..." is not.
 """
 
 from __future__ import annotations
@@ -22,10 +27,11 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from assistant.answer import Source
 from assistant.questions import Question
@@ -33,6 +39,7 @@ from index.keyword import KeywordIndex
 from index.text import STOPWORDS, terms
 
 WEIGHTS_FILE = Path(__file__).resolve().parent / "data" / "judge.json"
+WORDS_FILE = Path(__file__).resolve().parent / "data" / "topic_words.json"
 KINDS = ("fact", "which", "compare", "summary", "metadata")
 FEATURES = (
     "bias",
@@ -47,7 +54,6 @@ FEATURES = (
     "named",
     *(f"kind_{k}" for k in KINDS),
 )
-TOPIC_RARITY = 0.75  # Zipf 3.75 or rarer in everyday English: a word that can name a topic
 TYPO_SIMILARITY = 0.8  # a word in no paper spelled this much like one in a paper is a misspelling of it
 SHORTCUT_DEPTH = 5
 ASKED_RARITY = 0.15  # Zipf 5.55 or rarer: a word that says what is asked ("use", "new" do not)
@@ -136,30 +142,90 @@ def covered(question: Question, sources: Sequence[Source], keyword: KeywordIndex
     return (model or Model.load()).probability(features(question, sources, keyword))
 
 
-def _topical(word: str, keyword: KeywordIndex) -> bool:
-    """Whether ``word`` can name a topic no indexed paper holds: in no paper ("reusing" is, as
-    "reuse"), unusual in everyday English ("notebook" is not), not a misspelling ("unlearnign")."""
-    stems = terms(word)
-    if len(stems) != 1 or word.lower() in STOPWORDS or keyword.holds(stems[0]):
-        return False
-    if min(rarity(word), rarity(stems[0])) < TOPIC_RARITY:  # "guesses" is unusual, but "guess" is everyday
-        return False
-    return keyword.close(stems[0], TYPO_SIMILARITY) is None
+WORD_FEATURES = ("bias", "rarity", "stem_rarity", "weight", "closeness", "written_as_name")
 
 
-def topic(question: str, keyword: KeywordIndex) -> str:
+@dataclass(frozen=True)
+class WordModel:
+    """Logistic weights over ``WORD_FEATURES`` and the probability from which a word of the
+    question is named as its topic."""
+
+    weights: tuple[float, ...]
+    name_at: float
+
+    @staticmethod
+    @lru_cache(maxsize=1)
+    def load(path: Path = WORDS_FILE) -> WordModel:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return WordModel(tuple(float(data["weights"][f]) for f in WORD_FEATURES), float(data["name_at"]))
+
+    def probability(self, x: Sequence[float]) -> float:
+        z = sum(w * v for w, v in zip(self.weights, x))
+        return 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, z))))
+
+
+Embed = Callable[[str], Any]  # text -> its unit vector (``Embedder.embed_query``)
+
+
+@dataclass(frozen=True)
+class Unseen:
+    """A word of the question (as written, "Kolmogorov-Arnold") that could name a topic no indexed
+    paper holds, where it stands, and its part no paper holds ("Kolmogorov")."""
+
+    at: int
+    word: str
+    part: str
+
+
+def unseen(question: str, keyword: KeywordIndex) -> list[Unseen]:
+    """The words of ``question`` with a part that no indexed paper holds ("reusing" is held, as
+    "reuse"), that is not a stopword nor a misspelling of a word a paper holds ("unlearnign")."""
+    found = []
+    for m in _WORD.finditer(question):
+        for part in m.group(0).split("-"):
+            stems = terms(part)
+            if len(stems) != 1 or part.lower() in STOPWORDS or keyword.holds(stems[0]):
+                continue
+            if keyword.close(stems[0], TYPO_SIMILARITY) is None:
+                found.append(Unseen(m.start(), m.group(0), part))
+                break
+    return found
+
+
+def word_features(question: str, word: Unseen, embed: Embed, whole: Any) -> tuple[float, ...]:
+    """``WordModel``'s inputs for ``word`` (``whole``: the question's vector): how unusual it is in
+    everyday English, how much of the question's meaning it carries (what the vector loses without
+    it), how close it alone comes to the question, and whether it is written as a name."""
+    without = " ".join(f"{question[: word.at]} {question[word.at + len(word.word) :]}".split())
+    name = (word.at > 0 and any(c.isupper() for c in word.word)) or any(c.isdigit() for c in word.word)
+    return (
+        1.0,
+        rarity(word.part),
+        rarity(terms(word.part)[0]),
+        1.0 - float(embed(without) @ whole),
+        float(embed(word.word) @ whole),
+        float(name),
+    )
+
+
+def topic(question: str, keyword: KeywordIndex, embed: Embed, model: WordModel | None = None) -> str:
     """The question's words for a topic no indexed paper holds, in runs as written ("gait",
     "Swahili"); "" when no word of it is such a topic."""
+    candidates = unseen(question, keyword)
+    if not candidates:
+        return ""
+    model = model or WordModel.load()
+    whole = embed(question)
+    named = {w.at for w in candidates if model.probability(word_features(question, w, embed, whole)) >= model.name_at}
     runs: list[list[str]] = []
     last = -2
     for i, m in enumerate(_WORD.finditer(question)):
-        word = m.group(0)
-        if not any(_topical(part, keyword) for part in word.split("-")):
-            continue  # "fact-checking": every part is in some paper; "text-to-SQL": "SQL" is in none
+        if m.start() not in named:
+            continue  # "fact-checking": every part is in some paper; "text-to-SQL": "SQL" may be named
         if i == last + 1:
-            runs[-1].append(word)
+            runs[-1].append(m.group(0))
         else:
-            runs.append([word])
+            runs.append([m.group(0)])
         last = i
     phrases = [" ".join(r) for r in runs]
     if not phrases or len(phrases) > MAX_NAMED:

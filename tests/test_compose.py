@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from assistant import Answer, Assistant
+from assistant import Answer, Assistant, judge
 from assistant.answerability import counted
 from assistant.backends import BACKENDS
 from assistant.backends.generative import GenerativeBackend
@@ -602,6 +602,22 @@ def test_a_refusal_never_names_an_everyday_word_or_a_misspelling(bundled: Assist
     if answer.refused and answer.text.startswith("None of the indexed abstracts mention"):
         named = answer.text.split(".")[0].removeprefix("None of the indexed abstracts mention ")
         pytest.fail(f"the refusal names {named!r}")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("question", "named"),
+    [
+        ("I was figuring there might be work on blurry photos of wildfire smoke, is there?", "wildfire"),
+        ("Are there any papers on Kolmogorov-Arnold networks as a replacement for MLPs?", "Kolmogorov-Arnold"),
+        ("I vaguely remember a paper on federated learning across phones, which one was it?", ""),
+    ],
+)
+def test_a_refusal_names_the_word_the_question_is_about_not_how_it_is_asked(
+    bundled: Assistant, question: str, named: str
+):
+    search = bundled.open().search
+    assert judge.topic(question, search.keyword, search.embedder.embed_query) == named
 
 
 class _Writes(GenerativeBackend):

@@ -32,6 +32,7 @@ from assistant.answerability import (
 )
 from assistant.backends.base import AnswerBackend, Verdict
 from assistant.citations import cite, defuse, titled
+from assistant.judge import Embed
 from assistant.names import short_name, spelled_before
 from assistant.questions import (
     Kind,
@@ -83,11 +84,12 @@ class ExtractiveBackend(AnswerBackend):
 
     name = "extractive"
 
-    def __init__(self, config: Config, keyword: KeywordIndex):
+    def __init__(self, config: Config, keyword: KeywordIndex, embed: Embed):
         from prompts import load
 
         self.config = config
         self.keyword = keyword
+        self.embed = embed  # text -> unit vector, to tell a refusal's topic words
         self.idf = keyword.idf
         self.refusal = load("refusal", config.prompts_dir)
 
@@ -95,7 +97,7 @@ class ExtractiveBackend(AnswerBackend):
         """What of ``question`` the sources do not answer (``answerability.verdict``): a topic no
         top abstract covers, a detail the paper asked about does not report, or, when unsure, that
         the answer is the closest match, hedged."""
-        found = verdict(question, sources, self.keyword)
+        found = verdict(question, sources, self.keyword, self.embed)
         if found is None:
             return Verdict(hedge=True)
         if isinstance(found, tuple):
