@@ -16,7 +16,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from index.text import STOPWORDS, terms
+from index.text import STOPWORDS, sentences, terms
 
 
 class Kind(StrEnum):
@@ -179,7 +179,9 @@ def read(question: str) -> Question:
 
 def _read(question: str) -> Question:
     fields = listing_fields(question)
-    for label in KindModel.load().ranked(kind_text(question, fields)):
+    said = sentences(question)  # "I remember a paper where ... . Which dataset did they use?": the last asks
+    readings = (question, said[-1]) if len(said) > 1 else (question,)
+    for label in KindModel.load().ranked(*(kind_text(text, fields) for text in readings)):
         if label == "metadata":
             if fields:
                 return Question("", Kind.METADATA, fields=fields)
@@ -231,8 +233,13 @@ class KindModel:
         vocabulary = {term: tuple(values) for term, values in data["vocabulary"].items()}
         return KindModel(tuple(data["classes"]), tuple(data["intercepts"]), vocabulary)
 
-    def ranked(self, text: str) -> list[str]:
-        """The kinds, most likely first, of a question as ``kind_text`` gives it."""
+    def ranked(self, *texts: str) -> list[str]:
+        """The kinds, most likely first, of a question as ``kind_text`` gives it; of several readings
+        of it (the whole question and the sentence that asks), by their joint log-probability."""
+        joint = [sum(row) for row in zip(*(self._log_probabilities(text) for text in texts))]
+        return [self.classes[i] for i in sorted(range(len(joint)), key=lambda i: -joint[i])]
+
+    def _log_probabilities(self, text: str) -> list[float]:
         words = TOKEN.findall(text.lower())
         grams = Counter(words + [f"{a} {b}" for a, b in zip(words, words[1:])])
         weights = {g: (1 + math.log(n)) * self.vocabulary[g][0] for g, n in grams.items() if g in self.vocabulary}
@@ -241,7 +248,9 @@ class KindModel:
         for gram, value in weights.items():
             for i, w in enumerate(self.vocabulary[gram][1:]):
                 scores[i] += value / norm * w
-        return [self.classes[i] for i in sorted(range(len(scores)), key=lambda i: -scores[i])]
+        top = max(scores)
+        total = top + math.log(sum(math.exp(s - top) for s in scores))
+        return [s - total for s in scores]
 
 
 def compare_parts(question: str) -> tuple[str, ...]:
