@@ -2,7 +2,8 @@
 
 Its features are what retrieval already measured: how close the best paper is in meaning (cosine)
 and how far it leads the next; how much of the question's unusual wording the top paper holds,
-how far that leads the next paper, and its share of the question; the share of the question's
+how far that leads the next paper, and its share of the question; how many content words the
+question has (so that a share and a count can be told apart); the share of the question's
 terms the top paper holds (coverage); the share of the question that no indexed paper holds at
 all; whether the question names the paper; and the kind of question. Words are weighted by how
 unusual they are in everyday English, not by how rare they are in the library, so the model
@@ -49,6 +50,7 @@ FEATURES = (
     "matched_lead",
     "matched_share",
     "held_words",
+    "question_words",
     "coverage",
     "unseen",
     "named",
@@ -104,6 +106,7 @@ def features(question: Question, sources: Sequence[Source], keyword: KeywordInde
         matched[0] - max(matched[1:], default=0.0),
         matched[0] / total,
         math.log1p(sum(1 for t in weight if t in top_held)),
+        math.log1p(len(weight)),
         top.coverage,
         unseen,
         1.0 if top.named else 0.0,
