@@ -23,10 +23,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import date
 
 import numpy as np
-from _common import REPO
+from _common import REPO, fit_provenance
 
 from assistant import Assistant
 from assistant.evaluate import DEFAULT_QUESTIONS, load_questions
@@ -105,17 +104,14 @@ def main() -> int:
     print(json.dumps(weights, indent=1))
     if args.check:
         return 0
-    provenance = {
-        "script": "bench/fit_answerability.py",
-        "data": "the tuning part of assistant/data/questions.jsonl, written for this project from the bundled "
-        "corpus (same licence as the project)",
-        "questions": int(len(y)),
-        "model": f"scikit-learn LogisticRegression(C={c}, no intercept: 'bias' is a feature), "
+    provenance = fit_provenance(
+        "bench/fit_answerability.py",
+        ("questions", len(y)),
+        f"scikit-learn LogisticRegression(C={c}, no intercept: 'bias' is a feature), "
         f"5-fold CV over question sets, seed {SEED}",
-        "cross_validated_auc": round(float(auc), 4),
-        "fitted": date.today().isoformat(),
-        "rerun": "python bench/fit_answerability.py" + "".join(f" --without {s}" for s in sorted(without)),
-    }
+        auc,
+        without,
+    )
     payload = {
         "weights": weights,
         "refuse_below": round(refuse_below, 4),

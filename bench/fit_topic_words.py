@@ -22,10 +22,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import date
 
 import numpy as np
-from _common import REPO
+from _common import REPO, fit_provenance
 
 from assistant import Assistant
 from assistant.evaluate import DEFAULT_QUESTIONS, load_questions
@@ -92,17 +91,13 @@ def main() -> int:
     print(json.dumps(weights))
     if args.check:
         return 0
-    provenance = {
-        "script": "bench/fit_topic_words.py",
-        "data": "the tuning part of assistant/data/questions.jsonl, written for this project from the bundled "
-        "corpus (same licence as the project)",
-        "words": int(len(y)),
-        "model": f"scikit-learn LogisticRegression(C={c}, no intercept: 'bias' is a feature), "
-        "5-fold CV over question sets",
-        "cross_validated_auc": round(float(auc), 4),
-        "fitted": date.today().isoformat(),
-        "rerun": "python bench/fit_topic_words.py" + "".join(f" --without {s}" for s in sorted(without)),
-    }
+    provenance = fit_provenance(
+        "bench/fit_topic_words.py",
+        ("words", len(y)),
+        f"scikit-learn LogisticRegression(C={c}, no intercept: 'bias' is a feature), 5-fold CV over question sets",
+        auc,
+        without,
+    )
     payload = {"weights": weights, "name_at": round(name_at, 4), "provenance": provenance}
     WORDS_FILE.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {WORDS_FILE.relative_to(REPO)}")
