@@ -364,7 +364,8 @@ def _run(args: argparse.Namespace) -> int:
         if args.record_first_run:
             record_first_run(first_run(result, path.name, date.today().isoformat(), _code_version()))
         if args.markdown:
-            command = "assistant eval --markdown" + (f" {args.questions}" if args.questions else "")
+            command = "assistant eval --markdown" + (f" --part {args.part}" if args.part else "")
+            command += f" {args.questions}" if args.questions else ""
             print(markdown_report(result, command, date.today().isoformat(), load_first_runs()), end="")
         else:
             print(json.dumps(result, indent=2) if args.json else format_report(result))

@@ -22,12 +22,12 @@ def test_bundled_index_holds_426_papers(bundled: Assistant):
 # loses answers, refusals or citations on the questions the rules were tuned on fails here.
 TUNING_FLOORS = {
     "hit@5": 0.97,
-    "fact_keywords": 0.91,
-    "refused_unanswerable": 0.74,
-    "gold_cited": 0.93,
-    "multi_all_gold_cited": 0.86,
+    "fact_keywords": 0.90,
+    "refused_unanswerable": 0.82,
+    "gold_cited": 0.91,
+    "multi_all_gold_cited": 0.87,
 }
-TUNING_CEILINGS = {"false_refusal": 0.05, "hedged_answerable": 0.08}
+TUNING_CEILINGS = {"false_refusal": 0.06, "hedged_answerable": 0.03}
 
 
 def test_the_tuning_part_meets_its_floors_and_every_answer_keeps_the_citation_invariants(bundled: Assistant):
