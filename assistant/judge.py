@@ -114,6 +114,12 @@ def features(question: Question, sources: Sequence[Source], keyword: KeywordInde
     )
 
 
+def logistic(weights: Sequence[float], x: Sequence[float]) -> float:
+    """The logistic model's probability for the features ``x``."""
+    z = sum(w * v for w, v in zip(weights, x))
+    return 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, z))))
+
+
 @dataclass(frozen=True)
 class Model:
     """Logistic weights over ``FEATURES``, the probability below which a topic is absent, and the
@@ -131,8 +137,7 @@ class Model:
         return Model(weights, float(data["refuse_below"]), float(data["answer_at"]))
 
     def probability(self, x: Sequence[float]) -> float:
-        z = sum(w * v for w, v in zip(self.weights, x))
-        return 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, z))))
+        return logistic(self.weights, x)
 
 
 def covered(question: Question, sources: Sequence[Source], keyword: KeywordIndex, model: Model | None = None) -> float:
@@ -163,8 +168,7 @@ class WordModel:
         return WordModel(tuple(float(data["weights"][f]) for f in WORD_FEATURES), float(data["name_at"]))
 
     def probability(self, x: Sequence[float]) -> float:
-        z = sum(w * v for w, v in zip(self.weights, x))
-        return 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, z))))
+        return logistic(self.weights, x)
 
 
 Embed = Callable[[str], Any]  # text -> its unit vector (``Embedder.embed_query``)
