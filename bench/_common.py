@@ -8,6 +8,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -61,3 +62,31 @@ def fit_provenance(script: str, rows: tuple[str, int], model: str, auc: float, w
         "fitted": date.today().isoformat(),
         "rerun": f"python {script}" + "".join(f" --without {s}" for s in sorted(without)),
     }
+
+
+# features are rounded to this many decimals before fitting: the embedder's threaded sums differ in
+# their last bits from run to run, and a threshold taken at a quantile of cross-validated
+# probabilities could then move by a step
+FEATURE_DECIMALS = 4
+
+
+def best_logistic(x, y, folds: list, cs: tuple[float, ...]) -> tuple[float, float, Any]:
+    """The L2 logistic regression (no intercept: the features carry a bias) whose ``folds``
+    cross-validated probabilities rank ``y`` best: (AUC, its C, those probabilities)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import cross_val_predict
+
+    fits = []
+    for c in cs:
+        model = LogisticRegression(C=c, max_iter=10_000, fit_intercept=False)
+        p = cross_val_predict(model, x, y, cv=folds, method="predict_proba")[:, 1]
+        fits.append((roc_auc_score(y, p), c, p))
+    return max(fits, key=lambda f: f[0])
+
+
+def single_threaded():
+    """One BLAS thread while fitting, for the same reason as ``FEATURE_DECIMALS``."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(1)

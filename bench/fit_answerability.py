@@ -3,19 +3,19 @@ assistant/data/judge.json.
 
     python bench/fit_answerability.py [--check] [--without SET ...]
 
-Data: the tuning part of assistant/data/questions.jsonl (never the held-out part), written for
-this project from the bundled corpus and shipped under the project's licence. Each question is
-read and retrieved as the product reads and retrieves it; the label is whether its topic is in
-the abstracts (every question but those about a topic no abstract covers: a detail a paper's
-abstract lacks is a topic it covers). Logistic regression (scikit-learn, L2, C chosen by 5-fold
-cross-validation over whole question sets, so no fold is fitted on questions written with the ones
-it predicts, with a fixed seed), so a rerun writes the same weights to about the fourth decimal
-(``--without SET`` leaves out the question sets merged after the shipped fit, as its provenance
-says). The refusal threshold is the highest at which the cross-validated model refuses at most
-MAX_REFUSED of the answerable questions; the answer threshold, the lowest at which at most
+Data: the tuning part of assistant/data/questions.jsonl (never the held-out part), written for this
+project from the bundled corpus and shipped under the project's licence. Each question is read and
+retrieved as the product reads and retrieves it; the label is whether its topic is in the abstracts
+(every question but those about a topic no abstract covers: a detail a paper's abstract lacks is a
+topic it covers). Logistic regression (scikit-learn, L2, C chosen by 5-fold cross-validation over
+whole question sets, so no fold is fitted on questions written with the ones it predicts, with a
+fixed seed, on features rounded to FEATURE_DECIMALS and one BLAS thread), so a rerun writes the
+same weights (``--without SET`` leaves out the question sets merged after the shipped fit, as its
+provenance says). The refusal threshold is the highest at which the cross-validated model refuses
+at most MAX_REFUSED of the answerable questions; the answer threshold, the lowest at which at most
 MAX_ABSENT_ANSWERED of the questions on topics no abstract covers would be answered without a
-hedge: in between, the closest match is given, hedged. ``--check`` fits and prints without
-writing. About a minute on two cores.
+hedge: in between, the closest match is given, hedged. ``--check`` fits and prints without writing.
+About a minute on two cores.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import json
 import sys
 
 import numpy as np
-from _common import REPO, fit_provenance
+from _common import FEATURE_DECIMALS, REPO, best_logistic, fit_provenance, single_threaded
 
 from assistant import Assistant
 from assistant.evaluate import DEFAULT_QUESTIONS, load_questions
@@ -57,7 +57,7 @@ def rows(
         answerable.append(q.answerable)
         kinds.append(q.type)
         sets.append(q.id.rsplit("-", 1)[0])
-    return np.array(x), np.array(covered), np.array(answerable), kinds, sets
+    return np.round(np.array(x), FEATURE_DECIMALS), np.array(covered), np.array(answerable), kinds, sets
 
 
 def main() -> int:
@@ -73,19 +73,13 @@ def main() -> int:
     args = parser.parse_args()
     without = frozenset(args.without)
     from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import roc_auc_score
-    from sklearn.model_selection import GroupKFold, cross_val_predict
+    from sklearn.model_selection import GroupKFold
 
     x, y, answerable, kinds, sets = rows(Assistant(), without)
     # whole question sets held out together: each fold's questions were written apart from the
     # ones it is fitted on, as the next user's questions will be
     folds = list(GroupKFold(5, shuffle=True, random_state=SEED).split(x, y, groups=sets))
-    fits = []
-    for c in (0.3, 1.0, 3.0, 10.0):
-        model = LogisticRegression(C=c, max_iter=10_000, fit_intercept=False)
-        p = cross_val_predict(model, x, y, cv=folds, method="predict_proba")[:, 1]
-        fits.append((roc_auc_score(y, p), c, p))
-    auc, c, p = max(fits, key=lambda f: f[0])
+    auc, c, p = best_logistic(x, y, folds, (0.3, 1.0, 3.0, 10.0))
     ordered = np.sort(p[answerable])
     refuse_below = float(ordered[int(MAX_REFUSED * len(ordered))])
     absent = np.sort(p[y == 0])
@@ -124,4 +118,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with single_threaded():
+        sys.exit(main())

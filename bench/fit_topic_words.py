@@ -3,18 +3,19 @@
 
     python bench/fit_topic_words.py [--check] [--without SET ...]
 
-Data: the tuning part of assistant/data/questions.jsonl (never the held-out part), written for
-this project from the bundled corpus and shipped under the project's licence. Every word of a
-tuning question that a refusal could name (``assistant.judge.unseen``: in no indexed paper, not a
+Data: the tuning part of assistant/data/questions.jsonl (never the held-out part), written for this
+project from the bundled corpus and shipped under the project's licence. Every word of a tuning
+question that a refusal could name (``assistant.judge.unseen``: in no indexed paper, not a
 stopword, not a misspelling) is a row; it is a topic word when the question is about a topic no
 abstract covers and the word is one of the terms its author marked as that topic ("federated" in
 "Are there papers on federated learning ...?"), and not one otherwise ("vaguely" in "I vaguely
 remember a paper ...", or any such word of a question the abstracts do answer). Logistic regression
-(scikit-learn, L2, C chosen by 5-fold cross-validation over whole question sets, fixed folds), so
-a rerun writes the same weights to about the fourth decimal. The naming threshold is the lowest at
-which at least MIN_PRECISION of the words the cross-validated model would name are marked topic
-words (the marks are not exhaustive: a second topic word of a question counts against it, so the
-figure is a floor). ``--check`` fits and prints without writing. Under a minute on two cores.
+(scikit-learn, L2, C chosen by 5-fold cross-validation over whole question sets, fixed folds, on
+features rounded to FEATURE_DECIMALS and one BLAS thread), so a rerun writes the same weights. The
+naming threshold is the lowest at which at least MIN_PRECISION of the words the cross-validated
+model would name are marked topic words (the marks are not exhaustive: a second topic word of a
+question counts against it, so the figure is a floor). ``--check`` fits and prints without writing.
+Under a minute on two cores.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import json
 import sys
 
 import numpy as np
-from _common import REPO, fit_provenance
+from _common import FEATURE_DECIMALS, REPO, best_logistic, fit_provenance, single_threaded
 
 from assistant import Assistant
 from assistant.evaluate import DEFAULT_QUESTIONS, load_questions
@@ -55,7 +56,7 @@ def rows(assistant: Assistant, without: frozenset[str]) -> tuple[np.ndarray, np.
             y.append(int(bool({t for part in word.word.split("-") for t in terms(part)} & marked)))
             words.append(word.word)
             sets.append(group)
-    return np.array(x), np.array(y), words, sets
+    return np.round(np.array(x), FEATURE_DECIMALS), np.array(y), words, sets
 
 
 def main() -> int:
@@ -65,17 +66,11 @@ def main() -> int:
     args = parser.parse_args()
     without = frozenset(args.without)
     from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import roc_auc_score
-    from sklearn.model_selection import GroupKFold, cross_val_predict
+    from sklearn.model_selection import GroupKFold
 
     x, y, words, sets = rows(Assistant(), without)
     folds = list(GroupKFold(5).split(x, y, groups=sets))
-    fits = []
-    for c in (0.1, 0.3, 1.0, 3.0):
-        model = LogisticRegression(C=c, max_iter=10_000, fit_intercept=False)
-        p = cross_val_predict(model, x, y, cv=folds, method="predict_proba")[:, 1]
-        fits.append((roc_auc_score(y, p), c, p))
-    auc, c, p = max(fits, key=lambda f: f[0])
+    auc, c, p = best_logistic(x, y, folds, (0.1, 0.3, 1.0, 3.0))
     name_at = next(
         (float(t) for t in np.sort(np.unique(p)) if y[p >= t].mean() >= MIN_PRECISION),
         1.0,
@@ -105,4 +100,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with single_threaded():
+        sys.exit(main())
