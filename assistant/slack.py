@@ -95,32 +95,33 @@ def render_digest(digest: Digest) -> tuple[str, list[dict[str, Any]]]:
     for n, topic in enumerate(digest.topics, 1):
         lines.append(f"*{n}. {escape(topic.name)}* ({len(topic.papers)})")
         lines += [f"• {_title_link(p.title, p.url)}: {escape(p.contribution)}" for p in topic.papers]
-    text = ""
-    for i, line in enumerate(lines):
-        if text and len(text) + len(line) + 1 > SECTION_LIMIT - 100:  # room for the last line
-            if len(blocks) == MAX_BLOCKS - 2:
-                left = sum(1 for rest in lines[i:] if rest.startswith("•"))
-                text += f"\n… and {left} more papers (assistant digest shows them all)"
-                break
-            blocks.append(_section(text))
-            text = ""
-        text = f"{text}\n{line}" if text else line
-    if text:
-        blocks.append(_section(text))
-    return headline, blocks
+    return headline, blocks + _paper_sections(lines, len(blocks), "assistant digest shows them all")
 
 
 def render_watch(report: WatchReport) -> tuple[str, list[dict[str, Any]]]:
-    """New papers for a watch: the headline, then each paper (linked) with what it does."""
+    """New papers for a watch: the headline, then each paper (linked) with what it does; past
+    Slack's 50 blocks, a line says how many are left and where to see them."""
     headline = escape(report.headline())
     lines = [f"• {_title_link(p.title, p.url)}: {escape(p.contribution)}" for p in report.papers]
-    blocks, text = [_section(f"*{headline}*")], ""
-    for line in lines:
-        if text and len(text) + len(line) + 1 > SECTION_LIMIT - 100 and len(blocks) < MAX_BLOCKS - 1:
-            blocks.append(_section(text))
+    more = f"assistant watch papers {report.watch.id} shows them all"
+    return headline, [_section(f"*{headline}*"), *_paper_sections(lines, 1, more)]
+
+
+def _paper_sections(lines: list[str], used: int, more: str) -> list[dict[str, Any]]:
+    """``lines`` in sections of at most SECTION_LIMIT characters, in the blocks a message has left
+    after ``used``; when they run out, the last section says how many papers ("• " lines) are left."""
+    sections: list[dict[str, Any]] = []
+    text = ""
+    for i, line in enumerate(lines):
+        if text and len(text) + len(line) + 1 > SECTION_LIMIT - 100:  # room for the last line
+            if used + len(sections) == MAX_BLOCKS - 1:
+                left = sum(1 for rest in lines[i:] if rest.startswith("•"))
+                text += f"\n… and {left} more papers ({more})"
+                break
+            sections.append(_section(text))
             text = ""
         text = f"{text}\n{line}" if text else line
-    return headline, blocks + ([_section(text)] if text else [])
+    return sections + ([_section(text)] if text else [])
 
 
 def deliver_watches(core: BotCore, client: Any) -> int:

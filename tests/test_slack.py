@@ -163,3 +163,21 @@ def test_core_strips_mentions_and_limits_per_user(bundled):
     assert [limit.allow("a"), limit.allow("a"), limit.allow("a"), limit.allow("b")] == [True, True, False, True]
     reply = BotCore(bundled).reply(Message(text="<@UBOT>   ", user="u", conversation="c", thread="t"))
     assert reply.error and "the question is empty" in reply.text
+
+
+def test_a_watch_with_more_papers_than_one_message_holds_says_how_many_are_left():
+    from assistant.slack import MAX_BLOCKS, SECTION_LIMIT, render_watch
+    from assistant.watches import Watch, WatchPaper, WatchReport
+
+    watch = Watch(3, "skills for robots", "2026-12-01T00:00:00Z", "slack", "2026-12-01T00:00:00Z", "C1", "1")
+    papers = tuple(
+        WatchPaper(f"p{i}", f"Paper {i} on reusable robot skills", "We teach robots reusable skills. " * 10,
+                   f"Paper {i}", f"https://arxiv.org/abs/2601.{i:05d}", 0.7, None, "2026-12-02T00:00:00Z")
+        for i in range(600)
+    )  # fmt: skip
+    _, blocks = render_watch(WatchReport(watch, papers))
+    texts = [b["text"]["text"] for b in blocks]
+    assert len(blocks) <= MAX_BLOCKS and all(len(t) <= SECTION_LIMIT for t in texts)
+    listed = sum(t.count("• ") for t in texts)
+    assert 0 < listed < 600
+    assert texts[-1].endswith(f"… and {600 - listed} more papers (assistant watch papers 3 shows them all)")
