@@ -14,8 +14,10 @@ import html
 import logging
 import os
 import re
+import shutil
 import sys
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -157,7 +159,24 @@ def cited_file(answer: Answer, assistant: Assistant) -> str | None:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "cited-papers.bib"
     path.write_text(text, encoding="utf-8")
+    os.utime(folder)  # offered again now: kept a day from now
+    _forget_old_exports(EXPORT_DIR, keep=folder)
     return str(path)
+
+
+EXPORT_KEEP_S = 24 * 3600  # a download link older than this is no longer offered: its file goes
+
+
+def _forget_old_exports(root: Path, keep: Path) -> None:
+    """Delete the export folders under ``root`` last written more than EXPORT_KEEP_S ago (never
+    ``keep``); one another process is deleting too is left to it."""
+    cutoff = time.time() - EXPORT_KEEP_S
+    for folder in root.iterdir():
+        try:
+            if folder != keep and folder.is_dir() and folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder)
+        except OSError:
+            continue
 
 
 def respond(

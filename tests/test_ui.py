@@ -75,6 +75,20 @@ def test_parse_filters_accepts_years_and_months():
     assert ui.parse_filters("", "", "  ") is None
 
 
+def test_cited_papers_downloads_older_than_a_day_are_deleted(tmp_path):
+    from assistant import webui
+
+    old, fresh, kept = (tmp_path / name for name in ("old", "fresh", "kept"))
+    for folder in (old, fresh, kept):
+        folder.mkdir()
+        (folder / "cited-papers.bib").write_text("@article{x}", encoding="utf-8")
+    day_ago = os.stat(fresh).st_mtime - webui.EXPORT_KEEP_S - 60
+    for folder in (old, kept):
+        os.utime(folder, (day_ago, day_ago))
+    webui._forget_old_exports(tmp_path, keep=kept)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fresh", "kept"]
+
+
 def test_sources_panel_is_inert_html():
     evil = Source(paper_id="p", title="<script>alert(1)</script>", score=1.0, abstract="<img src=x onerror=alert(1)>")
     panel = ui.render_sources(Answer(question="q", text="t", sources=[evil]))
