@@ -203,9 +203,8 @@ def assess(question: str, reading: Question, sources: list[Source], idf: Callabl
     if named and reading.kind is not Kind.COMPARE or (not named and single):
         subject = named[0] if named else 1
         strict = bool(named) or reading.kind is Kind.FACT  # a description in the user's own words is not
-        said = sentences(question)
-        if not named and len(said) > 1:  # "... teach a computer that knew no English. How many took part?"
-            names = tuple(n for n in names if n in said[-1])  # the sentences before the ask describe the paper
+        if not named and reading.ask:  # "... teach a computer that knew no English. How many took part?"
+            names = tuple(n for n in names if n in reading.ask)  # the sentences before the ask describe the paper
         missing, present = _subject_gaps(question, reading, sources[subject - 1], names, idf, strict)
         if missing:
             gaps = tuple(Gap(what, subject, verb) for what, verb in missing)

@@ -170,17 +170,19 @@ class Question:
     numeric: bool = False  # a quantity is asked for
     single: bool = False  # "which paper..." asks for one paper
     parts: tuple[str, ...] = ()  # for COMPARE: the phrases that each name a paper
+    ask: str = ""  # in a question of several sentences, the last: the one that asks ("Which dataset ...?")
 
 
 def read(question: str) -> Question:
     """Read ``question`` once: its kind (``KindModel``) and what that kind needs of it."""
-    return replace(_read(question), text=question)
-
-
-def _read(question: str) -> Question:
-    fields = listing_fields(question)
     said = sentences(question)  # "I remember a paper where ... . Which dataset did they use?": the last asks
-    readings = (question, said[-1]) if len(said) > 1 else (question,)
+    ask = said[-1] if len(said) > 1 else ""
+    return replace(_read(question, ask), text=question, ask=ask)
+
+
+def _read(question: str, ask: str) -> Question:
+    fields = listing_fields(question)
+    readings = (question, ask) if ask else (question,)
     for label in KindModel.load().ranked(*(kind_text(text, fields) for text in readings)):
         if label == "metadata":
             if fields:
