@@ -177,9 +177,7 @@ class Assistant:
         sources = [Path(p) for p in paths] if paths else None
         embedder = old.search.embedder if old else self._embedder
         if embedder is None and WatchBook(self.config.data_dir).exists():  # shared with the watches' check
-            from index.embed import make_embedder
-
-            embedder = make_embedder(self.config)
+            embedder = self._watch_embedder()
         report = ingest(self.config, sources, rebuild, progress, embedder, wait=wait, filters=filters, prune=prune)
         self._embedder = embedder
         self._snapshot = None  # the next call opens the new papers; calls running keep theirs
@@ -600,8 +598,8 @@ class Assistant:
             found = store.papers_added(min(checked for _, checked, _ in watches), now)
             scores = store.best_similarities(vectors, [p.paper_id for p, _ in found]) if found else {}
             edge = [p.paper_id for p, at in found if at == now]
+            fresh = [(p, at) for p, at in found if at is not None and p.paper_id in scores]
             for row, (w, checked, seen) in enumerate(watches):
-                fresh = [(p, at) for p, at in found if at is not None and p.paper_id in scores]
                 new = [  # added since its last look, less that second's papers it saw then
                     (p, at, float(scores[p.paper_id][row]))
                     for p, at in fresh
@@ -691,7 +689,7 @@ def _topic_words(topic: str, max_chars: int) -> str:
 
 def _watch_paper(paper: Paper, added_at: int, score: float, now: int) -> Any:
     """A paper a watch reports: what it does, its citation and link."""
-    from assistant.digest import _link
+    from assistant.digest import paper_link
     from assistant.watches import WatchPaper
     from index.store import added_text
 
@@ -702,7 +700,7 @@ def _watch_paper(paper: Paper, added_at: int, score: float, now: int) -> Any:
         title=paper.title,
         contribution=source.contribution(),
         citation=paper.title + (f" ({byline})" if byline else ""),
-        url=paper.url or _link(paper),
+        url=paper.url or paper_link(paper),
         score=round(score, 4),
         added=added_text(added_at),
         reported=added_text(now),

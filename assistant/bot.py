@@ -14,7 +14,7 @@ import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
-from assistant import Answer, Assistant, AssistantError, Digest, EvidenceTable, Source, Turn, WatchError
+from assistant import Answer, Assistant, AssistantError, Digest, EvidenceTable, Source, Turn, Watch, WatchError
 
 log = logging.getLogger("assistant.bot")
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
@@ -96,8 +96,9 @@ class BotCore:
                 "please wait a moment before asking again.",
                 limited=True,
             )
-        command = _DIGEST.fullmatch(self.question_of(message.text))
-        watching = _WATCH.fullmatch(self.question_of(message.text))
+        text = self.question_of(message.text)
+        command = _DIGEST.fullmatch(text)
+        watching = _WATCH.fullmatch(text)
         key = (message.conversation, message.thread)
         with self._lock:
             history = list(self._threads.get(key) or message.history)
@@ -105,11 +106,11 @@ class BotCore:
             if command:
                 digest = self.assistant.digest(command[1] or "7d", by=(command[2] or "added").lower())
                 return Reply(digest.to_markdown(), digest=digest)
-            if asked := _TABLE.match(self.question_of(message.text)):
+            if asked := _TABLE.match(text):
                 return self.table(asked.group(1))
             if watching:
                 return Reply(self._watch(watching, message))
-            answer = self.assistant.ask(self.question_of(message.text), history=history)
+            answer = self.assistant.ask(text, history=history)
         except AssistantError as exc:  # a user error, or the index or LLM failing: its one sentence
             return Reply(f"Sorry, I could not answer: {exc}.", error=True)
         except Exception:  # a bug: the user gets a sentence, the log gets the traceback
@@ -140,16 +141,16 @@ class BotCore:
             )
         if command[4]:
             wanted = (command[5] or "").strip().lstrip("#")
-            here = {
-                str(w.id)
-                for w in self.assistant.watches()
-                if w.where == self.where and w.channel == message.conversation
-            }
-            if wanted not in here:
+            if wanted not in {str(w.id) for w in self._watches_here(message)}:
                 raise WatchError(f"there is no watch {wanted} here; write `watches` to list the ones set here")
             gone = self.assistant.unwatch(wanted)
             return f"Stopped watching: {gone.question} (watch {gone.id})."
-        mine = [w for w in self.assistant.watches() if w.channel == message.conversation]
+        mine = self._watches_here(message)
         if not mine:
             return "No watches in this conversation; write `watch` and a question to add one."
         return "Watches here:\n" + "\n".join(f"{w.id}. {w.question}" for w in mine)
+
+    def _watches_here(self, message: Message) -> list[Watch]:
+        """The watches set on this platform in this conversation: the ones ``watches`` lists and
+        ``unwatch`` may remove."""
+        return [w for w in self.assistant.watches() if w.where == self.where and w.channel == message.conversation]

@@ -268,13 +268,13 @@ def _entry(paper: Paper, added_at: int | None) -> DigestPaper:
         paper_id=paper.paper_id,
         title=paper.title,
         contribution=Source.from_paper(paper, 0.0).contribution(),
-        url=paper.url or _link(paper),
+        url=paper.url or paper_link(paper),
         date=paper.date,
         added=added_text(added_at) if added_at is not None else None,
     )
 
 
-def _link(paper: Paper) -> str | None:
+def paper_link(paper: Paper) -> str | None:
     if paper.arxiv_id:
         return f"https://arxiv.org/abs/{paper.arxiv_id}"
     return f"https://doi.org/{paper.doi}" if paper.doi else None

@@ -90,3 +90,9 @@ def single_threaded():
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(1)
+
+
+def write_weights(path: Path, payload: dict) -> None:
+    """Write a fitted model's weights file (``payload`` as indented JSON) and say so."""
+    path.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {path.relative_to(REPO)}")

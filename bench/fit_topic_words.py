@@ -25,7 +25,7 @@ import json
 import sys
 
 import numpy as np
-from _common import FEATURE_DECIMALS, REPO, best_logistic, fit_provenance, single_threaded
+from _common import FEATURE_DECIMALS, best_logistic, fit_provenance, single_threaded, write_weights
 
 from assistant import Assistant
 from assistant.evaluate import DEFAULT_QUESTIONS, load_questions
@@ -94,8 +94,7 @@ def main() -> int:
         without,
     )
     payload = {"weights": weights, "name_at": round(name_at, 4), "provenance": provenance}
-    WORDS_FILE.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
-    print(f"wrote {WORDS_FILE.relative_to(REPO)}")
+    write_weights(WORDS_FILE, payload)
     return 0
 
 
