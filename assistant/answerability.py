@@ -457,16 +457,16 @@ _COUNT_GLUE = {"of", "the", "most", "a", "an", "our", "their", "its", "these", "
 
 
 def verdict(
-    question: Question, sources: list[Source], keyword: KeywordIndex, embed: judge.Embed
+    question: Question, sources: list[Source], keyword: KeywordIndex, vectors: judge.Vectors
 ) -> tuple[Gap, ...] | Focus | None:
     """The extractive reader's decision (``assistant.judge``, unless the question names the top
     paper): a topic no top abstract covers, as the gap to say; None when the model is unsure, so
     the closest match is given, hedged; else what the top abstracts hold of the question (``assess``)."""
     if not sources[0].named:
         model = judge.Model.load()
-        p = judge.covered(question, sources, keyword, model)
+        p = judge.covered(question, sources, keyword, vectors, model)
         if p < model.refuse_below:
-            return (Gap(judge.topic(question.text, keyword, embed)),)
+            return (Gap(judge.topic(question.text, keyword, vectors)),)
         if p < model.answer_at:
             return None
     return assess(question.text, question, sources, keyword.idf)

@@ -2,13 +2,17 @@
 
 Its features are what retrieval already measured: how close the best paper is in meaning (cosine)
 and how far it leads the next; how much of the question's unusual wording the top paper holds,
-how far that leads the next paper, and its share of the question; how many content words the
-question has (so that a share and a count can be told apart); the share of the question's
-terms the top paper holds (coverage); the share of the question that no indexed paper holds at
-all; whether the question names the paper; and the kind of question. Words are weighted by how
-unusual they are in everyday English, not by how rare they are in the library, so the model
-does not depend on the library's size, and a description in plain words ("a gaming graphics
-card") weighs less than a missing technical term ("HumanEval"). A logistic model over them gives
+how far that leads the next paper, and its share of the question; the same three and the share
+that no indexed paper holds again with each word weighted by its meaning too; how many content
+words the question has (so that a share and a count can be told apart); the share of the
+question's terms the top paper holds (coverage); the share of the question that no indexed paper
+holds at all; whether the question names the paper; and the kind of question. Words are weighted
+by how unusual they are in everyday English, not by how rare they are in the library, so the
+model does not depend on the library's size, and a description in plain words ("a gaming
+graphics card") weighs less than a missing technical term ("HumanEval"). Weighted by meaning as
+well, a word counts as much as it is close to the question as a whole (MiniLM cosine of the word
+alone to the question): in "Which papers deal with concept bottleneck models?", "bottleneck"
+carries the question and "deal" next to nothing. A logistic model over them gives
 the probability that the question's topic is covered: below ``refuse_below`` the question is
 refused, below ``answer_at`` the closest match is given with a hedge, above it the question is
 answered. ``bench/fit_answerability.py`` refits it from the tuning questions and writes
@@ -28,11 +32,15 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from assistant.answer import Source
 from assistant.questions import Question
@@ -49,17 +57,24 @@ FEATURES = (
     "matched",
     "matched_lead",
     "matched_share",
+    "meant",
+    "meant_lead",
+    "meant_share",
     "held_words",
     "question_words",
     "coverage",
     "unseen",
+    "unseen_meant",
     "named",
     *(f"kind_{k}" for k in KINDS),
 )
 TYPO_SIMILARITY = 0.8  # a word in no paper spelled this much like one in a paper is a misspelling of it
 SHORTCUT_DEPTH = 5
-ASKED_RARITY = 0.15  # Zipf 5.55 or rarer: a word that says what is asked ("use", "new" do not)
+ASKED_RARITY = 0.15  # Zipf 5.55 or rarer, when close in meaning: a word that says what is asked
+MEANT_SCALE = 2.0  # a word this many times its cosine to the question (at most 1) is weighed by its meaning
 MAX_NAMED = 3  # topics a refusal names at most
+Embed = Callable[[list[str]], Any]  # texts -> their unit vectors, one row each (``Embedder.embed_queries``)
+WORDS_KEPT = 20_000  # single words whose vectors ``Vectors`` keeps (1.5 KB each)
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:['’][A-Za-z]+)?(?:-[A-Za-z0-9]+)*")  # "isn't" is one word
 
 
@@ -86,29 +101,80 @@ def _words(text: str) -> dict[str, str]:
     return out
 
 
-def features(question: Question, sources: Sequence[Source], keyword: KeywordIndex) -> tuple[float, ...]:
-    """The model's inputs, in ``FEATURES`` order (``sources`` best first, at least one). None
-    depends on the library's size: words are weighted by how unusual they are in everyday English,
-    not by how rare they are in the library."""
-    words = _words(question.text)
-    weight = {t: rarity(w) for t, w in words.items()}
-    total = sum(weight.values()) or 1.0
-    held = [_held(s) for s in sources[:5]]
+class Vectors:
+    """Texts' unit vectors (``embed``); a single word's kept once embedded, since the same words
+    come back question after question. Safe to share between threads."""
+
+    def __init__(self, embed: Embed, keep: int = WORDS_KEPT):
+        self.embed = embed
+        self._keep = keep
+        self._kept: OrderedDict[str, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, texts: list[str]) -> Any:
+        return self.embed(texts)
+
+    def words(self, words: list[str]) -> Any:
+        """The words' vectors, one row each; those not kept embedded in one batch."""
+        with self._lock:
+            found = {w: self._kept[w] for w in words if w in self._kept}
+        missing = [w for w in dict.fromkeys(words) if w not in found]
+        if missing:
+            found.update(zip(missing, self.embed(missing)))
+            with self._lock:
+                self._kept.update((w, found[w]) for w in missing)
+                while len(self._kept) > self._keep:
+                    self._kept.popitem(last=False)
+        return np.stack([found[w] for w in words])
+
+
+@dataclass(frozen=True)
+class Weights:
+    """The question's content words (by stem) weighted by how unusual they are (``rarity``) and,
+    in ``meant``, by that times how close each alone is to the question in meaning."""
+
+    rare: dict[str, float]
+    meant: dict[str, float]
+
+    @staticmethod
+    def of(question: str, vectors: Vectors) -> Weights:
+        words = _words(question)
+        rare = {t: rarity(w) for t, w in words.items()}
+        if not words:
+            return Weights(rare, {})
+        close = vectors.words(list(words.values())) @ vectors([question])[0]
+        return Weights(rare, {t: rare[t] * min(1.0, MEANT_SCALE * max(0.0, float(c))) for t, c in zip(words, close)})
+
+
+def _matched(weight: dict[str, float], held: list[set[str]]) -> tuple[float, float, float]:
+    """What the top paper holds of ``weight``, its lead over the next four, and its share."""
     matched = [sum(weight[t] for t in weight.keys() & h) for h in held]
-    top_held = held[0]
+    return matched[0], matched[0] - max(matched[1:], default=0.0), matched[0] / (sum(weight.values()) or 1.0)
+
+
+def features(
+    question: Question, sources: Sequence[Source], keyword: KeywordIndex, weights: Weights
+) -> tuple[float, ...]:
+    """The model's inputs, in ``FEATURES`` order (``sources`` best first, at least one). None
+    depends on the library's size: words are weighted by how unusual they are in everyday English
+    (and by meaning), not by how rare they are in the library."""
+    held = [_held(s) for s in sources[:5]]
     top, rest = sources[0], sources[1:5]
-    unseen = sum(w for t, w in weight.items() if not keyword.holds(t)) / total
+
+    def unseen(weight: dict[str, float]) -> float:
+        return sum(w for t, w in weight.items() if not keyword.holds(t)) / (sum(weight.values()) or 1.0)
+
     return (
         1.0,
         top.similarity,
         top.similarity - max((s.similarity for s in rest), default=0.0),
-        matched[0],
-        matched[0] - max(matched[1:], default=0.0),
-        matched[0] / total,
-        math.log1p(sum(1 for t in weight if t in top_held)),
-        math.log1p(len(weight)),
+        *_matched(weights.rare, held),
+        *_matched(weights.meant, held),
+        math.log1p(sum(1 for t in weights.rare if t in held[0])),
+        math.log1p(len(weights.rare)),
         top.coverage,
-        unseen,
+        unseen(weights.rare),
+        unseen(weights.meant),
         1.0 if top.named else 0.0,
         *(1.0 if question.kind.value == k else 0.0 for k in KINDS),
     )
@@ -140,14 +206,17 @@ class Model:
         return logistic(self.weights, x)
 
 
-def covered(question: Question, sources: Sequence[Source], keyword: KeywordIndex, model: Model | None = None) -> float:
-    """The probability that the top ``sources`` hold the topic of ``question``: 1 when the top
-    paper holds every word of it that is not everyday English ("Which papers use fungi?" in a
-    library with one paper on fungi), else the model's."""
-    asked = {t for t, w in _words(question.text).items() if rarity(w) >= ASKED_RARITY}
+def covered(
+    question: Question, sources: Sequence[Source], keyword: KeywordIndex, vectors: Vectors, model: Model | None = None
+) -> float:
+    """The probability that the top ``sources`` hold the topic of ``question``: 1 when one of the
+    top papers holds every word of it that carries its meaning and is not everyday English
+    ("Which papers deal with fungi?" in a library with one paper on fungi), else the model's."""
+    weights = Weights.of(question.text, vectors)
+    asked = {t for t, w in weights.meant.items() if w >= ASKED_RARITY}
     if asked and any(asked <= _held(s) for s in sources[:SHORTCUT_DEPTH]):
         return 1.0
-    return (model or Model.load()).probability(features(question, sources, keyword))
+    return (model or Model.load()).probability(features(question, sources, keyword, weights))
 
 
 WORD_FEATURES = ("bias", "rarity", "stem_rarity", "weight", "closeness", "written_as_name")
@@ -169,9 +238,6 @@ class WordModel:
 
     def probability(self, x: Sequence[float]) -> float:
         return logistic(self.weights, x)
-
-
-Embed = Callable[[str], Any]  # text -> its unit vector (``Embedder.embed_query``)
 
 
 @dataclass(frozen=True)
@@ -205,12 +271,13 @@ def word_features(question: str, word: Unseen, embed: Embed, whole: Any) -> tupl
     it), how close it alone comes to the question, and whether it is written as a name."""
     without = " ".join(f"{question[: word.at]} {question[word.at + len(word.word) :]}".split())
     name = (word.at > 0 and any(c.isupper() for c in word.word)) or any(c.isdigit() for c in word.word)
+    rest, alone = embed([without, word.word]) @ whole
     return (
         1.0,
         rarity(word.part),
         rarity(terms(word.part)[0]),
-        1.0 - float(embed(without) @ whole),
-        float(embed(word.word) @ whole),
+        1.0 - float(rest),
+        float(alone),
         float(name),
     )
 
@@ -222,7 +289,7 @@ def topic(question: str, keyword: KeywordIndex, embed: Embed, model: WordModel |
     if not candidates:
         return ""
     model = model or WordModel.load()
-    whole = embed(question)
+    whole = embed([question])[0]
     named = {w.at for w in candidates if model.probability(word_features(question, w, embed, whole)) >= model.name_at}
     runs: list[list[str]] = []
     last = -2

@@ -29,7 +29,7 @@ from _common import FEATURE_DECIMALS, best_logistic, fit_provenance, single_thre
 
 from assistant import Assistant
 from assistant.evaluate import DEFAULT_QUESTIONS, load_questions
-from assistant.judge import FEATURES, WEIGHTS_FILE, features
+from assistant.judge import FEATURES, WEIGHTS_FILE, Vectors, Weights, features
 from assistant.questions import Kind, core, read
 
 SEED = 0
@@ -43,6 +43,7 @@ def rows(
     """Features, labels (topic covered), answerable, question types and the set each question was
     written in (its id's prefix) of the tuning part, less the sets in ``without``."""
     search = assistant.open().search
+    vectors = Vectors(search.embedder.embed_queries)
     x, covered, answerable, kinds, sets = [], [], [], [], []
     for q in load_questions(DEFAULT_QUESTIONS):
         if q.split != "tuning" or q.id.rsplit("-", 1)[0] in without:
@@ -52,7 +53,7 @@ def rows(
         sources = search.search(question.text, k)
         if not sources:
             continue
-        x.append(features(question, sources, search.keyword))
+        x.append(features(question, sources, search.keyword, Weights.of(question.text, vectors)))
         covered.append(int(q.type != "absent"))
         answerable.append(q.answerable)
         kinds.append(q.type)

@@ -39,7 +39,7 @@ MIN_PRECISION = 0.7
 def rows(assistant: Assistant, without: frozenset[str]) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
     """Features, labels (a marked topic word), the words and their question sets (id prefixes)."""
     search = assistant.open().search
-    embed = search.embedder.embed_query
+    embed = search.embedder.embed_queries
     x, y, words, sets = [], [], [], []
     for q in load_questions(DEFAULT_QUESTIONS):
         group = q.id.rsplit("-", 1)[0]
@@ -50,7 +50,7 @@ def rows(assistant: Assistant, without: frozenset[str]) -> tuple[np.ndarray, np.
         candidates = unseen(text, search.keyword)
         if not candidates:
             continue
-        whole = embed(text)
+        whole = embed([text])[0]
         for word in candidates:
             x.append(word_features(text, word, embed, whole))
             y.append(int(bool({t for part in word.word.split("-") for t in terms(part)} & marked)))

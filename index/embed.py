@@ -87,7 +87,11 @@ class Embedder(ABC):
 
     def embed_query(self, text: str) -> np.ndarray:
         """Embed one question."""
-        return self.embed([text])[0]
+        return self.embed_queries([text])[0]
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        """Embed a few short question texts (a question, its words) in one batch, as questions."""
+        return self.embed(texts)
 
     def count_tokens(self, texts: Iterable[str]) -> list[int]:
         """Word pieces per text, special tokens excluded, with the model's own tokenizer."""
@@ -172,10 +176,10 @@ class OnnxEmbedder(Embedder):
         feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         return self._session(self.int8 if int8 is None else int8).run(None, feeds)[0]
 
-    def embed_query(self, text: str) -> np.ndarray:
-        """Embed one question with the float32 graph (see the class docstring)."""
-        vector = self._encode([text], int8=False)[0].astype(np.float32)
-        return vector / max(float(np.linalg.norm(vector)), 1e-12)
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        """Embed question texts with the float32 graph (see the class docstring)."""
+        vectors = self._encode(texts, int8=False).astype(np.float32)
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 
 def _exported_graph(model_path: Path, cache_dir: Path, int8: bool = False) -> Path:

@@ -23,11 +23,11 @@ def test_bundled_index_holds_426_papers(bundled: Assistant):
 TUNING_FLOORS = {
     "hit@5": 0.97,
     "fact_keywords": 0.90,
-    "refused_unanswerable": 0.82,
+    "refused_unanswerable": 0.84,
     "gold_cited": 0.91,
-    "multi_all_gold_cited": 0.87,
+    "multi_all_gold_cited": 0.89,
 }
-TUNING_CEILINGS = {"false_refusal": 0.06, "hedged_answerable": 0.03}
+TUNING_CEILINGS = {"false_refusal": 0.055, "hedged_answerable": 0.02}
 
 
 def test_the_tuning_part_meets_its_floors_and_every_answer_keeps_the_citation_invariants(bundled: Assistant):

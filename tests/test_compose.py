@@ -617,7 +617,7 @@ def test_a_refusal_names_the_word_the_question_is_about_not_how_it_is_asked(
     bundled: Assistant, question: str, named: str
 ):
     search = bundled.open().search
-    assert judge.topic(question, search.keyword, search.embedder.embed_query) == named
+    assert judge.topic(question, search.keyword, search.embedder.embed_queries) == named
 
 
 class _Writes(GenerativeBackend):

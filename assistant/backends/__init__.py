@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 def _extractive(config: Config, search: HybridSearch) -> AnswerBackend:
     from assistant.backends.extractive import ExtractiveBackend
 
-    return ExtractiveBackend(config, search.keyword, search.embedder.embed_query)
+    return ExtractiveBackend(config, search.keyword, search.embedder.embed_queries)
 
 
 def _openai(config: Config, search: HybridSearch) -> AnswerBackend:

@@ -32,7 +32,7 @@ from assistant.answerability import (
 )
 from assistant.backends.base import AnswerBackend, Verdict
 from assistant.citations import cite, defuse, titled
-from assistant.judge import Embed
+from assistant.judge import Embed, Vectors
 from assistant.names import short_name, spelled_before
 from assistant.questions import (
     Kind,
@@ -89,7 +89,7 @@ class ExtractiveBackend(AnswerBackend):
 
         self.config = config
         self.keyword = keyword
-        self.embed = embed  # text -> unit vector, to tell a refusal's topic words
+        self.vectors = Vectors(embed)  # the words that carry a question, a refusal's topic words
         self.idf = keyword.idf
         self.refusal = load("refusal", config.prompts_dir)
 
@@ -97,7 +97,7 @@ class ExtractiveBackend(AnswerBackend):
         """What of ``question`` the sources do not answer (``answerability.verdict``): a topic no
         top abstract covers, a detail the paper asked about does not report, or, when unsure, that
         the answer is the closest match, hedged."""
-        found = verdict(question, sources, self.keyword, self.embed)
+        found = verdict(question, sources, self.keyword, self.vectors)
         if found is None:
             return Verdict(hedge=True)
         if isinstance(found, tuple):
