@@ -92,8 +92,10 @@ FOCUS_IDF = 2.2  # a content term this rare (idf) or rarer is a focus term
 
 
 def phrase_in(phrase: str, text: str) -> bool:
-    """Whether ``text`` holds ``phrase`` as whole words, in any case."""
-    return bool(re.search(rf"(?<![\w-]){re.escape(phrase)}(?:{_SUFFIX})?(?![\w-])", text, re.I))
+    """Whether ``text`` holds ``phrase`` as whole words, in any case, a hyphen and a space alike
+    ("POS-tagging" is held by "pos tagging")."""
+    joined = r"[-\s]+".join(re.escape(word) for word in re.split(r"[-\s]+", phrase.strip()))
+    return bool(re.search(rf"(?<![\w-]){joined}(?:{_SUFFIX})?(?![\w-])", text, re.I))
 
 
 def _holds_name(name: str, text: str) -> bool:
@@ -285,7 +287,7 @@ def _subject_gaps(
             anchors |= {t for name in names for t in terms(name)}
         numbered = [x for x in sentences(source.abstract) if _NUMBER.search(x)]
         if reading.numeric:  # a quantity: some sentence gives a number about what the question asks
-            wanted = {t for t in terms(question) if t not in SCAFFOLD} - title
+            wanted = ({t for t in terms(question) if t not in SCAFFOLD} - title) or set(stems)  # "how many zoos"
             if not any(wanted & set(terms(x)) for x in numbered):
                 return [(asked, "say")], []
         elif (lacking >= 0.5 or not _phrase_held(stems, text) or _asks_for_a_name(question, wh, stems)) and not (
@@ -345,8 +347,6 @@ def _names_beyond(
     text = _GLUED.sub(r"\1 ", _URL.sub(" ", source.abstract))  # not "WayneMao" of a GitHub link
     if asked and _named_beside(text, asked, f"{source.title} {question}"):
         return True
-    if asked in _PLACE_KINDS and _place_named(text, f"{source.title} {question}"):
-        return True
     return any(  # names of the paper's own artifacts ("Web-CogBench" of Web-CogReasoner) do not count,
         # nor an abbreviation the abstract spells out ("Chain-of-Thought (CoT)"), nor field-wide ones ("LLMs")
         m.group(0).lower()[:4] not in own
@@ -357,24 +357,6 @@ def _names_beyond(
         if (len(m.group(0)) > 2 or any(c.isdigit() for c in m.group(0)))
         and m.group(0).lower() not in _NOT_NAMES
         and not _ENTITY.fullmatch(m.group(0))
-    )
-
-
-# kinds of place, which an abstract names without the kind: "an intersection in Hangzhou, China"
-_PLACE_KINDS = frozenset(
-    terms("city cities town towns region regions province provinces location locations", keep_stopwords=True)
-)
-_PLACED = re.compile(r"\b(?:in|at|from|near|across)\s+(?:the\s+)?([A-Z][a-z]{2,}(?:\s+[A-Z][a-z]{2,})*)")
-
-
-def _place_named(text: str, known: str) -> bool:
-    """Whether the abstract places its work in a named place ("in Hangzhou") that the question and
-    the title do not name already."""
-    return any(
-        m.group(1).lower() not in known.lower()
-        and m.group(1).lower() not in COMMON_NAMES
-        and m.group(1).lower() not in _CALENDAR
-        for m in _PLACED.finditer(text)
     )
 
 

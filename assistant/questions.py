@@ -142,21 +142,17 @@ _COURTESY_TAIL = re.compile(
 )
 
 
-_HOW_TYPO = re.compile(r"\b(?:who|hoe|hw|hwo)(?= (?:many|much)\b)", re.I)  # "who many authors": how many
-
-
 def core(question: str) -> str:
-    """``question`` without the courtesies around it ("Quick question: ...", "... Thanks!") and with
-    "who many" read as "how many", as every reading of it expects; the question itself when nothing
-    is left."""
-    text = meant = _HOW_TYPO.sub("how", question)
+    """``question`` without the courtesies around it ("Quick question: ...", "... Thanks!"); the
+    question itself when nothing is left."""
+    text = question
     for _ in range(3):  # "Hi, quick question: can you tell me ..."
         stripped = _COURTESY_LEAD.sub("", text, count=1)
         if stripped == text:
             break
         text = stripped
     text = _COURTESY_TAIL.sub("", text)
-    return text if text.strip() else meant
+    return text if text.strip() else question
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from assistant import Answer, Assistant, judge
-from assistant.answerability import counted
+from assistant.answerability import counted, phrase_in
 from assistant.backends import BACKENDS
 from assistant.backends.generative import GenerativeBackend
 from assistant.names import NameIndex, abbreviates, introduced_names, names_of, short_name, spelled_before, spelled_out
@@ -114,8 +114,6 @@ def test_question_kinds(question: str, kind: Kind | set[Kind]):
         ("Do you know a paper on RL?", "Do you know a paper on RL?"),
         ("Which papers study thank-you notes?", "Which papers study thank-you notes?"),
         ("Thanks", "Thanks"),
-        # the typo every reading would stumble on
-        ("who many authors does LIBERO have?", "how many authors does LIBERO have?"),
         ("Who made LIBERO?", "Who made LIBERO?"),
     ],
 )
@@ -653,15 +651,28 @@ def test_generated_claim_with_a_focus_term_its_source_lacks_loses_the_citation(b
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
+    ("phrase", "text", "held"),
+    [
+        ("POS-tagging", "Modeling of learning curves with applications to pos tagging", True),
+        ("fine tuning", "parameter-efficient fine-tuning", True),
+        ("GPT-4", "we prompt GPT-4o", False),
+        ("RL", "an RLHF pipeline", False),
+    ],
+)
+def test_a_phrase_is_held_with_a_hyphen_or_a_space_alike(phrase: str, text: str, held: bool):
+    assert phrase_in(phrase, text) is held
+
+
+@pytest.mark.parametrize(
     ("question", "quantity", "title"),
     [
         # a count is a number: "parameter count" is held by "12 billion parameters"
         ("What parameter count do the YuLan open-source LLMs have?", "12 billion", "YuLan"),
-        # a place kind is answered by the place's name, which abstracts give without the kind
+        # what is counted may be what the title names
         (
-            "In which city was the deep Q-learning traffic light controller validated on a real intersection?",
-            "Hangzhou",
-            "Traffic Light Control",
+            "How many model zoos were released in 'A Model Zoo on Phase Transitions in Neural Networks'?",
+            "12",
+            "A Model Zoo",
         ),
         # "gain" is what the number is, not a word the abstract must hold
         ("What sample-efficiency gain does MBTL report over multi-task training?", "50x", "Model-Based Transfer"),
@@ -677,11 +688,10 @@ def test_a_detail_the_abstract_gives_in_its_own_words_is_answered(
 
 
 @pytest.mark.slow
-def test_co_authored_asks_the_listing_and_a_typo_is_read_as_meant(bundled: Assistant):
-    for question in ("How many people co-authored LIBERO?", "who many authors does LIBERO have?"):
-        answer = bundled.ask(question)
-        assert not answer.refused and "7 authors" in answer.text, question
-        assert cited_titles(answer)[0].startswith("LIBERO")
+def test_co_authored_asks_the_listing(bundled: Assistant):
+    answer = bundled.ask("How many people co-authored LIBERO?")
+    assert not answer.refused and "7 authors" in answer.text
+    assert cited_titles(answer)[0].startswith("LIBERO")
 
 
 @pytest.mark.slow
