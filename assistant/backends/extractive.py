@@ -6,7 +6,8 @@ sentences, by the kind of question (``assistant.questions``) and the role of eac
 - which papers: every retrieved paper that matches, title and contribution, best first;
 - compare: each named paper's contribution and key result side by side, then what the
   abstracts say on the point the question raises;
-- summary: contribution, method, headline result;
+- summary: the abstract's most central sentences, in its order (nearest the mean of its sentence
+  vectors, each new one unlike those picked);
 - metadata: the listing's fields (authors, date, upvotes, organisation, URL);
 - other: the best-matching sentences of the top paper and of close runners-up.
 
@@ -18,6 +19,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+
+import numpy as np
 
 from assistant.answer import Source
 from assistant.answerability import (
@@ -43,7 +46,7 @@ from assistant.questions import (
     described,
     question_parts,
 )
-from assistant.roles import Role, availability, contribution, headline_result, roles
+from assistant.roles import availability, contribution, headline_result
 from index.config import Config
 from index.keyword import KeywordIndex
 from index.text import sentences, terms
@@ -66,6 +69,8 @@ HEAD_WEIGHT = 2.0  # a fact question's asked words ("how many GPUs") count this 
 COUNT_BONUS = 0.3  # "how many X" questions prefer a sentence that counts X ("130 tasks")
 DESCRIPTION_WEIGHT = 0.3  # the words that only say which paper is meant count this much in a fact answer
 MAX_SOURCES = 10
+SUMMARY_SENTENCES = 3
+SUMMARY_NOVELTY = 0.3  # how much a summary sentence's likeness to those already picked counts against it
 _DIGIT = re.compile(r"(?<![\w.])\d[\d,.]*(?![\w)])|(?<![\w.])\d[\d,.]*(?:%|x\b|×)")  # a quantity, not "GSM8K" or "1)"
 _IDENTIFIER = re.compile(r"(?<![\w-])(?:[A-Z][a-z]*[A-Z0-9][\w.-]*|[A-Z]{2,}[\w.-]*)(?![\w-])")
 _SHARE = re.compile(r"\d\s?\\?%|\bper ?cent\b|\bpercentage\b|\bhalf\b|\bfraction\b|\bquarter\b", re.I)
@@ -151,7 +156,7 @@ class ExtractiveBackend(AnswerBackend):
         if reading.kind is Kind.WHICH and not reading.single:
             return self._which(sources, scored)
         if reading.kind is Kind.SUMMARY or (reading.kind is Kind.WHICH and reading.single):
-            return [_summary(subject.source, sources[subject.source - 1], reading.single)]
+            return [_summary(subject.source, sources[subject.source - 1], reading.single, self.vectors)]
         if reading.kind is Kind.FACT:
             return [_line(sources, self._every_part(question, sources[subject.source - 1], subject))]
         return [_line(sources, c) for c in self._choose(question, sources, scored, subject)]
@@ -381,17 +386,35 @@ def _line(sources: list[Source], c: Scored) -> str:
     return f"{title}: " + " ".join(cite(defuse(s.strip()), c.source) for s in c.sentences)
 
 
-def _summary(n: int, source: Source, single: bool) -> str:
-    """Contribution, then method, then headline result, each once."""
-    by_role = roles(source.abstract)
-    lead_sentence = contribution(source.abstract)
-    after = [s for s, _ in by_role][[s for s, _ in by_role].index(lead_sentence) + 1 :] if lead_sentence else []
-    method = next((s for s, r in by_role if r is Role.METHOD and s in after), None)
-    picked = [s for s in dict.fromkeys((lead_sentence, method, headline_result(source.abstract))) if s]
-    if not picked and by_role:
-        picked.append(by_role[0][0])
+def _summary(n: int, source: Source, single: bool, vectors: Vectors) -> str:
+    """The abstract's most central sentences (``central``), in the abstract's order."""
     lead = f"{titled(source.title)} [{n}] is the closest match." if single else f"{titled(source.title)}:"
-    return lead + " " + " ".join(cite(defuse(s.strip()), n) for s in picked)
+    return lead + " " + " ".join(cite(defuse(s.strip()), n) for s in central(source.abstract, vectors))
+
+
+def central(abstract: str, vectors: Vectors, k: int = SUMMARY_SENTENCES) -> list[str]:
+    """The ``k`` sentences of ``abstract`` that best stand for it, in its order: each the closest
+    to the mean of its sentence vectors, less its likeness to those already picked (maximal
+    marginal relevance, ``SUMMARY_NOVELTY``), so a summary does not say one thing twice."""
+    said = sentences(abstract)
+    if len(said) <= k:
+        return said
+    rows = vectors(said)
+    centre = rows.mean(axis=0)
+    closeness = rows @ (centre / max(float(np.linalg.norm(centre)), 1e-12))
+    likeness = rows @ rows.T
+    picked: list[int] = []
+    while len(picked) < k:
+        picked.append(
+            max(
+                (i for i in range(len(said)) if i not in picked),
+                key=lambda i: (
+                    (1 - SUMMARY_NOVELTY) * closeness[i]
+                    - SUMMARY_NOVELTY * max((likeness[i, j] for j in picked), default=0.0)
+                ),
+            )
+        )
+    return [said[i] for i in sorted(picked)]
 
 
 # how the metadata answer says each listing field (assistant.questions.METADATA_FIELDS) it holds
