@@ -114,16 +114,6 @@ _COMPARE_SPLIT = re.compile(
     re.I,
 )
 _COMPARE_STRONG = re.compile(r"\s*(?:\bdiffers? from\b|\bcompared? (?:with|to)\b|\bversus\b|\bvs\.?)\s*", re.I)
-_COMPARE_LEAD = re.compile(
-    r"^\s*(?:(?:how|in what ways?|where|why)\s+(?:do|does|did|would|is|are)\s+|compare\s+|contrast\s+"
-    r"|what (?:is|are) the (?:main |key )?(?:differences?|similarities) between\s+|what sets\s+)",
-    re.I,
-)
-_COMPARE_TAIL = re.compile(  # what the comparison is about, after the papers: "... differ in what they learn"
-    r"(?:\s+(?:differ|compare|relate)\b(?!\s+(?:from|with|to)\b).*$"
-    r"|\s+(?:in|on) (?:the way|how|what|terms of|their)\b.*$|\s+apart\b.*$|\s*[:?].*$)",
-    re.I,
-)
 
 
 # how people wrap a question when they talk to an assistant: none of it is what they ask about
@@ -260,7 +250,7 @@ def compare_parts(question: str) -> tuple[str, ...]:
     if colon and _COMPARE_SPLIT.search(rest) and len(terms(rest)) >= 2:
         text = rest
     else:
-        text = _COMPARE_TAIL.sub("", _COMPARE_LEAD.sub("", head))
+        text = head
     text = re.sub(r"\b(?:the )?differences? between\b|\bbetween\b|\bboth\b|\bdiffer\b", " ", text, flags=re.I)
     split = _COMPARE_STRONG if _COMPARE_STRONG.search(text) else _COMPARE_SPLIT  # "A and B versus C": A and B is one
     parts = [p.strip(" ,;:") for p in split.split(text)]
@@ -297,7 +287,7 @@ def answer_marks(question: str, reading: Question, quote: str) -> tuple[str, ...
     if reading.kind is not Kind.FACT:
         return ()
     asked = set(terms(question))
-    head = {t for word in asked_head(question, inner=True) for t in terms(word)}
+    head = {t for word in asked_head(question) for t in terms(word)}
     if reading.numeric:
         found = list(_QUANTITY.finditer(quote))
         if not found:
@@ -341,10 +331,8 @@ _WH_AND_HEAD = (  # the question word and the words after it
     r"(?:(?P<wh>how many|how much|what|which|whose)\s+|(?P<size>how (?:large|big|long|fast|small))\s+"
     r"(?:was|were|is|are)\s+(?:the\s+|its\s+|their\s+)?)(?P<head>[\w-]+(?:\s+[\w-]+){0,3})"
 )
-# the question word that opens the question or a clause of it...
+# the question word that opens the question or a clause of it
 _WH_HEAD = re.compile(r"(?:^|[,:;?.]\s*|\b(?:and|but|so)\s+)(?:\w+\s+){0,2}?" + _WH_AND_HEAD, re.I)
-# ... else one inside the sentence, after a preposition: "contrasts A with whose theory", "from which two sources"
-_WH_INNER = re.compile(r"\b(?:with|from|to|on|in|at|of|by|for|against|into|over|than)\s+" + _WH_AND_HEAD, re.I)
 _HEAD_STOP = frozenset(
     terms(
         """took take taken come comes came contain contains contained appear appears receive received
@@ -356,13 +344,10 @@ _HEAD_STOP = frozenset(
 )
 
 
-def asked_head(question: str, inner: bool = False) -> list[str]:
+def asked_head(question: str) -> list[str]:
     """The words after the question word that name what is asked ("top-1 accuracy", "clusters");
-    in "what is the X called" and "what are the two X", the X. With ``inner``, also after a question
-    word inside the sentence ("contrasts A with whose theory"): enough to choose a sentence by, not
-    to say that an abstract lacks what is asked ("traffic from an intersection in which city")."""
-    called = _CALLED.search(question)
-    m = called or (wh_word(question, inner) if inner else _WH_HEAD.search(question))
+    in "what is the X called" and "what are the two X", the X."""
+    m = _CALLED.search(question) or wh_word(question)
     if not m:
         return []
     head: list[str] = []
@@ -389,33 +374,9 @@ def asks_name(question: str) -> bool:
     return bool(_ASKS_NAME.search(question))
 
 
-# "in the study that found models forget abruptly", "For the paper showing that ...,": the clause
-# that says which paper is meant, not what is asked of it
-_DESCRIBED = re.compile(
-    r"\b(?:in|for|of|from|by|behind) (?:the|that|this) (?:[\w-]+ ){0,5}?(?:paper|work|study|article|publication"
-    r"|approach|method|system|framework)s?\b(?: (?:that|which|where|who|whose|showing|proposing|introducing"
-    r"|presenting|on|about|arguing|finding|claiming|describing))?[^,;?]*",
-    re.I,
-)
-
-
-def described(question: str) -> set[str]:
-    """The terms of the clause that only says which paper is meant ("in the work that teaches a
-    robot 1,000 tasks in a day"), less those the rest of the question uses too."""
-    spans = [m.span() for m in _DESCRIBED.finditer(question)]
-    if not spans:
-        return set()
-    inside = {t for a, b in spans for t in terms(question[a:b])}
-    rest = question
-    for a, b in reversed(spans):
-        rest = rest[:a] + " " + rest[b:]
-    return inside - set(terms(rest))
-
-
 _AUX = frozenset(terms("do does did is are was were has have had can could would will should", keep_stopwords=True))
 
 
-def wh_word(question: str, inner: bool = False) -> re.Match[str] | None:
-    """Where the question word that opens the question (or a clause of it) stands, and its head;
-    with ``inner``, else one inside the sentence."""
-    return _WH_HEAD.search(question) or (_WH_INNER.search(question) if inner else None)
+def wh_word(question: str) -> re.Match[str] | None:
+    """Where the question word that opens the question (or a clause of it) stands, and its head."""
+    return _WH_HEAD.search(question)

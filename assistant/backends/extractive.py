@@ -43,7 +43,6 @@ from assistant.questions import (
     asked_head,
     asks_name,
     compare_parts,
-    described,
     question_parts,
 )
 from assistant.roles import availability, contribution, headline_result
@@ -67,7 +66,6 @@ LIST_RELATED_COVERAGE = 0.4
 NAME_BONUS = 0.15  # "which model" questions prefer sentences that name one
 HEAD_WEIGHT = 2.0  # a fact question's asked words ("how many GPUs") count this much more than the rest
 COUNT_BONUS = 0.3  # "how many X" questions prefer a sentence that counts X ("130 tasks")
-DESCRIPTION_WEIGHT = 0.3  # the words that only say which paper is meant count this much in a fact answer
 MAX_SOURCES = 10
 SUMMARY_SENTENCES = 3
 SUMMARY_NOVELTY = 0.3  # how much a summary sentence's likeness to those already picked counts against it
@@ -130,16 +128,10 @@ class ExtractiveBackend(AnswerBackend):
         if not weights:
             return []
         names_fact = reading.kind is Kind.FACT
-        head = (
-            frozenset(t for word in asked_head(question, inner=True) for t in terms(word))
-            if names_fact
-            else frozenset()
-        )
+        head = frozenset(t for word in asked_head(question) for t in terms(word)) if names_fact else frozenset()
         if names_fact:  # what is asked ("sample-efficiency improvement") outweighs the description
             for t in head & set(weights):
                 weights[t] *= HEAD_WEIGHT
-            for t in (described(question) - head) & set(weights):  # "in the study that found ...": which paper
-                weights[t] *= DESCRIPTION_WEIGHT
         scored = [
             self._quote(i, s, weights, reading.numeric, names_fact, head, names_fact and asks_name(question))
             for i, s in enumerate(sources[:MAX_SOURCES], 1)
