@@ -699,3 +699,14 @@ def test_a_task_named_by_its_synonym_is_not_absent(bundled: Assistant):
     )
     assert not answer.refused
     assert cited_titles(answer)[0].startswith("Induce, Edit, Retrieve")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "question",
+    ["Which papers deal with concept bottleneck models?", "Which papers talk about intelligent tutoring systems?"],
+)
+def test_the_verb_of_a_which_papers_question_is_not_its_topic(bundled: Assistant, question: str):
+    answer = bundled.ask(question)
+    assert_invariants(answer)
+    assert not answer.refused, answer.text

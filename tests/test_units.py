@@ -186,3 +186,40 @@ def test_filters_where_clause_and_predicate():
         "$and": [{"date_ord": {"$lte": 20240101}}, {"date_ord": {"$gt": 0}}]
     }
     assert not Filters()
+
+
+def test_word_vectors_are_kept_and_the_missing_embedded_in_one_batch():
+    import numpy as np
+
+    from assistant.judge import Vectors
+
+    batches: list[list[str]] = []
+
+    def embed(texts: list[str]) -> np.ndarray:
+        batches.append(list(texts))
+        return np.array([[float(len(t)), 1.0] for t in texts])
+
+    vectors = Vectors(embed, keep=3)
+    first = vectors.words(["deal", "bottleneck", "deal"])
+    assert batches == [["deal", "bottleneck"]] and first.shape == (3, 2) and first[0, 0] == first[2, 0] == 4.0
+    vectors.words(["bottleneck", "concept"])
+    assert batches[-1] == ["concept"]  # the kept word is not embedded again
+    vectors.words(["model", "unlearning"])  # keeps three: "deal" and "bottleneck" go, oldest first
+    vectors.words(["deal"])
+    assert batches[-1] == ["deal"]
+
+
+def test_a_summary_is_the_central_sentences_in_the_abstract_order_without_repeats():
+    import numpy as np
+
+    from assistant.backends.extractive import central
+
+    abstract = "Alpha one. Beta two. Alpha again. Gamma three. Delta four."
+    axes = {"Alpha": [1.0, 0.0, 0.0], "Beta": [0.6, 0.8, 0.0], "Gamma": [0.6, 0.0, 0.8], "Delta": [0.0, 0.0, 1.0]}
+
+    def vectors(texts: list[str]) -> np.ndarray:
+        return np.array([axes[t.split()[0]] for t in texts])
+
+    picked = central(abstract, vectors, k=3)
+    assert picked == ["Alpha one.", "Beta two.", "Gamma three."]  # "Alpha again" says "Alpha one" twice
+    assert central("Only one.", vectors, k=3) == ["Only one."]
