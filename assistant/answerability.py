@@ -54,8 +54,8 @@ SCAFFOLD = (
 
 # details a question can ask of one paper, each with the terms its abstract must hold to report it
 _DETAIL = re.compile(
-    r"\b(?P<detail>batch sizes?|learning rates?|(?:number of |how many )?(?:gpus?|tpus?|a100s?|h100s?|v100s?)"
-    r"|(?:gpu|tpu|compute|training|inference|wall-clock) (?:hours|days|time|cost|budget)|training (?:time|cost)"
+    r"\b(?P<detail>batch sizes?|learning rates?|(?:gpu|tpu|compute|training|inference|wall-clock) (?:hours|days|time"
+    r"|cost|budget)|(?:number of |how many )?(?:gpus?|tpus?|a100s?|h100s?|v100s?)|training (?:time|cost)"
     r"|epochs?|optimi[sz]ers?|weight decay|dropout(?: rate)?|warm-?up|hyper-?parameters?|random seeds?|seeds"
     r"|licen[cs]es?|funding|grants?|countr(?:y|ies)|nationalit(?:y|ies)|hardware|memory footprint|vram"
     r"|(?:number of |how many )(?:parameters|layers|attention heads|heads)|parameter count|model size"

@@ -710,3 +710,12 @@ def test_the_verb_of_a_which_papers_question_is_not_its_topic(bundled: Assistant
     answer = bundled.ask(question)
     assert_invariants(answer)
     assert not answer.refused, answer.text
+
+
+@pytest.mark.slow
+def test_a_detail_of_two_words_is_named_whole_not_by_its_first_word(bundled: Assistant):
+    answer = bundled.ask(
+        "How long does the ARTE pipeline (aligning the teacher with student preferences) take in GPU hours?"
+    )
+    assert_invariants(answer)
+    assert answer.refused and "does not report its gpu hours." in answer.text, answer.text
