@@ -446,9 +446,10 @@ def verdict(
     the closest match is given, hedged; else what the top abstracts hold of the question (``assess``)."""
     if not sources[0].named:
         model = judge.Model.load()
-        p = judge.covered(question, sources, keyword, vectors, model)
+        weights = judge.Weights.of(question.text, vectors)
+        p = judge.covered(question, sources, keyword, weights, model)
         if p < model.refuse_below:
-            return (Gap(judge.topic(question.text, keyword, vectors)),)
+            return (Gap(judge.topic(question.text, keyword, vectors, whole=weights.whole)),)
         if p < model.answer_at:
             return None
     return assess(question.text, question, sources, keyword.idf)

@@ -131,19 +131,23 @@ class Vectors:
 @dataclass(frozen=True)
 class Weights:
     """The question's content words (by stem) weighted by how unusual they are (``rarity``) and,
-    in ``meant``, by that times how close each alone is to the question in meaning."""
+    in ``meant``, by that times how close each alone is to the question in meaning; and the
+    question's vector (``whole``), which a refusal's topic words are measured against too."""
 
     rare: dict[str, float]
     meant: dict[str, float]
+    whole: Any
 
     @staticmethod
     def of(question: str, vectors: Vectors) -> Weights:
         words = _words(question)
         rare = {t: rarity(w) for t, w in words.items()}
+        whole = vectors([question])[0]
         if not words:
-            return Weights(rare, {})
-        close = vectors.words(list(words.values())) @ vectors([question])[0]
-        return Weights(rare, {t: rare[t] * min(1.0, MEANT_SCALE * max(0.0, float(c))) for t, c in zip(words, close)})
+            return Weights(rare, {}, whole)
+        close = vectors.words(list(words.values())) @ whole
+        meant = {t: rare[t] * min(1.0, MEANT_SCALE * max(0.0, float(c))) for t, c in zip(words, close)}
+        return Weights(rare, meant, whole)
 
 
 def _matched(weight: dict[str, float], held: list[set[str]]) -> tuple[float, float, float]:
@@ -161,7 +165,7 @@ def features(
     held = [_held(s) for s in sources[:5]]
     top, rest = sources[0], sources[1:5]
 
-    def unseen(weight: dict[str, float]) -> float:
+    def held_by_none(weight: dict[str, float]) -> float:
         return sum(w for t, w in weight.items() if not keyword.holds(t)) / (sum(weight.values()) or 1.0)
 
     return (
@@ -173,8 +177,8 @@ def features(
         math.log1p(sum(1 for t in weights.rare if t in held[0])),
         math.log1p(len(weights.rare)),
         top.coverage,
-        unseen(weights.rare),
-        unseen(weights.meant),
+        held_by_none(weights.rare),
+        held_by_none(weights.meant),
         1.0 if top.named else 0.0,
         *(1.0 if question.kind.value == k else 0.0 for k in KINDS),
     )
@@ -207,12 +211,12 @@ class Model:
 
 
 def covered(
-    question: Question, sources: Sequence[Source], keyword: KeywordIndex, vectors: Vectors, model: Model | None = None
+    question: Question, sources: Sequence[Source], keyword: KeywordIndex, weights: Weights, model: Model | None = None
 ) -> float:
-    """The probability that the top ``sources`` hold the topic of ``question``: 1 when one of the
-    top papers holds every word of it that carries its meaning and is not everyday English
-    ("Which papers deal with fungi?" in a library with one paper on fungi), else the model's."""
-    weights = Weights.of(question.text, vectors)
+    """The probability that the top ``sources`` hold the topic of ``question`` (its words weighed
+    in ``weights``): 1 when one of the top papers holds every word of it that carries its meaning
+    and is not everyday English ("Which papers deal with fungi?" in a library with one paper on
+    fungi), else the model's."""
     asked = {t for t, w in weights.meant.items() if w >= ASKED_RARITY}
     if asked and any(asked <= _held(s) for s in sources[:SHORTCUT_DEPTH]):
         return 1.0
@@ -282,14 +286,15 @@ def word_features(question: str, word: Unseen, embed: Embed, whole: Any) -> tupl
     )
 
 
-def topic(question: str, keyword: KeywordIndex, embed: Embed, model: WordModel | None = None) -> str:
+def topic(question: str, keyword: KeywordIndex, embed: Embed, model: WordModel | None = None, whole: Any = None) -> str:
     """The question's words for a topic no indexed paper holds, in runs as written ("gait",
-    "Swahili"); "" when no word of it is such a topic."""
+    "Swahili"); "" when no word of it is such a topic. ``whole``: the question's vector, when
+    already embedded."""
     candidates = unseen(question, keyword)
     if not candidates:
         return ""
     model = model or WordModel.load()
-    whole = embed([question])[0]
+    whole = embed([question])[0] if whole is None else whole
     named = {w.at for w in candidates if model.probability(word_features(question, w, embed, whole)) >= model.name_at}
     runs: list[list[str]] = []
     last = -2
